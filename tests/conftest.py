@@ -1,0 +1,103 @@
+"""Shared fixtures: isolated environment, the real CLI, and the real third-party programs."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from trust_survey.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _shared_tools() -> Path | None:
+    env = os.environ.get("TRUST_SURVEY_TOOLS")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "tools"]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Every test gets its own outputs folder and database, and sees the project's definitions."""
+    for name in list(os.environ):
+        if name.startswith("TRUST_SURVEY_") and name not in ("TRUST_SURVEY_TOOLS", "TRUST_SURVEY_REQUIRE_PROGRAMS"):
+            monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "outputs"
+    monkeypatch.setenv("TRUST_SURVEY_OUTPUTS", str(out))
+    monkeypatch.setenv("TRUST_SURVEY_DB", str(out / "trust_survey.duckdb"))
+    monkeypatch.setenv("TRUST_SURVEY_INSTRUMENTS", str(REPO / "instruments"))
+    monkeypatch.setenv("TRUST_SURVEY_TAXONOMY", str(REPO / "role_taxonomy.yaml"))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+class Run:
+    """Invoke the real CLI in-process; returns click's Result with exit_code, stdout and stderr."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args, input=None, expect: int | None = 0):
+        result = self.runner.invoke(cli, [str(a) for a in args], input=input, catch_exceptions=True)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            import traceback
+            tb = "".join(traceback.format_exception(result.exception))
+            raise AssertionError(f"trust-survey {' '.join(map(str, args))} raised:\n{tb}")
+        if expect is not None:
+            assert result.exit_code == expect, (
+                f"exit {result.exit_code} != {expect} for {args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def run() -> Run:
+    return Run()
+
+
+def _missing(reason: str):
+    if os.environ.get("TRUST_SURVEY_REQUIRE_PROGRAMS"):
+        pytest.fail(f"{reason} (CI must have it: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_tools() -> Path:
+    tools = _shared_tools()
+    if tools is None:
+        _missing("../shared/tools not found; set TRUST_SURVEY_TOOLS to the folder holding lo_fill.py")
+    return tools
+
+
+@pytest.fixture
+def libreoffice(shared_tools) -> Path:
+    """Path to lo_fill.py, when LibreOffice and python3-uno are installed."""
+    if not shutil.which("soffice"):
+        _missing("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui python3-uno")
+    return shared_tools / "lo_fill.py"
+
+
+@pytest.fixture
+def pspp(shared_tools) -> Path:
+    """Path to pspp_make_sav.sh, when GNU PSPP is installed."""
+    if not shutil.which("pspp"):
+        _missing("GNU PSPP is not installed: apt-get install pspp")
+    return shared_tools / "pspp_make_sav.sh"
+
+
+@pytest.fixture
+def chromium(shared_tools) -> Path:
+    """Path to browser_console.py, when headless Chromium, chromedriver and selenium are present."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        _missing("Chromium is not installed: apt-get install chromium chromium-driver")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        _missing("selenium is not installed: pip install -e '.[dev]'")
+    return shared_tools / "browser_console.py"

@@ -1,0 +1,32 @@
+"""Write an output file safely: refuse to replace one without ``force``, write to a temporary name beside
+it and rename, so a crash never leaves a half-written file where a finished one is expected."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from trust_survey.errors import OutputExistsError
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Raise OutputExistsError when ``path`` exists and ``force`` is not set."""
+    if Path(path).exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
+
+
+def write_atomic(path: Path | str, write: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Call ``write(tmp_path)`` and rename the result to ``path``. Returns ``path``."""
+    path = Path(path)
+    check_writable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,104 @@
+"""Read and check the list of organisations a round is sent to (ORGS.csv)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from trust_survey.errors import InputFileError, did_you_mean
+
+REQUIRED = ("org_code", "org_name")
+OPTIONAL = ("org_type", "region_code", "icb_code", "contact_email")
+ODS_CODE = re.compile(r"^[A-Z0-9]{3,5}$")
+REGION_CODE = re.compile(r"^Y\d{2}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ORG_TYPES = ("trust", "icb", "other")
+
+
+def _decode(path: Path, encoding: str | None) -> str:
+    raw = path.read_bytes()
+    if encoding:
+        try:
+            return raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputFileError(f"{path}: cannot read as {encoding}: {exc}") from None
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise InputFileError(f"{path}: not UTF-8 or Windows-1252 text; pass --encoding")
+
+
+def read_orgs(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """Return the organisations as a DataFrame; raise InputFileError listing every bad line.
+
+    Line numbers in messages count the header as line 1, as a spreadsheet shows them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: organisations file not found")
+    text = _decode(path, encoding)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InputFileError(f"{path}: empty file; expected a header row with {', '.join(REQUIRED)}")
+    header = [h.strip().lower() for h in rows[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        hints = "".join(did_you_mean(c, header) for c in missing)
+        raise InputFileError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)}{hints}; found {', '.join(header)}",
+            code="ORG001")
+    problems: list[str] = []
+    records = []
+    seen: dict[str, int] = {}
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(f"{path}: line {line_no}: {len(row)} fields, expected {len(header)} "
+                            "(is there an unquoted comma in a name?)")
+            continue
+        rec = {h: cell.strip() for h, cell in zip(header, row)}
+        code = rec["org_code"].upper()
+        rec["org_code"] = code
+        if not code:
+            problems.append(f"{path}: line {line_no}: org_code is blank")
+        elif not ODS_CODE.match(code):
+            problems.append(f"{path}: line {line_no}: org_code '{code}' is not an ODS code "
+                            "(3 to 5 letters and digits, e.g. RJ1)")
+        elif code in seen:
+            problems.append(f"{path}: line {line_no}: org_code '{code}' repeats line {seen[code]}")
+        else:
+            seen[code] = line_no
+        if not rec["org_name"]:
+            problems.append(f"{path}: line {line_no}: org_name is blank")
+        org_type = rec.get("org_type", "").lower() or "trust"
+        if org_type not in ORG_TYPES:
+            problems.append(f"{path}: line {line_no}: org_type '{org_type}' is not one of "
+                            f"{', '.join(ORG_TYPES)}{did_you_mean(org_type, ORG_TYPES)}")
+        rec["org_type"] = org_type
+        region = rec.get("region_code", "").upper()
+        if region and not REGION_CODE.match(region):
+            problems.append(f"{path}: line {line_no}: region_code '{region}' is not an NHS England region "
+                            "code (Y56 to Y63)")
+        rec["region_code"] = region
+        icb = rec.get("icb_code", "").upper()
+        if icb and not ODS_CODE.match(icb):
+            problems.append(f"{path}: line {line_no}: icb_code '{icb}' is not an ODS code")
+        rec["icb_code"] = icb
+        email = rec.get("contact_email", "")
+        if email and not EMAIL.match(email):
+            problems.append(f"{path}: line {line_no}: contact_email '{email}' is not an email address")
+        rec["contact_email"] = email
+        records.append(rec)
+    if problems:
+        raise InputFileError(f"{path}: {len(problems)} problem(s) in the organisations file",
+                             code="ORG002", details=problems)
+    if not records:
+        raise InputFileError(f"{path}: no organisations listed below the header", code="ORG003")
+    columns = list(REQUIRED) + list(OPTIONAL) + [h for h in header if h not in REQUIRED + OPTIONAL]
+    return pd.DataFrame(records).reindex(columns=columns).fillna("")

@@ -1,0 +1,72 @@
+"""Keep text that trusts typed from becoming a formula in anything we write (CSV or Excel).
+
+A spreadsheet treats a cell starting with ``=``, ``+``, ``-`` or ``@`` (and, in some programs, a tab or
+carriage return) as a formula: ``=HYPERLINK(...)`` or ``=cmd|' /C calc'!A0`` in a job title would run
+when an analyst opens our export. Three tools, one rule:
+
+- :func:`neutralise` for CSV and any plain value: text that a spreadsheet would run gets a leading ``'``
+  (what Excel itself shows for text typed with a leading apostrophe), so it reads the same and never runs.
+- :func:`neutralise_frame` applies it to every text cell of a DataFrame before ``to_csv``.
+- :func:`write_text_cell` for openpyxl: the cell keeps the exact text, is stored as a string (not a
+  formula) and carries Excel's ``quotePrefix`` style, so there is no visible apostrophe.
+
+Numbers are never changed: numeric types pass through, and so does text that *is* a number (``"-3"``,
+``"+44"``, ``"-0.5"``, ``"1e-3"``), because a spreadsheet reads it as a number and runs nothing. Quoting
+negative numbers as text is a known mistake of naive fixes; we do not make it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?%?$")
+
+
+def is_formula_like(text: str) -> bool:
+    """True when a string would be read as a formula (or command) by a spreadsheet program."""
+    return bool(text) and text.startswith(FORMULA_TRIGGERS) and not _NUMBER.match(text.strip())
+
+
+def neutralise(value: Any) -> Any:
+    """Return ``value`` unchanged unless it is text that a spreadsheet would run; then prefix ``'``.
+
+    Numbers (including negative numbers, numeric text and numeric types from numpy/pandas) pass through
+    untouched, as do None and NaN.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int,)) or (isinstance(value, float) and not math.isnan(value)):
+        return value
+    if not isinstance(value, str):
+        return value
+    if is_formula_like(value):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df):
+    """A copy of a pandas DataFrame with every formula-like text cell neutralised (numbers untouched)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].astype(object).map(neutralise)
+    return out
+
+
+def write_text_cell(cell, value: Any):
+    """Put ``value`` in an openpyxl cell so that text can never be evaluated as a formula.
+
+    Numbers and None are written as they are. Text that looks like a formula keeps its exact characters,
+    is stored as a string and gets ``quotePrefix`` (Excel's marker for "typed with a leading apostrophe").
+    Returns the cell.
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, str):
+        cell.value = value
+        return cell
+    cell.value = value
+    if is_formula_like(value) or cell.data_type != "s":
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
