@@ -1,0 +1,138 @@
+"""Hostile and broken input: each file is rejected or cleaned with a clear reason, and nothing stored is touched."""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ingest_helpers import FORM, INST, ROUND, Text, address, db_counts, make_return, read_issues
+
+DB = Path("outputs/trust_survey.duckdb")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _zip_bomb(path: Path) -> Path:
+    """An .xlsx-shaped zip whose sheet inflates 1000-fold to 64 MB (the guard must not inflate it)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        with zf.open("xl/worksheets/sheet1.xml", "w") as fh:
+            block = b"\0" * (1 << 20)
+            for _ in range(64):
+                fh.write(block)
+    return path
+
+
+def _encrypted(path: Path) -> Path:
+    """The shape of a password-protected Office file: an OLE compound file with an EncryptionInfo stream."""
+    directory = b"".join(name.encode("utf-16-le").ljust(64, b"\0") + b"\0" * 64
+                         for name in ("Root Entry", "EncryptionInfo", "EncryptedPackage"))
+    path.write_bytes(OLE_MAGIC + b"\0" * 504 + directory + b"\0" * 2048)
+    return path
+
+
+@pytest.fixture
+def hostile(tmp_path) -> dict[str, Path]:
+    d = tmp_path / "hostile"
+    d.mkdir()
+    good = make_return(tmp_path / "src")
+    files = {
+        "bomb": _zip_bomb(d / "RJ1_bomb.xlsx"),
+        "truncated": d / "RGT_truncated.xlsx",
+        "html": d / "RRK_portal_export.xlsx",
+        "big": d / "RBV_huge.xlsx",
+        "encrypted": _encrypted(d / "RJ1_locked.xlsx"),
+        "empty": d / "RGT_empty.xlsx",
+        "word": d / "RRK_letter.xlsx",
+        "bad_sav": d / "RBV_return.sav",
+    }
+    files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["html"].write_text("<!DOCTYPE html><html><body><table><tr><td>RRK</td></tr></table>"
+                             "<script>alert(1)</script></body></html>")
+    with open(files["big"], "wb") as fh:   # 50 MB, made instantly (sparse)
+        fh.truncate(50 * 2**20)
+    files["empty"].write_bytes(b"")
+    with zipfile.ZipFile(files["word"], "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<document/>")
+    files["bad_sav"].write_bytes(b"$FL2@(#) SPSS DATA FILE" + b"\x07" * 200)
+    return files
+
+
+EXPECTED = {"bomb": "F003", "truncated": "F001", "html": "F005", "big": "F002", "encrypted": "F004",
+            "empty": "F010", "word": "F006", "bad_sav": "F001"}
+
+
+def test_ingest__hostile_files__are_each_rejected_with_a_reason_and_nothing_stored_changes(run, tmp_path, hostile):
+    run("ingest", make_return(tmp_path / "good"), "--out", "first", "--engine", "pandas")
+    before = db_counts(DB)
+    result = run("ingest", *hostile.values(), "--out", "run", "--engine", "pandas", expect=1)
+    assert "Traceback" not in result.stderr + result.stdout
+    issues = read_issues(Path("run")).set_index("file")
+    for kind, path in hostile.items():
+        assert issues.loc[path.name, "code"] == EXPECTED[kind], (kind, issues.loc[path.name, "message"])
+        assert issues.loc[path.name, "severity"] == "error" and len(issues.loc[path.name, "message"]) > 30
+    assert "zip bomb" in issues.loc["RJ1_bomb.xlsx", "message"]
+    assert "50.0 MB, above the 20 MB limit" in issues.loc["RBV_huge.xlsx", "message"]
+    assert "remove the password" in issues.loc["RJ1_locked.xlsx", "message"]
+    assert "Save As" in issues.loc["RRK_portal_export.xlsx", "message"]
+    assert db_counts(DB) == before
+    reasons = sorted(p.name for p in Path("outputs/quarantine").glob("*.reason.txt"))
+    assert len(reasons) == len(hostile)
+    page = (Path("run") / "report.html").read_text()
+    assert "<script>" not in page
+
+
+def test_ingest__csv_renamed_xlsx__is_read_as_csv_and_identified_by_its_variables(run, tmp_path):
+    fields = [f for f in INST.fields() if f.table is None]
+    values = {**FORM, "org_code": "RJ1", "org_name": "Guy's", "signoff_date": "2027-01-15"}
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow([f.var_name for f in fields])
+    out.writerow(["" if values.get(f.field_id) is None else values[f.field_id] for f in fields])
+    path = tmp_path / f"RJ1_trust_capability_v1_{ROUND}.xlsx"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    run("ingest", path, "--out", "run", "--engine", "pandas")
+    issues = read_issues(Path("run"))
+    assert list(issues.code) == ["W024"] and "holds CSV content; read as .csv" in issues.message[0]
+
+
+def test_ingest__formulas_and_markup_in_text__are_never_run_and_are_flagged(run, tmp_path):
+    staff = [{"job_title": '=HYPERLINK("http://evil.example","Bioinformatician")', "staff_dept": "Lab",
+              "band": "Band 7", "headcount": 1, "wte": 1, "registration": "Not registered"},
+             {"job_title": Text("=cmd|' /C calc'!A0"), "staff_dept": "Lab", "band": "Band 6", "headcount": 1,
+              "wte": 1, "registration": "Not registered"}]
+    path = make_return(tmp_path / "in", tables={"staff": staff},
+                       form={"capacity_notes": "<script>alert('x')</script> more funding"})
+    run("ingest", path, "--out", "run", "--engine", "pandas", expect=1)
+    issues = read_issues(Path("run"))
+    formula = issues[(issues.code == "W010")].iloc[0]
+    assert (formula.sheet, formula.cell) == address("job_title", 0) and "not run" in formula.message
+    assert issues[(issues.code == "V001") & (issues.cell == "A2")].shape[0] == 1   # no saved value: blank
+    text = issues[issues.code == "W011"].iloc[0]
+    assert (text.sheet, text.cell) == address("job_title", 1) and text.value == "'=cmd|' /C calc'!A0"
+    markup = issues[issues.code == "W012"].iloc[0]
+    assert (markup.sheet, markup.cell) == address("capacity_notes")
+    page = (Path("run") / "report.html").read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
+def test_ingest__stray_value_far_out__is_refused_before_it_can_exhaust_memory(run, tmp_path):
+    path = make_return(tmp_path / "in", cells={("Staff", "XFD1048576"): "x"})
+    run("ingest", path, "--out", "run", "--engine", "pandas", expect=1)
+    found = read_issues(Path("run")).iloc[0]
+    assert found.code == "F011" and "XFD1048576" in found.message
+
+
+def test_ingest__macro_enabled_workbook__is_read_and_its_macros_are_not_run(run, tmp_path):
+    path = make_return(tmp_path / "in")
+    macro = tmp_path / "RJ1_with_macros.xlsm"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(macro, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"Module1\"\nSub AutoOpen(): Shell \"calc\"")
+    run("ingest", macro, "--out", "run", "--engine", "pandas")
+    assert list(read_issues(Path("run")).code) == ["W031"]

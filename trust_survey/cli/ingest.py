@@ -1,0 +1,225 @@
+"""``trust-survey ingest``, ``status``, ``diff``, ``feedback`` and ``export``: returns in, findings out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trust_survey.cli import cli
+from trust_survey.cli.options import (
+    db_option, force_option, info, instruments_option, progress, quiet_option, resolve_db, round_option, wrote,
+)
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+STATUS_WORDS = {"accepted": "accepted", "accepted_with_warnings": "accepted with warnings", "rejected": "REJECTED",
+                "quarantined": "UNREADABLE", "duplicate": "already ingested", "superseded": "superseded on arrival"}
+
+
+def _registry(instruments_dir: Path | None):
+    from trust_survey.instruments import load_registry
+
+    return load_registry(instruments_dir)
+
+
+def _check_out(out: Path | None, force: bool) -> None:
+    from trust_survey.errors import OutputExistsError
+
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise OutputExistsError(f"{out}: already exists and is not empty; choose another --out or pass --force")
+
+
+def _print_outcomes(result) -> None:
+    for o in result.outcomes:
+        counts = f"{o.errors} error(s), {o.warnings} warning(s)" if (o.errors or o.warnings) else ""
+        head = f"{STATUS_WORDS.get(o.status, o.status):<22} {o.org_code or '-':<6} {o.instrument or '-':<22}"
+        click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + (f"\n{'':<24}{o.message}"
+                                                                                 if o.message else ""))
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@round_option(required=False)
+@click.option("--strict", is_flag=True, help="Exit 1 when any file has warnings, not only errors.")
+@click.option("--out", "out", type=_DIR, default=None,
+              help="Folder for this run's reports. Default: outputs/ingest/<timestamp>.")
+@click.option("--engine", type=click.Choice(["gx", "pandas"]), default="gx", show_default=True,
+              help="What runs the column rules: Great Expectations, or the same rules in pandas (faster start).")
+@click.option("--max-mb", "max_mb", type=click.FloatRange(0.01, 2048), default=20.0, show_default=True,
+              help="Refuse files larger than this many megabytes.")
+@instruments_option
+@db_option
+@force_option
+@quiet_option
+def ingest_cmd(paths, round_, strict, out, engine, max_mb, instruments_dir, db, force, quiet) -> None:
+    """Take in returns: validate each against its definition and store it in the database.
+
+    PATHS are files or folders (read recursively): .xlsx, .xlsm, .xls, .ods, .csv, .sav, .zsav,
+    recognised by content. Each return is identified from its hidden meta sheet (else its cover
+    sheet or headers; SPSS/CSV by variable names), cleaned (every change reported as a warning) and
+    checked. Errors reject a return (stored as rejected, copied to the quarantine); warnings are
+    accepted and flagged; unreadable files are quarantined and nothing is stored. The same file twice
+    is a no-op; a newer return from the same organisation supersedes the older one. Writes
+    issues.csv, issues.json, files.csv and report.html to the run folder. Exit 1 when any file was
+    rejected or had errors (--strict: warnings too).
+
+    \b
+    Example:
+      trust-survey ingest returns/ --round 2026
+      trust-survey ingest RJ1_trust_capability_v1_2026.xlsx --strict --db outputs/survey.duckdb
+    """
+    from trust_survey.ingest.orchestrate import ingest_paths
+
+    _check_out(out, force)
+    registry = _registry(instruments_dir)
+    db = resolve_db(db)
+    with progress(length=len(paths), label="ingesting", quiet=quiet) as bar:
+        result = ingest_paths(paths, db, round_, strict, out, on_progress=bar.update, engine=engine,
+                              max_mb=max_mb, registry=registry)
+    _print_outcomes(result)
+    if result.skipped:
+        info(f"skipped {len(result.skipped)} file(s) that are not returns (e.g. {result.skipped[0].name})", quiet)
+    info(f"{len(result.outcomes)} file(s): {result.count('accepted')} accepted, "
+         f"{result.count('accepted_with_warnings')} accepted with warnings, {result.count('rejected')} rejected, "
+         f"{result.count('quarantined')} unreadable, {result.count('duplicate')} already ingested, "
+         f"{result.count('superseded')} superseded on arrival; {len(result.issues)} issue(s)", quiet)
+    wrote(result.paths["report_html"], "validation report", quiet)
+    wrote(result.paths["issues_csv"], "issues", quiet)
+    info(f"database: {db}", quiet)
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
+
+
+@cli.command("status")
+@round_option()
+@click.option("--chase-list", "chase", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the organisations still owing a valid return to this CSV.")
+@click.option("--instrument", "instrument_id", default=None, help="Only this instrument (default: all).")
+@db_option
+@force_option
+@quiet_option
+def status_cmd(round_, chase, instrument_id, db, force, quiet) -> None:
+    """Show every organisation in a round with its state: not returned, rejected, accepted.
+
+    Organisations come from the round's distribution register (recorded by `instruments build`),
+    plus any that returned without being sent a file. The chase list holds those not returned or
+    only rejected; an organisation whose valid return is in is never on it.
+
+    \b
+    Example:
+      trust-survey status --round 2026
+      trust-survey status --round 2026 --chase-list outputs/chase_2026.csv
+    """
+    from trust_survey.atomic import write_atomic
+    from trust_survey.ingest.followup import chase_list, round_status
+    from trust_survey.safe_text import neutralise_frame
+
+    db = resolve_db(db)
+    status = round_status(db, round_, instrument_id)
+    click.echo(f"{'org':<6} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  organisation")
+    for r in status.itertuples(index=False):
+        when = "" if r.last_received is None or r.last_received != r.last_received else \
+            f"{r.last_received:%d/%m/%Y %H:%M}"
+        flag = "" if r.in_distribution else "  (not in distribution)"
+        click.echo(f"{r.org_code:<6} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} {r.submissions:>4}  "
+                   f"{r.org_name or ''}{flag}")
+    counts = status.state.value_counts()
+    info(f"round {round_}: {len(status)} organisation(s): "
+         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("accepted", "accepted with warnings", "rejected",
+                                                           "not returned")), quiet)
+    if not status.attrs.get("has_distribution"):
+        info(f"no distribution recorded for round {round_}: only organisations that returned are listed "
+             "(run `instruments build` for the round to record whom to expect)", quiet)
+    if chase:
+        owing = chase_list(status)
+        write_atomic(chase, lambda tmp: neutralise_frame(owing).to_csv(tmp, index=False), force=force)
+        wrote(chase, f"chase list ({len(owing)} organisation(s))", quiet)
+
+
+@cli.command("diff")
+@click.argument("org_code")
+@round_option()
+@click.option("--instrument", "instrument_id", default=None, help="Instrument, when the organisation returned several.")
+@click.option("--from", "old", type=int, default=None, help="Submission id to compare from (default: the earlier).")
+@click.option("--to", "new", type=int, default=None, help="Submission id to compare to (default: the latest).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the changes to this CSV.")
+@instruments_option
+@db_option
+@force_option
+def diff_cmd(org_code, round_, instrument_id, old, new, out, instruments_dir, db, force) -> None:
+    """Show what changed, cell by cell, between an organisation's two latest returns.
+
+    \b
+    Example:
+      trust-survey diff RJ1 --round 2026
+      trust-survey diff RJ1 --round 2026 --from 3 --to 7 --out outputs/RJ1_changes.csv
+    """
+    from trust_survey.atomic import write_atomic
+    from trust_survey.ingest.followup import diff_returns
+    from trust_survey.safe_text import neutralise_frame
+
+    changes, a, b = diff_returns(resolve_db(db), _registry(instruments_dir), org_code, round_,
+                                 instrument_id=instrument_id, old=old, new=new)
+    click.echo(f"{org_code.upper()} round {round_}: submission {a.submission_id} ({a.file_name}, {a.status}) -> "
+               f"submission {b.submission_id} ({b.file_name}, {b.status}): {len(changes)} change(s)")
+    for r in changes.itertuples(index=False):
+        where = f"{r.sheet}!{r.cell}" if r.sheet else f"{r.table} row {r.row}"
+        old_v = "(blank)" if r.old is None or r.old != r.old else repr(r.old)
+        new_v = "(blank)" if r.new is None or r.new != r.new else repr(r.new)
+        click.echo(f"  {where:<18} {r.change:<8} {r.question or r.field}: {old_v} -> {new_v}")
+    if out:
+        write_atomic(out, lambda tmp: neutralise_frame(changes).to_csv(tmp, index=False), force=force)
+        wrote(out, "changes")
+
+
+@cli.command("feedback")
+@round_option()
+@click.option("--out", "out", type=_DIR, required=True, help="Folder for the feedback workbooks.")
+@db_option
+@force_option
+@quiet_option
+def feedback_cmd(round_, out, db, force, quiet) -> None:
+    """Write one feedback workbook per organisation whose return has errors or warnings.
+
+    Each lists every issue with the sheet and cell of the return, the value found and what was
+    expected, errors first, ready to send back to the trust.
+
+    \b
+    Example:
+      trust-survey feedback --round 2026 --out outputs/feedback_2026
+    """
+    from trust_survey.ingest.feedback import write_feedback
+
+    result = write_feedback(resolve_db(db), round_, out, force)
+    info(f"{result.organisations} organisation(s) have issues to feed back", quiet)
+    wrote(result.out_dir, "feedback workbooks", quiet)
+
+
+@cli.command("export")
+@round_option()
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "sav"]), required=True,
+              help="CSV files, one Excel workbook per instrument version, or SPSS .sav files.")
+@click.option("--out", "out", type=_DIR, required=True, help="Folder for the exported tables.")
+@click.option("--instrument", "instrument_id", default=None, help="Only this instrument (default: all).")
+@instruments_option
+@db_option
+@force_option
+@quiet_option
+def export_cmd(round_, fmt, out, instrument_id, instruments_dir, db, force, quiet) -> None:
+    """Export the round's accepted returns as tidy tables (and the ledger) in CSV, Excel or SPSS.
+
+    One table per instrument version and record type: the form (one row per organisation) and each
+    table (one row per organisation and row). SPSS files carry the definition's variable and value
+    labels. Text that a spreadsheet would run as a formula is made safe; numbers stay numbers.
+
+    \b
+    Example:
+      trust-survey export --round 2026 --format xlsx --out outputs/export_2026
+      trust-survey export --round 2026 --format sav --out outputs/spss_2026
+    """
+    from trust_survey.ingest.export import export_round
+
+    result = export_round(resolve_db(db), _registry(instruments_dir), round_, fmt, out,
+                          instrument_id=instrument_id, force=force)
+    info(f"exported {len(result.written)} file(s) for round {round_}", quiet)
+    wrote(result.out_dir, f"{fmt} tables", quiet)

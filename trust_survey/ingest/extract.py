@@ -1,0 +1,348 @@
+"""Find every answer in a return by the definition's layout, tolerant of what trusts do to workbooks.
+
+A sheet is found by its name, else (renamed) by its header row; a table's columns by their headers
+(moved, renamed or deleted columns are reported, never silently misread); a form question by its Ref
+in column A (rows inserted above it do not shift answers onto the wrong question). Values typed
+outside the answer cells, extra columns and extra sheets are reported, not lost. SPSS and CSV record
+files are matched by variable names. The result is one :class:`Cell` per non-blank answer, each with
+its exact place (file, sheet, cell, row, column), and the places of every field so a missing answer
+can be pointed at too.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from trust_survey import constants as C
+from trust_survey.ingest.identify import Identity, layout_for, norm_header, record_variables
+from trust_survey.ingest.issues import Issue, display
+from trust_survey.ingest.readers import DataRecord, address, col_letter
+from trust_survey.instruments.layout import SheetLayout
+
+FORM = "form"
+OWN_SHEETS = {C.COVER_SHEET.casefold(), C.LISTS_SHEET.casefold(), C.CHECKS_SHEET.casefold(),
+              C.META_SHEET.casefold()}
+
+
+@dataclass(slots=True)
+class Cell:
+    record: str              # "form" or a table id
+    row_index: int           # 0 in the form; a table's data row (1 = first row under the header) or case
+    field_id: str
+    file: str
+    sheet: str
+    cell: str
+    row: int | None
+    column: str
+    raw: Any
+    formula: str | None = None
+    value: Any = None        # after cleaning: what the column rules check
+    text: str | None = None  # after cleaning: canonical text stored
+    num: float | None = None
+    bad: bool = False
+
+
+@dataclass
+class Place:
+    """Where a field's answers live: a sheet column (tables), a sheet cell (form) or a variable."""
+
+    file: str
+    sheet: str
+    col: int | None
+    row: int | None
+    column: str
+    rows: dict[int, int] | None = None   # data files: row_index -> case number or CSV line
+
+
+@dataclass
+class Extracted:
+    cells: list[Cell] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    places: dict[tuple[str, str], Place] = field(default_factory=dict)
+    missing: set[tuple[str, str]] = field(default_factory=set)    # (record, field) not found at all
+    started: dict[str, set[int]] = field(default_factory=dict)   # table id -> rows holding anything
+    sources: dict[str, str] = field(default_factory=dict)        # data file name -> sav or csv
+
+    def locate(self, record: str, row_index: int, field_id: str) -> dict:
+        """file, sheet, cell, row and column of one answer (present or not)."""
+        place = self.places.get((record, field_id))
+        if place is None:
+            return {"file": "", "sheet": "", "cell": "", "row": None, "column": field_id}
+        if place.col is not None:
+            row = place.row if record == FORM else row_index + C.HEADER_ROW
+            return {"file": place.file, "sheet": place.sheet, "cell": address(row, place.col), "row": row,
+                    "column": place.column}
+        row = place.rows.get(row_index) if place.rows else None
+        return {"file": place.file, "sheet": "", "cell": "", "row": row, "column": place.column}
+
+
+# ---- workbooks ------------------------------------------------------------------------------------------
+
+def _resolve_sheet(book, sheet: SheetLayout, taken: set[str], file: str, out: Extracted) -> str | None:
+    from trust_survey.ingest.identify import header_score
+
+    name, score = header_score(book, sheet)
+    if name is not None and name.casefold() == sheet.name.casefold():
+        return name
+    if name is not None and score >= 0.6 and name not in taken:
+        out.issues.append(Issue("W028", f"sheet '{sheet.name}' was found as '{name}' (matched by its headers)",
+                                file=file, sheet=name, value=name, expected=sheet.name))
+        return name
+    out.issues.append(Issue("V013", f"sheet '{sheet.name}' is missing (was it deleted or renamed?); its answers "
+                                    "could not be read. Copy the answers into the workbook that was sent",
+                            file=file, sheet=sheet.name, expected=sheet.name))
+    return None
+
+
+def _cell_value(grid, scan, r: int, c: int) -> tuple[Any, str | None]:
+    """(raw value, formula) of grid row r (0-based) and column c (1-based)."""
+    row = grid[r] if r < len(grid) else ()
+    raw = row[c - 1] if c - 1 < len(row) else None
+    pos = (r + 1, c)
+    if pos in scan.errors:
+        raw = scan.errors[pos]
+    return raw, scan.formulas.get(pos)
+
+
+def _extract_table(book, sheet: SheetLayout, name: str, file: str, out: Extracted) -> None:
+    table = sheet.section.table
+    grid = book.grid(name)
+    scan = book.scan(name)
+    header = list(grid[0]) if grid else []
+    normed = [norm_header(h) if h is not None else "" for h in header]
+    col_of: dict[str, int] = {}
+    moved = False
+    pending = []
+    for col in sheet.columns:
+        expected = norm_header(col.header)
+        if col.col - 1 < len(normed) and normed[col.col - 1] == expected:
+            col_of[col.field.field_id] = col.col
+        else:
+            pending.append(col)
+    for col in list(pending):
+        expected = norm_header(col.header)
+        free = [i for i, h in enumerate(normed) if h == expected and i + 1 not in col_of.values()]
+        if free:
+            col_of[col.field.field_id] = free[0] + 1
+            moved = True
+            pending.remove(col)
+    for col in pending:
+        expected = norm_header(col.header)
+        free = {normed[i]: i for i in range(len(normed)) if normed[i] and i + 1 not in col_of.values()}
+        close = difflib.get_close_matches(expected, list(free), n=1, cutoff=0.8)
+        if close:
+            i = free[close[0]]
+            col_of[col.field.field_id] = i + 1
+            out.issues.append(Issue("W028", f"column header '{display(header[i])}' read as '{col.header}'", file=file,
+                                    sheet=name, cell=address(C.HEADER_ROW, i + 1), row=C.HEADER_ROW,
+                                    column=col.header, field=col.field.field_id, value=display(header[i]),
+                                    expected=col.header))
+        else:
+            out.issues.append(Issue("V013", f"column '{col.header}' is missing from sheet {name} (expected in "
+                                            f"{col.letter}{C.HEADER_ROW}; was it deleted or renamed?); its answers "
+                                            "could not be read", file=file, sheet=name,
+                                    cell=f"{col.letter}{C.HEADER_ROW}", row=C.HEADER_ROW, column=col.header,
+                                    field=col.field.field_id, expected=col.header))
+            out.missing.add((table.id, col.field.field_id))
+    if moved:
+        out.issues.append(Issue("W028", f"the columns of sheet {name} are not where they were sent (a column was "
+                                        "inserted, deleted or moved); each was read by its header", file=file,
+                                sheet=name, row=C.HEADER_ROW))
+    headers = {c.field.field_id: c.header for c in sheet.columns}
+    for fid, c in col_of.items():
+        out.places[(table.id, fid)] = Place(file, name, c, None, headers[fid])
+    mapped = set(col_of.values())
+    width = max((len(r) for r in grid), default=0)
+    started = out.started.setdefault(table.id, set())
+    extra: dict[int, int] = {}
+    beyond = 0
+    for r in range(1, len(grid)):
+        filled = False
+        for fid, c in col_of.items():
+            raw, formula = _cell_value(grid, scan, r, c)
+            if raw is None and formula is None:
+                continue
+            filled = True
+            out.cells.append(Cell(table.id, r, fid, file, name, address(r + 1, c), r + 1, headers[fid], raw, formula))
+        for c in range(1, width + 1):
+            if c not in mapped and grid[r][c - 1] is not None:
+                extra[c] = extra.get(c, 0) + 1
+        if filled:
+            started.add(r)
+            if r > table.max_rows:
+                beyond += 1
+    for c, n in sorted(extra.items()):
+        label = display(header[c - 1]) if c - 1 < len(header) and header[c - 1] is not None else "(no header)"
+        out.issues.append(Issue("W026", f"column {col_letter(c)} ('{label}') of sheet {name} holds {n} value(s) that "
+                                        "are not part of the return; they were not read", file=file, sheet=name,
+                                cell=f"{col_letter(c)}{C.HEADER_ROW}", row=C.HEADER_ROW, column=label, value=str(n)))
+    if beyond:
+        out.issues.append(Issue("W013", f"{beyond} row(s) below row {table.max_rows + C.HEADER_ROW} of sheet {name} "
+                                        f"were read although the table has room for {table.max_rows}", file=file,
+                                sheet=name, row=table.max_rows + C.HEADER_ROW + 1))
+
+
+def _extract_form(book, sheet: SheetLayout, name: str, file: str, out: Extracted) -> None:
+    grid = book.grid(name)
+    scan = book.scan(name)
+    header = [norm_header(h) if h is not None else "" for h in (grid[0] if grid else [])]
+    answer_col = header.index("answer") + 1 if "answer" in header else C.FORM_ANSWER_COL
+    ref_col = header.index("ref") + 1 if "ref" in header else C.FORM_REF_COL
+    refs: dict[str, int] = {}
+    for r in range(1, len(grid)):
+        row = grid[r]
+        if ref_col - 1 < len(row) and row[ref_col - 1] is not None:
+            refs.setdefault(display(row[ref_col - 1]).strip(), r)
+    moved = False
+    used_rows = set()
+    for fc in sheet.form:
+        fid = fc.field.field_id
+        r = refs.get(fc.ref)
+        if r is None:
+            out.issues.append(Issue("V013", f"question {fc.ref} ('{fc.field.label}') is missing from sheet {name} "
+                                            f"(expected in row {fc.row}); its answer could not be read", file=file,
+                                    sheet=name, cell=fc.address, row=fc.row, column=fc.field.label, field=fid,
+                                    expected=fc.ref))
+            out.missing.add((FORM, fid))
+            continue
+        used_rows.add(r)
+        moved = moved or r != fc.row - 1 or answer_col != fc.col
+        out.places[(FORM, fid)] = Place(file, name, answer_col, r + 1, fc.field.label)
+        raw, formula = _cell_value(grid, scan, r, answer_col)
+        if raw is not None or formula is not None:
+            out.cells.append(Cell(FORM, 0, fid, file, name, address(r + 1, answer_col), r + 1, fc.field.label, raw,
+                                  formula))
+    if moved:
+        out.issues.append(Issue("W029", f"the questions on sheet {name} are not in the rows they were sent in; each "
+                                        "answer was read by its Ref in column A", file=file, sheet=name))
+    for r in range(1, len(grid)):
+        for c, value in enumerate(grid[r], start=1):
+            outside = c > C.FORM_GUIDANCE_COL or (c == answer_col and r not in used_rows)
+            if value is not None and outside and c not in (ref_col,):
+                out.issues.append(Issue("W013", f"'{display(value)[:80]}' in {name}!{address(r + 1, c)} is outside the "
+                                                "answer cells; it was not read", file=file, sheet=name,
+                                        cell=address(r + 1, c), row=r + 1, value=value))
+
+
+def extract_workbook(book, identity: Identity, file: str) -> Extracted:
+    """Every answer of a workbook return, by the layout of the instrument it was identified as."""
+    out = Extracted()
+    layout = layout_for(identity.instrument)
+    taken: set[str] = set()
+    for sheet in layout.sheets:
+        name = _resolve_sheet(book, sheet, taken, file, out)
+        if name is None:
+            record = sheet.section.table.id if sheet.is_table else FORM
+            fields = sheet.columns if sheet.is_table else sheet.form
+            out.missing |= {(record, f.field.field_id) for f in fields}
+            continue
+        taken.add(name)
+        if sheet.is_table:
+            _extract_table(book, sheet, name, file, out)
+        else:
+            _extract_form(book, sheet, name, file, out)
+    for name in book.sheet_names:
+        if name in taken or name.casefold() in OWN_SHEETS:
+            continue
+        values = sum(v is not None for row in book.grid(name) for v in row)
+        if values:
+            out.issues.append(Issue("W025", f"extra sheet '{name}' holds {values} value(s) that are not part of the "
+                                            "return; it was not read", file=file, sheet=name, value=str(values)))
+    return out
+
+
+# ---- SPSS and CSV ---------------------------------------------------------------------------------------
+
+def _record_of(record: DataRecord, variables: dict[str | None, list[str]]) -> str | None | bool:
+    stem = record.path.stem
+    if "__" in stem:
+        suffix = stem.rsplit("__", 1)[1]
+        if suffix in variables:
+            return suffix
+    cols = {c.casefold() for c in record.columns}
+    best, best_score = False, 0.0
+    for key, names in variables.items():
+        score = len(cols & {n.casefold() for n in names}) / max(len(names), 1)
+        if score > best_score:
+            best, best_score = key, score
+    return best if best_score >= 0.5 else False
+
+
+def extract_records(records: list[DataRecord], identity: Identity, stem: str) -> Extracted:
+    """Every answer of an SPSS or CSV return: one record file for the form, one per table."""
+    out = Extracted()
+    inst = identity.instrument
+    variables = record_variables(inst)
+    fields = inst.fields()
+    id_field = next(f for f in fields if f.field_id == inst.id_item)
+    by_record: dict[str | None, DataRecord] = {}
+    for record in records:
+        out.issues.extend(record.issues)
+        key = _record_of(record, variables)
+        if key is False:
+            out.issues.append(Issue("W026", f"{record.path.name} matches no record of {inst.key}; it was not read",
+                                    file=record.path.name))
+            continue
+        if key in by_record:
+            out.issues.append(Issue("V013", f"{record.path.name} and {by_record[key].path.name} hold the same record "
+                                            f"({key or 'form'}); only the first was read", file=record.path.name))
+            continue
+        by_record[key] = record
+    ext = records[0].path.suffix if records else ".csv"
+    if None not in by_record:
+        out.issues.append(Issue("V013", f"the form record file ({stem}{ext}) is missing; its answers could not be read",
+                                file=f"{stem}{ext}"))
+        out.missing |= {(FORM, f.field_id) for f in fields if f.table is None}
+    for key, record in by_record.items():
+        source = "sav" if record.kind in ("sav", "zsav") else "csv"
+        name = record.path.name
+        cols = {c.casefold(): i for i, c in enumerate(record.columns)}
+        rec_fields = [f for f in fields if f.table == key]
+        rec_id = key or FORM
+        rows = record.rows
+        if key is None and len(rows) > 1:
+            out.issues.append(Issue("V015", f"{name} holds {len(rows)} cases; the form record has one. Only the "
+                                            "first was read", file=name, row=2, value=str(len(rows)), expected="1"))
+            rows = rows[:1]
+        numbers = dict(zip(range(1, len(rows) + 1), record.numbers))
+        known = {f.var_name.casefold() for f in rec_fields} | {id_field.var_name.casefold()}
+        extra = [c for c in record.columns if c.casefold() not in known]
+        if extra:
+            out.issues.append(Issue("W026", f"{name} has variable(s) that are not part of the return: "
+                                            f"{', '.join(extra)}; they were not read", file=name, value=", ".join(extra)))
+        index = {}
+        for f in rec_fields:
+            i = cols.get(f.var_name.casefold())
+            if i is None:
+                out.issues.append(Issue("V013", f"variable {f.var_name} ('{f.label}') is missing from {name}; its "
+                                                "answers could not be read", file=name, column=f.var_name,
+                                        field=f.field_id, expected=f.var_name))
+                out.missing.add((rec_id, f.field_id))
+                continue
+            index[f.field_id] = i
+            rows_map = {0: numbers.get(1)} if key is None else numbers
+            out.places[(rec_id, f.field_id)] = Place(name, "", None, None, f.var_name, rows_map)
+        id_i = cols.get(id_field.var_name.casefold()) if key is not None else None
+        started = out.started.setdefault(rec_id, set()) if key is not None else None
+        for k, row in enumerate(rows, start=1):
+            row_index = 0 if key is None else k
+            line = numbers.get(k)
+            if id_i is not None and id_i < len(row) and row[id_i] is not None:
+                code = display(row[id_i]).strip().upper()
+                if code != identity.org_code:
+                    out.issues.append(Issue("V012", f"case {k} of {name} is for organisation {code}, not "
+                                                    f"{identity.org_code}", file=name, row=line,
+                                            column=id_field.var_name, field=id_field.field_id, value=code,
+                                            expected=identity.org_code))
+            filled = False
+            for fid, i in index.items():
+                raw = row[i] if i < len(row) else None
+                if raw is None:
+                    continue
+                filled = True
+                out.cells.append(Cell(rec_id, row_index, fid, name, "", "", line, record.columns[i], raw, None))
+            if filled and started is not None:
+                started.add(row_index)
+        out.sources[name] = source
+    return out

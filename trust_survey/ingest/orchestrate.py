@@ -1,0 +1,545 @@
+"""``ingest``: take in every return given, validate it, store it, and report on all of them.
+
+:func:`ingest_paths` runs the stages in order:
+
+1. **collect** the files (folders recursively), recognise each by its content (:mod:`.sniff`), hash
+   it, and group an SPSS/CSV return's record files (``<stem>.sav`` + ``<stem>__<table>.sav``) into one
+   unit; a unit already in the ledger (same sha256) is a no-op, reported as such;
+2. **examine** each unit: read (:mod:`.readers`), identify (:mod:`.identify`), find every answer
+   (:mod:`.extract`), clean it (:mod:`.clean`) and check cross-field rules and duplicates
+   (:mod:`.validate`); large runs do this on every core while Great Expectations loads;
+3. **column rules** once per instrument version and record type over every unit of the run;
+4. **store** each unit in its own transaction, oldest first (so a resubmission supersedes the
+   return before it); unreadable and rejected files are also copied to the quarantine;
+5. **report**: ``issues.csv``, ``issues.json``, ``files.csv`` and ``report.html`` in the run folder.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from trust_survey import store
+from trust_survey.ingest.clean import Cleaner
+from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
+from trust_survey.ingest.identify import Identity, identify_records, identify_workbook
+from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
+from trust_survey.ingest.readers import BookReader, read_csv, read_sav
+from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
+from trust_survey.ingest.report import write_report
+from trust_survey.ingest.validate import build_frame, column_issues, column_rules, cross_issues, make_engine
+from trust_survey.instruments.loader import Registry, load_registry
+from trust_survey.instruments.model import Instrument
+
+log = logging.getLogger(__name__)
+
+#: Files found in folders that are never returns (our own outputs); named explicitly they are read.
+NOT_RETURNS = {"distribution.csv", "simulation_manifest.csv", "simulation_injections.csv",
+               "simulation_job_titles.csv", "issues.csv", "files.csv"}
+RETURN_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".sav", ".zsav", ".txt"}
+PARALLEL_FROM = 24
+ORG_NAME_FIELD = "org_name"   # the form item the builder pre-fills with the organisation's name
+ENGINES = ("gx", "pandas")
+
+
+@dataclass
+class Unit:
+    """One return: a workbook, or the record files of one SPSS/CSV return."""
+
+    name: str
+    paths: list[Path]
+    kind: str
+    sha256: str
+    files: list[dict]
+    received_at: dt.datetime
+    note: str = ""
+    problem: Issue | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(f["bytes"] for f in self.files)
+
+
+@dataclass
+class Examined:
+    unit: Unit
+    identity: Identity | None = None
+    extracted: Extracted | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> bool:
+        return self.identity is None
+
+    @property
+    def errors(self) -> int:
+        return sum(i.severity == ERROR for i in self.issues)
+
+    @property
+    def warnings(self) -> int:
+        return sum(i.severity != ERROR for i in self.issues)
+
+    @property
+    def outcome(self) -> str:
+        if self.fatal:
+            return "quarantined"
+        if self.errors:
+            return "rejected"
+        return "accepted_with_warnings" if self.warnings else "accepted"
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    status: str
+    org_code: str = ""
+    instrument: str = ""
+    round: int | None = None
+    submission_id: int | None = None
+    supersedes: int | None = None
+    errors: int = 0
+    warnings: int = 0
+    identified_by: str = ""
+    message: str = ""
+
+
+@dataclass
+class IngestResult:
+    out_dir: Path
+    outcomes: list[FileOutcome]
+    issues: pd.DataFrame
+    paths: dict[str, Path]
+    skipped: list[Path]
+    strict: bool = False
+
+    def count(self, *statuses: str) -> int:
+        return sum(o.status in statuses for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        bad = self.count("rejected", "quarantined") or any(o.errors for o in self.outcomes)
+        if self.strict and any(o.warnings for o in self.outcomes):
+            bad = True
+        return 1 if bad else 0
+
+
+# ---- 1. collect -------------------------------------------------------------------------------------------
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files to read (folders walked recursively) and files skipped as clearly not returns."""
+    files, skipped = [], []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if not child.is_file() or any(p.startswith(".") for p in child.relative_to(path).parts):
+                    continue
+                if (child.name in NOT_RETURNS or child.name.startswith("~$")
+                        or child.suffix.lower() not in RETURN_SUFFIXES):
+                    skipped.append(child)
+                else:
+                    files.append(child)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(path)
+    seen, unique = set(), []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, skipped
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _received(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+
+
+def make_units(files: list[Path], max_mb: float) -> list[Unit]:
+    """Sniff and hash every file; group SPSS/CSV record files of one return into one unit."""
+    groups: dict[tuple, list[tuple[Path, str, str, str]]] = {}
+    units: list[Unit] = []
+    for path in files:
+        info = {"file_name": path.name, "bytes": path.stat().st_size, "path": path}
+        try:
+            sniffed = sniff(path, max_mb)
+        except FileProblem as exc:
+            sha = sha256_file(path) if info["bytes"] <= max_mb * 2**20 else _sha_large(path)
+            units.append(Unit(path.name, [path], "unknown", sha, [{**info, "sha256": sha}], _received(path),
+                              problem=Issue(exc.code, exc.message, file=path.name)))
+            continue
+        sha = sha256_file(path)
+        if sniffed.kind in WORKBOOK_KINDS:
+            units.append(Unit(path.name, [path], sniffed.kind, sha, [{**info, "sha256": sha}], _received(path),
+                              sniffed.note))
+            continue
+        family = "sav" if sniffed.kind in ("sav", "zsav") else "csv"
+        stem = path.stem.rsplit("__", 1)[0] if "__" in path.stem else path.stem
+        groups.setdefault((path.parent, stem, family), []).append((path, sha, sniffed.kind, sniffed.note))
+    for (folder, stem, family), members in groups.items():
+        members.sort(key=lambda m: ("__" in m[0].stem, m[0].name))
+        files_info = [{"file_name": p.name, "bytes": p.stat().st_size, "path": p, "sha256": s} for p, s, _, _ in members]
+        sha = members[0][1] if len(members) == 1 else hashlib.sha256(
+            "\n".join(sorted(s for _, s, _, _ in members)).encode()).hexdigest()
+        name = members[0][0].name if len(members) == 1 else f"{stem}.{family} (+{len(members) - 1} record files)"
+        note = "; ".join(sorted({n for *_, n in members if n}))
+        units.append(Unit(name, [m[0] for m in members], family, sha, files_info,
+                          max(_received(m[0]) for m in members), note))
+    return units
+
+
+def _sha_large(path: Path) -> str:
+    return sha256_file(path)
+
+
+# ---- 2. examine -------------------------------------------------------------------------------------------
+
+class Context:
+    """What examining needs, built once per run: the registry and a cleaner per instrument version."""
+
+    def __init__(self, registry: Registry, round_: int | None):
+        self.registry = registry
+        self.round = round_
+        self._cleaners: dict[str, Cleaner] = {}
+
+    def cleaner(self, inst: Instrument) -> Cleaner:
+        if inst.key not in self._cleaners:
+            self._cleaners[inst.key] = Cleaner(inst)
+        return self._cleaners[inst.key]
+
+
+def examine(unit: Unit, ctx: Context) -> Examined:
+    """Read, identify, extract and clean one unit; never raises for a bad file."""
+    if unit.problem is not None:
+        return Examined(unit, issues=[unit.problem])
+    issues = []
+    if unit.note:
+        issues.append(Issue("W024", f"{unit.note}", file=unit.name))
+    try:
+        if unit.kind in WORKBOOK_KINDS:
+            book = BookReader(unit.paths[0], unit.kind)
+            try:
+                identity = identify_workbook(book, ctx.registry, unit.name, ctx.round)
+                extracted = extract_workbook(book, identity, unit.name)
+                if book.macros:
+                    issues.append(Issue("W031", "the workbook contains macros; they were not run", file=unit.name))
+            finally:
+                book.close()
+        else:
+            records = [read_sav(p) if unit.kind == "sav" else read_csv(p) for p in unit.paths]
+            stem = unit.paths[0].stem.rsplit("__", 1)[0]
+            identity = identify_records(records, ctx.registry, unit.name, ctx.round)
+            extracted = extract_records(records, identity, stem)
+    except FileProblem as exc:
+        return Examined(unit, issues=issues + [Issue(exc.code, exc.message, file=unit.name)])
+    except MemoryError:
+        return Examined(unit, issues=issues + [Issue("F011", "reading it needed more memory than a return should; "
+                                                             "it was refused", file=unit.name)])
+    except Exception as exc:  # noqa: BLE001 - one strange file must not stop the run
+        log.debug("unexpected error reading %s", unit.name, exc_info=True)
+        return Examined(unit, issues=issues + [Issue(
+            "F001", f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); it was quarantined. If the file "
+                    "opens normally in Excel, report this as a trust-survey bug", file=unit.name)])
+    issues.extend(identity.issues)
+    issues.extend(extracted.issues)
+    issues.extend(_clean_cells(identity, extracted, ctx.cleaner(identity.instrument)))
+    if not identity.org_name:
+        identity.org_name = next((c.text for c in extracted.cells if c.field_id == ORG_NAME_FIELD and c.text), "")
+    issues.extend(cross_issues(identity.instrument, extracted))
+    return Examined(unit, identity, extracted, issues)
+
+
+def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[Issue]:
+    inst = identity.instrument
+    fields = {f.field_id: f for f in inst.fields()}
+    issues = []
+    for cell in ext.cells:
+        f = fields[cell.field_id]
+        source = ext.sources.get(cell.file, "sheet")
+        result = cleaner.clean(f, cell.raw, source)
+        cell.value, cell.text, cell.num, cell.bad = result.value, result.text, result.num, result.bad
+        where = {"file": cell.file, "sheet": cell.sheet, "cell": cell.cell, "row": cell.row, "column": cell.column,
+                 "field": cell.field_id}
+        if cell.formula is not None:
+            saved = f"its saved value '{display(cell.raw)}' was used" if cell.raw is not None else (
+                "it has no saved value, so the cell was read as blank")
+            issues.append(Issue("W010", f"{cell.sheet}!{cell.cell} holds the formula '{cell.formula[:80]}', which was "
+                                        f"not run; {saved}", value=cell.formula, **where))
+        for code, message, expected in result.notes:
+            issues.append(Issue(code, message, value=cell.raw, expected=expected, **where))
+        if f.field_id == inst.id_item and cell.record == FORM and cell.text and cell.text != identity.org_code:
+            issues.append(Issue("V012", f"the organisation code answered ({cell.text}) differs from the one this "
+                                        f"return was sent to ({identity.org_code}); answer for {identity.org_code} "
+                                        "or use your own organisation's workbook",
+                                value=cell.text, expected=identity.org_code, **where))
+    return issues
+
+
+_WORKER: Context | None = None
+
+
+def _examine_in_worker(unit: Unit) -> Examined:
+    result = examine(unit, _WORKER)
+    if result.identity is not None:   # instruments travel back as keys, not as pickled models
+        result.identity.instrument = (result.identity.instrument.id, result.identity.instrument.version)
+    return result
+
+
+# ---- 3. column rules ------------------------------------------------------------------------------------
+
+def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
+    """Run the compiled column rules over every examined unit, one frame per instrument and record."""
+    by_inst: dict[str, list[int]] = {}
+    for i, ex in enumerate(examined):
+        if not ex.fatal:
+            by_inst.setdefault(ex.identity.instrument.key, []).append(i)
+    for key, indexes in by_inst.items():
+        inst = examined[indexes[0]].identity.instrument
+        extracts = {i: examined[i].extracted for i in indexes}
+        for record, rules in column_rules(inst, ctx.cleaner(inst)).items():
+            frame, keys = build_frame(inst, record, list(extracts.items()))
+            results = engine.run(f"{key}:{record}", frame, rules)
+            for unit, found in column_issues(inst, record, frame, keys, results, extracts).items():
+                examined[unit].issues.extend(found)
+
+
+# ---- 4. store -----------------------------------------------------------------------------------------------
+
+def _answer_rows(unit: int, ex: Examined) -> list[tuple]:
+    inst = ex.identity.instrument
+    fields = {f.field_id: f for f in inst.fields()}
+    rows = []
+    for c in ex.extracted.cells:
+        if c.text is None:
+            continue
+        f = fields[c.field_id]
+        rows.append((unit, ex.identity.org_code, ex.identity.round, inst.id, inst.version, f.section.id,
+                     None if c.record == FORM else c.record, c.row_index, c.field_id, f.item.id, c.text, c.num,
+                     c.file, c.sheet or None, c.cell or None))
+    return rows
+
+
+def _issues_frame(issues: list[Issue], units: list[int] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame([i.as_dict() for i in issues], columns=COLUMNS)
+    frame["row"] = pd.array(frame["row"], dtype="Int64")
+    if units is not None:
+        frame.insert(0, "_unit", units)
+    return frame
+
+
+def stage_examined(con, examined: list[Examined]) -> None:
+    """Put every storable unit's answers and issues in the store's staging tables, tagged by unit."""
+    rows, issues, owners = [], [], []
+    for unit, ex in enumerate(examined):
+        if ex.fatal:
+            continue
+        rows.extend(_answer_rows(unit, ex))
+        issues.extend(ex.issues)
+        owners.extend([unit] * len(ex.issues))
+    answers = pd.DataFrame(rows, columns=["_unit"] + [c for c in store.ANSWER_COLUMNS if c != "submission_id"])
+    answers["value_num"] = answers["value_num"].astype("float64")
+    answers["row_index"] = answers["row_index"].astype("int64")
+    store.stage(con, answers, _issues_frame(issues, owners))
+
+
+def _reason(ex: Examined) -> str:
+    lines = [f"{ex.unit.name}: {'unreadable' if ex.fatal else 'rejected'} "
+             f"({ex.errors} error(s), {ex.warnings} warning(s))"]
+    for i in ex.issues:
+        if i.is_error:
+            lines.append(f"[{i.code}] {i.where() or i.file}: {i.message}")
+    return "\n".join(lines)
+
+
+def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_done: set[str],
+                   registry: Registry) -> FileOutcome:
+    """Archive and store one examined unit in one transaction; quarantine it when it is rejected."""
+    unit = ex.unit
+    outcome = FileOutcome(unit.name, ex.outcome, errors=ex.errors, warnings=ex.warnings)
+    if ex.fatal:
+        first = next(i for i in ex.issues if i.is_error)
+        for f in unit.files:
+            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+        outcome.message = f"[{first.code}] {first.message}"
+        return outcome
+    inst, identity = ex.identity.instrument, ex.identity
+    outcome.org_code, outcome.instrument, outcome.round = identity.org_code, inst.key, identity.round
+    outcome.identified_by = identity.source
+    for f in unit.files:
+        f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
+    sub = {"org_code": identity.org_code, "org_name": identity.org_name, "instrument_id": inst.id,
+           "instrument_version": inst.version, "round": identity.round, "file_name": unit.name,
+           "format": unit.kind, "sha256": unit.sha256, "bytes": unit.size, "received_at": unit.received_at,
+           "outcome": ex.outcome, "errors": ex.errors, "warnings": ex.warnings, "identified_by": identity.source,
+           "run_id": run_id}
+    files = [{"file_name": f["file_name"], "sha256": f["sha256"], "bytes": f["bytes"],
+              "archive_path": f["archive_path"]} for f in unit.files]
+    with store.transaction(con):
+        stored = store.store_submission(con, sub, files, unit=key)
+        if inst.id not in views_done:
+            store.ensure_views(con, [registry.get(inst.id, v) for v in registry.versions(inst.id)])
+    views_done.add(inst.id)
+    outcome.submission_id, outcome.supersedes = stored["submission_id"], stored["supersedes"]
+    if stored["status"] == "superseded":
+        outcome.status = "superseded"
+        outcome.message = f"stored; a later return (submission {stored['superseded_by']}) supersedes it"
+    elif stored["supersedes"]:
+        outcome.message = f"supersedes submission {stored['supersedes']}"
+    if ex.outcome == "rejected":
+        for f in unit.files:
+            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+        first = next(i for i in ex.issues if i.is_error)
+        outcome.message = (outcome.message + "; " if outcome.message else "") + \
+            f"first error: [{first.code}] {first.where()}: {first.message}"
+    return outcome
+
+
+# ---- the run ------------------------------------------------------------------------------------------------
+
+def run_folder(base: Path | None = None) -> Path:
+    from trust_survey import settings
+
+    base = base or settings.outputs_dir() / "ingest"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = base / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{stamp}-{n}"
+    return folder
+
+
+def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, strict: bool = False,
+                 out_dir: Path | None = None, on_progress: Callable[[int], None] = lambda n: None, *,
+                 engine: str = "gx", max_mb: float = DEFAULT_MAX_MB, registry: Registry | None = None,
+                 workers: int | None = None) -> IngestResult:
+    """Ingest files and folders into the store at ``db``; write the run's reports into ``out_dir``.
+
+    Raises StoreBusyError when another process holds the database (nothing is read or written then).
+    """
+    global _WORKER
+    registry = registry or load_registry()
+    db = Path(db)
+    files, skipped = collect_files(paths)
+    out_dir = Path(out_dir) if out_dir else run_folder()
+    run_id = out_dir.name
+    with store.open_store(db) as con:
+        units = make_units(files, max_mb)
+        known = store.known_hashes(con)
+        outcomes: list[FileOutcome] = []
+        todo: list[Unit] = []
+        seen: dict[str, str] = {}
+        for unit in units:
+            if unit.sha256 in known:
+                sid, status, when, org = known[unit.sha256]
+                outcomes.append(FileOutcome(unit.name, "duplicate", org_code=org, submission_id=sid,
+                                            message=f"already ingested as submission {sid} ({status}) on "
+                                                    f"{when:%d/%m/%Y %H:%M}; nothing changed",
+                                            errors=int(status == "rejected")))
+                on_progress(1)
+            elif unit.sha256 in seen and unit.problem is None:
+                outcomes.append(FileOutcome(unit.name, "duplicate", message=f"same content as {seen[unit.sha256]} "
+                                                                            "in this run; read once"))
+                on_progress(1)
+            else:
+                seen[unit.sha256] = unit.name
+                todo.append(unit)
+        ctx = Context(registry, round_)
+        workers = workers if workers is not None else (min(os.cpu_count() or 1, 4) if len(todo) >= PARALLEL_FROM
+                                                       else 1)
+        examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress)
+        if column_engine is None and any(not ex.fatal for ex in examined):
+            column_engine = make_engine(engine)
+        if column_engine is not None:
+            run_column_rules(examined, column_engine, ctx)
+        _distribution_warnings(con, examined)
+        for ex in examined:
+            ex.issues.sort(key=_issue_order)
+        views_done: set[str] = set()
+        stage_examined(con, examined)
+        order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
+        for i in order:
+            outcomes.append(store_examined(con, db, examined[i], i, run_id, views_done, registry))
+    all_issues = [i for ex in examined for i in ex.issues]
+    issues = _issues_frame(all_issues)
+    files_frame = pd.DataFrame([o.__dict__ for o in outcomes], columns=list(FileOutcome.__dataclass_fields__))
+    for col in ("round", "submission_id", "supersedes"):
+        files_frame[col] = pd.array(files_frame[col], dtype="Int64")
+    summary = {"files": len(outcomes), "accepted": sum(o.status == "accepted" for o in outcomes),
+               "accepted with warnings": sum(o.status == "accepted_with_warnings" for o in outcomes),
+               "superseded on arrival": sum(o.status == "superseded" for o in outcomes),
+               "rejected": sum(o.status == "rejected" for o in outcomes),
+               "unreadable (quarantined)": sum(o.status == "quarantined" for o in outcomes),
+               "already ingested": sum(o.status == "duplicate" for o in outcomes),
+               "errors": int((issues["severity"] == ERROR).sum()), "warnings": int((issues["severity"] != ERROR).sum()),
+               "database": str(db)}
+    paths_out = write_report(out_dir, files_frame, issues, summary)
+    _WORKER = None
+    return IngestResult(out_dir, outcomes, issues, paths_out, skipped, strict)
+
+
+def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_progress):
+    """Examine every unit; with workers > 1, in a process pool while the column engine loads here."""
+    global _WORKER
+    if workers <= 1 or len(units) < 2:
+        out = []
+        for unit in units:
+            out.append(examine(unit, ctx))
+            on_progress(1)
+        return out, None
+    _WORKER = ctx
+    mp = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
+        futures = [pool.submit(_examine_in_worker, unit) for unit in units]
+        column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
+        out = []
+        for future in futures:
+            ex = future.result()
+            if ex.identity is not None:
+                ident = ex.identity
+                ident.instrument = ctx.registry.get(*ident.instrument)
+            out.append(ex)
+            on_progress(1)
+    return out, column_engine
+
+
+def _distribution_warnings(con, examined: list[Examined]) -> None:
+    cache: dict[int, set | None] = {}
+    for ex in examined:
+        if ex.fatal:
+            continue
+        ident = ex.identity
+        if ident.round not in cache:
+            cache[ident.round] = store.distributed_orgs(con, ident.round)
+        sent = cache[ident.round]
+        if sent is not None and (ident.org_code, ident.instrument.id) not in sent:
+            ex.issues.append(Issue("W027", f"{ident.org_code} was not sent {ident.instrument.id} in round {ident.round} "
+                                           "(it is not in the round's distribution register); check the organisation "
+                                           "code", file=ex.unit.name, value=ident.org_code))
+
+
+def _issue_order(issue: Issue) -> tuple:
+    return (issue.file, issue.sheet, issue.row or 0, _col_key(issue.cell), issue.code)
+
+
+def _col_key(cell: str) -> tuple:
+    m = re.match(r"([A-Z]+)(\d+)", cell or "")
+    return (len(m.group(1)), m.group(1)) if m else (0, "")

@@ -1,0 +1,561 @@
+"""The embedded DuckDB store: submissions ledger, tidy answers with provenance, issues, distribution.
+
+One file (``--db``, ``$TRUST_SURVEY_DB``, default ``outputs/trust_survey.duckdb``) with, beside it,
+``archive/<sha[:2]>/<sha>`` (every received file's original bytes, content-addressed) and
+``quarantine/<sha>_<name>`` plus ``.reason.txt`` (files that were rejected, and why).
+
+- ``submissions``: the ledger. One row per return received (an SPSS/CSV return's record files are one
+  submission), its validation ``outcome`` (accepted, accepted_with_warnings, rejected) and its
+  ``status`` (the outcome, or ``superseded``), what it supersedes, counts of errors and warnings.
+  A newer accepted return from the same organisation, round and instrument supersedes every older one;
+  a rejected return supersedes only older rejected ones, so a bad resubmission never hides a good
+  return.
+- ``answers``: tidy, one row per submission, table row and answer field, with the canonical text value,
+  the number behind it (a choice's code), and where it was read (file, sheet, cell).
+- ``issues``: every finding of every stored submission.
+- ``distribution``: who was sent which file in each round (written by ``instruments build``).
+- ``wide_<instrument>_<form|table>`` views: one column per field over current accepted returns, every
+  version of the instrument side by side (personal items left out).
+
+Every file is written in one transaction; any exception rolls it back, so a crash or a bad file leaves
+the database exactly as it was. DuckDB allows one writing process: a second gets
+:class:`~trust_survey.errors.StoreBusyError` naming the process that holds the database.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
+
+SCHEMA_VERSION = 1
+ACCEPTED = ("accepted", "accepted_with_warnings")
+ANSWER_COLUMNS = ["submission_id", "org_code", "round", "instrument_id", "instrument_version", "section_id",
+                  "table_id", "row_index", "field_id", "item_id", "value", "value_num", "file_name", "sheet",
+                  "cell"]
+ISSUE_COLUMNS = ["submission_id", "file", "sheet", "cell", "row", "column", "field", "value", "expected", "code",
+                 "severity", "message"]
+DISTRIBUTION_COLUMNS = ["org_code", "org_name", "org_type", "region_code", "icb_code", "contact_email", "file",
+                        "sha256", "created"]
+
+#: Field ids the matcher reads from the staff and departments tables.
+TITLE_FIELD, STAFF_DEPT_FIELD, DEPT_NAME_FIELD, DEPT_TYPE_FIELD = "job_title", "staff_dept", "dept_name", "dept_type"
+
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE SEQUENCE IF NOT EXISTS submission_ids START 1",
+        """CREATE TABLE IF NOT EXISTS submissions (
+            submission_id INTEGER PRIMARY KEY, org_code VARCHAR NOT NULL, org_name VARCHAR,
+            instrument_id VARCHAR NOT NULL, instrument_version INTEGER NOT NULL, round INTEGER NOT NULL,
+            file_name VARCHAR NOT NULL, format VARCHAR, sha256 VARCHAR NOT NULL UNIQUE, bytes BIGINT,
+            received_at TIMESTAMP, ingested_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL,
+            status VARCHAR NOT NULL, supersedes INTEGER, superseded_by INTEGER, errors INTEGER NOT NULL,
+            warnings INTEGER NOT NULL, identified_by VARCHAR, run_id VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS submission_files (
+            submission_id INTEGER NOT NULL, file_name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            bytes BIGINT, archive_path VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS answers (
+            submission_id INTEGER NOT NULL, org_code VARCHAR NOT NULL, round INTEGER NOT NULL,
+            instrument_id VARCHAR NOT NULL, instrument_version INTEGER NOT NULL, section_id VARCHAR,
+            table_id VARCHAR, row_index INTEGER NOT NULL, field_id VARCHAR NOT NULL, item_id VARCHAR,
+            value VARCHAR, value_num DOUBLE, file_name VARCHAR, sheet VARCHAR, cell VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS issues (
+            submission_id INTEGER NOT NULL, file VARCHAR, sheet VARCHAR, cell VARCHAR, "row" INTEGER,
+            "column" VARCHAR, field VARCHAR, value VARCHAR, expected VARCHAR, code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL, message VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS distribution (
+            round INTEGER NOT NULL, instrument_id VARCHAR NOT NULL, instrument_version INTEGER,
+            org_code VARCHAR NOT NULL, org_name VARCHAR, org_type VARCHAR, region_code VARCHAR,
+            icb_code VARCHAR, contact_email VARCHAR, file VARCHAR NOT NULL, sha256 VARCHAR, created VARCHAR,
+            recorded_at TIMESTAMP, PRIMARY KEY (round, instrument_id, org_code, file))""",
+    ],
+}
+
+
+# ---- connections -----------------------------------------------------------------------------------------
+
+def _open_error(db: Path, exc: Exception) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (PID {pid.group(1)})" if pid else ""
+        return StoreBusyError(f"database {db} is in use by another trust-survey process{who}; wait for it to "
+                              "finish, then run this again")
+    if "not a valid DuckDB database" in text:
+        return StoreError(f"{db} is not a trust-survey database (not a DuckDB file); pass another --db")
+    return StoreError(f"cannot open database {db}: {text}")
+
+
+def connect(db: Path, read_only: bool = False):
+    """Open the store (creating and migrating it when writable); raise StoreBusyError if it is held."""
+    import duckdb
+
+    db = Path(db)
+    if read_only and not db.exists():
+        raise NotFoundError(f"no database at {db}; run `trust-survey ingest` first, or pass --db")
+    if not read_only:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(db), read_only=read_only)
+    except duckdb.Error as exc:
+        raise _open_error(db, exc) from None
+    try:
+        if read_only:
+            if schema_version(con) is None:
+                raise StoreError(f"{db} is a DuckDB file but not a trust-survey database; pass another --db")
+        else:
+            migrate(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def open_store(db: Path, read_only: bool = False) -> Iterator:
+    con = connect(db, read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con) -> Iterator:
+    """BEGIN … COMMIT, or ROLLBACK on any exception (the exception is re-raised)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def schema_version(con) -> int | None:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+                         ).fetchone()[0]
+    if not exists:
+        return None
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return row[0] if row and row[0] is not None else 0
+
+
+def migrate(con) -> int:
+    """Bring the schema up to SCHEMA_VERSION, one migration per transaction; return the version."""
+    current = schema_version(con)
+    if current is None:
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)")
+        current = 0
+    if current > SCHEMA_VERSION:
+        raise StoreError(f"the database was written by a newer trust-survey (schema {current}, this one knows "
+                         f"{SCHEMA_VERSION}); upgrade trust-survey")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        with transaction(con):
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+    return SCHEMA_VERSION
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+# ---- files beside the database ----------------------------------------------------------------------------
+
+def archive_dir(db: Path) -> Path:
+    return Path(db).parent / "archive"
+
+
+def quarantine_dir(db: Path) -> Path:
+    return Path(db).parent / "quarantine"
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def archive_file(db: Path, source: Path, sha256: str) -> Path:
+    """Keep the original bytes under ``archive/<sha[:2]>/<sha>`` (once; the same content is one file)."""
+    target = archive_dir(db) / sha256[:2] / sha256
+    if not target.exists():
+        _copy_atomic(source, target)
+    return target
+
+
+def quarantine_file(db: Path, source: Path, sha256: str, reason: str) -> Path:
+    """Copy a rejected file to ``quarantine/<sha>_<name>`` with ``<…>.reason.txt`` beside it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(source).name)[:120]
+    target = quarantine_dir(db) / f"{sha256}_{safe}"
+    if not target.exists():
+        _copy_atomic(source, target)
+    target.with_name(target.name + ".reason.txt").write_text(reason.rstrip() + "\n", encoding="utf-8")
+    return target
+
+
+# ---- the ledger -------------------------------------------------------------------------------------------
+
+def known_hashes(con) -> dict[str, tuple]:
+    """sha256 -> (submission_id, status, ingested_at, org_code) of every stored submission and file."""
+    rows = con.execute("""SELECT f.sha256, s.submission_id, s.status, s.ingested_at, s.org_code
+                          FROM submission_files f JOIN submissions s USING (submission_id)
+                          UNION ALL
+                          SELECT sha256, submission_id, status, ingested_at, org_code FROM submissions""").fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _live(con, org_code: str, round_: int, instrument_id: str) -> list[tuple]:
+    return con.execute("""SELECT submission_id, outcome, received_at FROM submissions
+                          WHERE org_code = ? AND round = ? AND instrument_id = ? AND status <> 'superseded'
+                          ORDER BY received_at, submission_id""", [org_code, round_, instrument_id]).fetchall()
+
+
+STAGED = {"answers": "_staged_answers", "issues": "_staged_issues"}
+
+
+def stage(con, answers: pd.DataFrame, issues: pd.DataFrame) -> None:
+    """Hold answers and issues (each row tagged with its ``_unit``) in temporary tables, so each file's
+    transaction copies its rows in one statement instead of sending a DataFrame per file. Temporary
+    tables live in memory and vanish with the connection: they never change the database."""
+    for table, frame in (("answers", answers), ("issues", issues)):
+        name = f"_incoming_{table}"
+        con.register(name, frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED[table]} AS SELECT * FROM {name}")
+        finally:
+            con.unregister(name)
+
+
+def _insert_staged(con, table: str, columns: list[str], sid: int, unit: int) -> None:
+    cols = ", ".join(f'"{c}"' for c in columns if c != "submission_id")
+    con.execute(f'INSERT INTO {table} ("submission_id", {cols}) SELECT ?, {cols} FROM {STAGED[table]} '
+                "WHERE _unit = ?", [sid, unit])
+
+
+def _supersession(live: list[tuple], accepted: bool, received) -> tuple[str | None, int | None, list[int]]:
+    """(status override, superseded_by, ids to supersede) for a new submission given the live ones."""
+    newer = [r for r in live if r[2] is not None and received is not None and r[2] > received
+             and (r[1] in ACCEPTED or not accepted)]
+    if newer:
+        return "superseded", newer[-1][0], []
+    return None, None, [r[0] for r in live if accepted or r[1] not in ACCEPTED]
+
+
+def store_submission(con, sub: dict, files: list[dict], answers: pd.DataFrame | None = None,
+                     issues: pd.DataFrame | None = None, unit: int | None = None, *, sid: int | None = None,
+                     live: list[tuple] | None = None, has_issues: bool = True) -> dict:
+    """Write one submission (ledger row, files, answers, issues) and supersede older returns.
+
+    Call inside :func:`transaction`. ``sub`` holds the ledger fields (org_code, org_name, instrument_id,
+    instrument_version, round, file_name, format, sha256, bytes, received_at, outcome, errors, warnings,
+    identified_by, run_id). Answers and issues come as DataFrames, or from :func:`stage` by ``unit``.
+    ``sid`` and ``live`` may be supplied by a :class:`Writer` that keeps them. Returns
+    ``{"submission_id", "status", "supersedes", "superseded_by", "superseded"}``.
+    """
+    if sid is None:
+        sid = con.execute("SELECT coalesce(max(submission_id), 0) + 1 FROM submissions").fetchone()[0]
+    if live is None:
+        live = _live(con, sub["org_code"], sub["round"], sub["instrument_id"])
+    override, superseded_by, older = _supersession(live, sub["outcome"] in ACCEPTED, sub["received_at"])
+    status = override or sub["outcome"]
+    supersedes = older[-1] if older else None
+    if older:
+        con.execute(f"UPDATE submissions SET status = 'superseded', superseded_by = ? "
+                    f"WHERE submission_id IN ({','.join('?' * len(older))})", [sid, *older])
+    con.execute("""INSERT INTO submissions VALUES ($sid, $org_code, $org_name, $instrument_id, $instrument_version,
+                   $round, $file_name, $format, $sha256, $bytes, $received_at, $ingested_at, $outcome, $status,
+                   $supersedes, $superseded_by, $errors, $warnings, $identified_by, $run_id)""",
+                {**{k: sub.get(k) for k in ("org_code", "org_name", "instrument_id", "instrument_version", "round",
+                                            "file_name", "format", "sha256", "bytes", "received_at", "outcome",
+                                            "errors", "warnings", "identified_by", "run_id")},
+                 "sid": sid, "ingested_at": _now(), "status": status, "supersedes": supersedes,
+                 "superseded_by": superseded_by})
+    for f in files:
+        con.execute("INSERT INTO submission_files VALUES (?, ?, ?, ?, ?)",
+                    [sid, f["file_name"], f["sha256"], f["bytes"], f.get("archive_path")])
+    if unit is not None:
+        _insert_staged(con, "answers", ANSWER_COLUMNS, sid, unit)
+        if has_issues:
+            _insert_staged(con, "issues", ISSUE_COLUMNS, sid, unit)
+    else:
+        _insert_frame(con, "answers", answers.assign(submission_id=sid), ANSWER_COLUMNS)
+        _insert_frame(con, "issues", issues.assign(submission_id=sid), ISSUE_COLUMNS)
+    return {"submission_id": sid, "status": status, "supersedes": supersedes, "superseded_by": superseded_by,
+            "superseded": older}
+
+
+class Writer:
+    """Stores one submission per transaction for a run, keeping the next id and the live submissions of
+    each organisation in memory (they change only through this writer while it holds the database)."""
+
+    def __init__(self, con):
+        self.con = con
+        self.next_id = con.execute("SELECT coalesce(max(submission_id), 0) + 1 FROM submissions").fetchone()[0]
+        self.live: dict[tuple, list[tuple]] = {}
+        for sid, org, round_, inst, outcome, received in con.execute(
+                """SELECT submission_id, org_code, round, instrument_id, outcome, received_at FROM submissions
+                   WHERE status <> 'superseded' ORDER BY received_at, submission_id""").fetchall():
+            self.live.setdefault((org, round_, inst), []).append((sid, outcome, received))
+
+    def store(self, sub: dict, files: list[dict], unit: int, has_issues: bool, before_commit=None) -> dict:
+        """Store a staged unit in its own transaction; ``before_commit(con)`` runs inside it."""
+        key = (sub["org_code"], sub["round"], sub["instrument_id"])
+        live = self.live.get(key, [])
+        with transaction(self.con):
+            stored = store_submission(self.con, sub, files, unit=unit, sid=self.next_id, live=live,
+                                      has_issues=has_issues)
+            if before_commit:
+                before_commit(self.con)
+        self.next_id += 1
+        gone = set(stored["superseded"])
+        kept = [r for r in live if r[0] not in gone]
+        if stored["status"] != "superseded":
+            kept.append((stored["submission_id"], sub["outcome"], sub["received_at"]))
+            kept.sort(key=lambda r: (r[2] is None, r[2], r[0]))
+        self.live[key] = kept
+        return stored
+
+
+def _insert_frame(con, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    if frame.empty:
+        return
+    name = f"_incoming_{table}"
+    con.register(name, frame[columns])
+    try:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}")
+    finally:
+        con.unregister(name)
+
+
+# ---- wide views -------------------------------------------------------------------------------------------
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def view_name(instrument_id: str, record: str) -> str:
+    return f"wide_{instrument_id}_{record}"
+
+
+def wide_columns(instruments: list, record: str) -> list:
+    """The answer fields of a record across every version given (latest version's order first)."""
+    seen: dict[str, object] = {}
+    for inst in sorted(instruments, key=lambda i: -i.version):
+        for f in inst.fields():
+            if (f.table or "form") == record and not f.item.personal and f.field_id not in seen:
+                seen[f.field_id] = f
+    return list(seen.values())
+
+
+def ensure_views(con, instruments: list) -> list[str]:
+    """(Re)create the wide views of one instrument (all its versions given); return their names."""
+    inst_id = instruments[0].id
+    records = ["form"] + [t.id for i in instruments for _, t in i.tables()]
+    records = list(dict.fromkeys(records))
+    id_items = {i.id_item for i in instruments}
+    names = []
+    for record in records:
+        base = ["a.submission_id", "s.org_code", "s.round", "s.instrument_version"]
+        if record != "form":
+            base.append("a.row_index")
+        cols = []
+        taken = {"submission_id", "org_code", "round", "instrument_version", "row_index"}
+        for f in wide_columns(instruments, record):
+            if f.field_id in id_items and record == "form":
+                continue
+            alias = f.field_id if f.field_id not in taken else f"{f.field_id}_answer"
+            taken.add(alias)
+            expr = f"max(CASE WHEN a.field_id = '{f.field_id}' THEN a.{{col}} END)"
+            if f.type in ("integer", "decimal"):
+                cols.append(f"{expr.format(col='value_num')} AS {_ident(alias)}")
+            elif f.type == "date":
+                cols.append(f"TRY_CAST({expr.format(col='value')} AS DATE) AS {_ident(alias)}")
+            else:
+                cols.append(f"{expr.format(col='value')} AS {_ident(alias)}")
+        where = "a.table_id IS NULL" if record == "form" else f"a.table_id = '{record}'"
+        select = ", ".join(base + cols)
+        if record == "form":
+            source = (f"submissions s LEFT JOIN answers a ON a.submission_id = s.submission_id AND {where}")
+            group = "a.submission_id, s.submission_id, s.org_code, s.round, s.instrument_version"
+            select = select.replace("a.submission_id", "s.submission_id", 1)
+        else:
+            source = f"answers a JOIN submissions s ON a.submission_id = s.submission_id AND {where}"
+            group = "a.submission_id, s.org_code, s.round, s.instrument_version, a.row_index"
+        name = view_name(inst_id, record)
+        con.execute(f"""CREATE OR REPLACE VIEW {_ident(name)} AS SELECT {select} FROM {source}
+                        WHERE s.instrument_id = '{inst_id}' AND s.status IN ('accepted', 'accepted_with_warnings')
+                        GROUP BY {group}""")
+        names.append(name)
+    return names
+
+
+# ---- distribution -----------------------------------------------------------------------------------------
+
+def record_distribution(db_path: Path, round_: int, instrument, rows: pd.DataFrame) -> int:
+    """Record who was sent which file for a round; building again updates rows instead of adding them."""
+    frame = rows.copy()
+    for col in DISTRIBUTION_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = ""
+    frame = frame[DISTRIBUTION_COLUMNS].astype(str).fillna("")
+    frame.insert(0, "instrument_version", int(instrument.version))
+    frame.insert(0, "instrument_id", instrument.id)
+    frame.insert(0, "round", int(round_))
+    frame["recorded_at"] = _now()
+    with open_store(Path(db_path)) as con, transaction(con):
+        con.register("_incoming_distribution", frame)
+        try:
+            con.execute("""INSERT INTO distribution SELECT round, instrument_id, instrument_version, org_code, org_name,
+                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at
+                           FROM _incoming_distribution
+                           ON CONFLICT (round, instrument_id, org_code, file) DO UPDATE SET
+                           instrument_version = excluded.instrument_version, org_name = excluded.org_name,
+                           org_type = excluded.org_type, region_code = excluded.region_code,
+                           icb_code = excluded.icb_code, contact_email = excluded.contact_email,
+                           sha256 = excluded.sha256, created = excluded.created,
+                           recorded_at = excluded.recorded_at""")
+        finally:
+            con.unregister("_incoming_distribution")
+    return len(frame)
+
+
+def distributed_orgs(con, round_: int) -> set[tuple[str, str]] | None:
+    """(org_code, instrument_id) pairs sent out in a round, or None when no distribution was recorded."""
+    rows = con.execute("SELECT DISTINCT org_code, instrument_id FROM distribution WHERE round = ?",
+                       [round_]).fetchall()
+    return {(r[0], r[1]) for r in rows} if rows else None
+
+
+# ---- queries for status, diff, feedback, export and matching -------------------------------------------
+
+STATES = ("not returned", "rejected", "accepted with warnings", "accepted")
+
+
+def round_status(con, round_: int, instrument_id: str | None = None) -> pd.DataFrame:
+    """Every organisation expected or heard from in a round, with its state, last received and counts."""
+    args: list = [round_]
+    inst_filter = ""
+    if instrument_id:
+        inst_filter = " AND instrument_id = ?"
+        args.append(instrument_id)
+    dist = con.execute(f"""SELECT org_code, instrument_id, any_value(org_name) AS org_name,
+                              any_value(contact_email) AS contact_email, string_agg(file, '; ') AS files_sent
+                           FROM distribution WHERE round = ?{inst_filter}
+                           GROUP BY org_code, instrument_id""", args).df()
+    subs = con.execute(f"""SELECT submission_id, org_code, org_name, instrument_id, instrument_version, file_name,
+                              received_at, outcome, status, errors, warnings
+                           FROM submissions WHERE round = ?{inst_filter}
+                           ORDER BY received_at, submission_id""", args).df()
+    rows = []
+    keys = list(dict.fromkeys([(r.org_code, r.instrument_id) for r in dist.itertuples()]
+                              + [(r.org_code, r.instrument_id) for r in subs.itertuples()]))
+    dist_by = {(r.org_code, r.instrument_id): r for r in dist.itertuples()}
+    for org, inst in keys:
+        mine = subs[(subs.org_code == org) & (subs.instrument_id == inst)]
+        live = mine[mine.status != "superseded"]
+        good = live[live.outcome.isin(ACCEPTED)]
+        if len(good):
+            current = good.iloc[-1]
+            state = "accepted" if current.outcome == "accepted" else "accepted with warnings"
+        elif len(live):
+            current = live.iloc[-1]
+            state = "rejected"
+        else:
+            current, state = None, "not returned"
+        d = dist_by.get((org, inst))
+        rows.append({
+            "org_code": org, "org_name": (d.org_name if d is not None else None) or (
+                mine.org_name.iloc[-1] if len(mine) else ""),
+            "instrument_id": inst, "state": state, "in_distribution": d is not None,
+            "contact_email": d.contact_email if d is not None else "",
+            "files_sent": d.files_sent if d is not None else "",
+            "submissions": len(mine), "last_received": mine.received_at.max() if len(mine) else pd.NaT,
+            "current_submission": int(current.submission_id) if current is not None else None,
+            "current_file": current.file_name if current is not None else "",
+            "errors": int(current.errors) if current is not None else 0,
+            "warnings": int(current.warnings) if current is not None else 0,
+        })
+    columns = ["org_code", "org_name", "instrument_id", "state", "in_distribution", "contact_email", "files_sent",
+               "submissions", "last_received", "current_submission", "current_file", "errors", "warnings"]
+    out = pd.DataFrame(rows, columns=columns)
+    if not out.empty:
+        order = {s: i for i, s in enumerate(STATES)}
+        out = out.sort_values(["state", "org_code"], key=lambda s: s.map(order) if s.name == "state" else s)
+    return out.reset_index(drop=True)
+
+
+def submissions_for(con, org_code: str, round_: int, instrument_id: str | None = None) -> pd.DataFrame:
+    args: list = [org_code.upper(), round_]
+    extra = ""
+    if instrument_id:
+        extra, args = " AND instrument_id = ?", args + [instrument_id]
+    return con.execute(f"""SELECT * FROM submissions WHERE org_code = ? AND round = ?{extra}
+                           ORDER BY received_at, submission_id""", args).df()
+
+
+def answers_of(con, submission_id: int) -> pd.DataFrame:
+    return con.execute("SELECT * FROM answers WHERE submission_id = ? ORDER BY table_id NULLS FIRST, row_index, "
+                       "field_id", [submission_id]).df()
+
+
+def issues_of(con, submission_ids: list[int]) -> pd.DataFrame:
+    if not submission_ids:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    marks = ",".join("?" * len(submission_ids))
+    return con.execute(f"""SELECT * FROM issues WHERE submission_id IN ({marks})
+                           ORDER BY submission_id, severity, file, sheet, "row", cell""", submission_ids).df()
+
+
+def current_submissions(con, round_: int) -> pd.DataFrame:
+    """The live (not superseded) submissions of a round, accepted or rejected."""
+    return con.execute("""SELECT * FROM submissions WHERE round = ? AND status <> 'superseded'
+                          ORDER BY org_code, instrument_id, received_at""", [round_]).df()
+
+
+def titles_for_round(db: Path, round_: int) -> pd.DataFrame:
+    """Every job title of a round's current accepted returns, for the matcher.
+
+    Columns: submission_id, org_code, row_index, job_title, staff_dept, dept_type (the type of the
+    department of that name on the same return's Departments sheet, when it can be found).
+    """
+    with open_store(Path(db), read_only=True) as con:
+        return con.execute(f"""
+            WITH live AS (SELECT submission_id, org_code FROM submissions
+                          WHERE round = ? AND status IN ('accepted', 'accepted_with_warnings')),
+            staff AS (SELECT a.submission_id, a.row_index,
+                         max(CASE WHEN field_id = '{TITLE_FIELD}' THEN value END) AS job_title,
+                         max(CASE WHEN field_id = '{STAFF_DEPT_FIELD}' THEN value END) AS staff_dept
+                      FROM answers a JOIN live USING (submission_id)
+                      WHERE field_id IN ('{TITLE_FIELD}', '{STAFF_DEPT_FIELD}')
+                      GROUP BY a.submission_id, a.table_id, a.row_index),
+            depts AS (SELECT a.submission_id,
+                         lower(trim(max(CASE WHEN field_id = '{DEPT_NAME_FIELD}' THEN value END))) AS dept_key,
+                         max(CASE WHEN field_id = '{DEPT_TYPE_FIELD}' THEN value END) AS dept_type
+                      FROM answers a JOIN live USING (submission_id)
+                      WHERE field_id IN ('{DEPT_NAME_FIELD}', '{DEPT_TYPE_FIELD}')
+                      GROUP BY a.submission_id, a.table_id, a.row_index),
+            one_dept AS (SELECT submission_id, dept_key, any_value(dept_type) AS dept_type FROM depts
+                         GROUP BY submission_id, dept_key)
+            SELECT s.submission_id, live.org_code, s.row_index, s.job_title, s.staff_dept, d.dept_type
+            FROM staff s JOIN live USING (submission_id)
+            LEFT JOIN one_dept d ON d.submission_id = s.submission_id AND d.dept_key = lower(trim(s.staff_dept))
+            WHERE s.job_title IS NOT NULL
+            ORDER BY live.org_code, s.submission_id, s.row_index""", [round_]).df()
