@@ -1,0 +1,367 @@
+"""``trust-survey taxonomy check`` and ``trust-survey match …``: code job titles to STP streams."""
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from trust_survey.cli import cli
+from trust_survey.cli.options import force_option, info, quiet_option, wrote
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def taxonomy_option(fn):
+    return click.option("--taxonomy", "taxonomy_path", type=_PATH, default=None,
+                        help="Role taxonomy YAML. Default: $TRUST_SURVEY_TAXONOMY or "
+                             "./role_taxonomy.yaml.")(fn)
+
+
+def overrides_option(help_text: str):
+    def deco(fn):
+        return click.option("--overrides", "overrides_path", type=_PATH, default=None, help=help_text)(fn)
+    return deco
+
+
+def _encoding(ctx, param, value):
+    if value is None:
+        return None
+    from trust_survey.matching.files import check_encoding
+
+    try:
+        return check_encoding(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding '{value}' (try utf-8, utf-8-sig or cp1252)") from None
+
+
+def encoding_option(fn):
+    return click.option("--encoding", default=None, callback=_encoding,
+                        help="Encoding of the CSV (default: UTF-8 with or without BOM, else "
+                             "Windows-1252).")(fn)
+
+
+def _load(taxonomy_path: Path | None, overrides_path: Path | None, use_overrides: bool = True):
+    from trust_survey.matching.overrides import Overrides, load_overrides
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(taxonomy_path)
+    overrides = load_overrides(overrides_path, taxonomy) if use_overrides else Overrides.empty()
+    return taxonomy, overrides
+
+
+# ---------------------------------------------------------------------------------------------- taxonomy
+@cli.group("taxonomy")
+def taxonomy_group() -> None:
+    """Check the role taxonomy that job titles are coded with (role_taxonomy.yaml).
+
+    \b
+    Example:
+      trust-survey taxonomy check
+    """
+
+
+@taxonomy_group.command("check")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@overrides_option("Reviewed aliases to check as well. Default: role_overrides.yaml next to the taxonomy.")
+def taxonomy_check_cmd(path: Path | None, overrides_path: Path | None) -> None:
+    """Check the role taxonomy strictly; list every problem and exit 1 if there are any.
+
+    Unknown keys, duplicate role ids, aliases claimed by two roles, unknown streams and thresholds out of
+    order are all reported at once, as `file: path.to.key: problem` lines. The reviewed aliases file is
+    checked against the taxonomy too, when it exists.
+
+    \b
+    Example:
+      trust-survey taxonomy check
+      trust-survey taxonomy check my_taxonomy.yaml
+    """
+    from trust_survey import settings
+    from trust_survey.errors import DefinitionError
+    from trust_survey.matching.overrides import load_overrides
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    explicit = path is not None
+    path = path or settings.taxonomy_path()
+    try:
+        tax = load_taxonomy(path)
+    except DefinitionError as exc:
+        for line in exc.details or [str(exc)]:
+            click.echo(line)
+        raise click.ClickException(f"[{exc.code}] {len(exc.details) or 1} problem(s) in {path}") from None
+    kinds = {}
+    for p in tax.phrases:
+        kinds[p.kind] = kinds.get(p.kind, 0) + 1
+    click.echo(f"{path}: ok (version {tax.version}; {len(tax.roles)} roles, {kinds.get('alias', 0)} aliases, "
+               f"{kinds.get('abbreviation', 0)} abbreviations, {kinds.get('key_term', 0)} key terms, "
+               f"{len(tax.contexts)} department contexts)")
+    opath = overrides_path or (path.parent / "role_overrides.yaml" if explicit else settings.overrides_path())
+    if opath.is_file():
+        try:
+            ov = load_overrides(opath, tax)
+        except DefinitionError as exc:
+            for line in exc.details or [str(exc)]:
+                click.echo(line)
+            count = len(exc.details) or 1
+            raise click.ClickException(f"[{exc.code}] {count} problem(s) in {opath}") from None
+        click.echo(f"{opath}: ok (version {ov.version}; {len(ov.entries)} reviewed aliases)")
+
+
+# ---------------------------------------------------------------------------------------------- match
+@cli.group("match")
+def match_group() -> None:
+    """Code free-text job titles to a role and an STP stream, evaluate the coding, review doubtful ones.
+
+    Each title gets a role, a stream (genomics, health_informatics, physical_sciences or none), a score,
+    the method and alias that matched, alternatives, and a decision: auto, review or none.
+
+    \b
+    Example:
+      trust-survey match titles staff.csv --column title --context-column department --out coded.csv
+      trust-survey match evaluate tests/data/titles_dev.csv --column title --label stream
+    """
+
+
+@match_group.command("titles")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--column", required=True, help="Column holding the job titles.")
+@click.option("--context-column", default=None, help="Column holding the department (optional).")
+@click.option("--out", "out", type=_PATH, required=True,
+              help="Output CSV: the input plus the coding columns.")
+@click.option("--review-out", type=_PATH, default=None,
+              help="Also write the review queue as a workbook (.xlsx) to fill in and `review-import`.")
+@encoding_option
+@taxonomy_option
+@overrides_option("Reviewed aliases. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml next to the "
+                  "taxonomy.")
+@force_option
+@quiet_option
+def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, review_out: Path | None,
+               encoding: str | None, taxonomy_path: Path | None, overrides_path: Path | None, force: bool,
+               quiet: bool) -> None:
+    """Code every row of a CSV of job titles; OUT is the input plus the coding columns.
+
+    Added columns: role_id, role, stream, relation, score (0-100), method (exact, alias, abbreviation,
+    fuzzy, none), matched_alias, decision (auto, review, none), alternatives, then normalised_title,
+    margin and taxonomy_version. Every input row comes back, blank titles included (coded none). Input
+    columns with those names are kept as input_<name>.
+
+    \b
+    Example:
+      trust-survey match titles staff.csv --column title --out coded.csv
+      trust-survey match titles staff.csv --column "Job title" --context-column Department \\
+          --out coded.csv --review-out review.xlsx
+    """
+    from trust_survey.errors import OutputExistsError
+    from trust_survey.matching.files import read_table, require_columns, write_table
+    from trust_survey.matching.matcher import match_frame
+
+    for target in [out] + ([review_out] if review_out else []):
+        if target.exists() and not force:
+            raise OutputExistsError(f"{target}: already exists; pass --force to replace it")
+    df = read_table(file, encoding)
+    require_columns(df, file, {column: "--column", **({context_column: "--context-column"}
+                                                      if context_column else {})})
+    taxonomy, overrides = _load(taxonomy_path, overrides_path)
+    coded = match_frame(df, column, context_column, taxonomy=taxonomy, overrides=overrides)
+    write_table(coded, out, force=force)
+    _summarise(coded, quiet)
+    wrote(out, "coded titles", quiet)
+    if review_out:
+        from trust_survey.matching.review import build_review_workbook
+
+        title_col = f"input_{column}" if f"input_{column}" in coded.columns else column
+        build_review_workbook(coded, taxonomy, review_out, title_column=title_col,
+                              context_column=context_column, force=force)
+        wrote(review_out, "review workbook", quiet)
+
+
+def _summarise(coded, quiet: bool) -> None:
+    d = coded["decision"].value_counts()
+    s = coded.loc[coded["decision"] == "auto", "stream"].value_counts()
+    info(f"coded {len(coded)} title(s), {coded['normalised_title'].nunique()} distinct: "
+         f"{d.get('auto', 0)} auto, {d.get('review', 0)} to review, {d.get('none', 0)} none; "
+         "automatic by stream: "
+         + ", ".join(f"{k} {v}" for k, v in s.items()), quiet)
+
+
+@match_group.command("evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--column", required=True, help="Column holding the job titles.")
+@click.option("--label", required=True, help="Column holding the correct stream of each title.")
+@click.option("--context-column", default=None, help="Column holding the department (optional).")
+@click.option("--out", "out", type=_PATH, default=None,
+              help="Also write every coded row with its label (CSV).")
+@click.option("--calibrate", is_flag=True,
+              help="Also search the decision thresholds on this set and print a `decision:` block to paste "
+                   "into the taxonomy.")
+@click.option("--min-auto-precision", type=click.FloatRange(0.5, 1.0), default=0.99, show_default=True,
+              help="With --calibrate: the precision automatic decisions must keep.")
+@click.option("--overrides", "overrides_path", type=_PATH, default=None,
+              help="Apply these reviewed aliases too (default: none, so the taxonomy itself is measured).")
+@encoding_option
+@taxonomy_option
+@force_option
+def evaluate_cmd(file: Path, column: str, label: str, context_column: str | None, out: Path | None,
+                 calibrate: bool, min_auto_precision: float, overrides_path: Path | None,
+                 encoding: str | None, taxonomy_path: Path | None, force: bool) -> None:
+    """Measure the coding against a labelled CSV: per-stream precision, recall and F1, macro-F1, share
+    decided automatically, precision of automatic decisions, and the confusion matrix.
+
+    Labels must be genomics, health_informatics, physical_sciences or none. "Automatic" means decision
+    auto or none; "relevant auto+right" is the share of titles labelled with a stream that were coded
+    auto to that stream.
+
+    \b
+    Example:
+      trust-survey match evaluate tests/data/titles_dev.csv --column title --label stream \\
+          --context-column department
+      trust-survey match evaluate labelled.csv --column title --label stream --calibrate
+    """
+    from trust_survey.errors import InputFileError, OutputExistsError
+    from trust_survey.matching.evaluate import calibrate as run_calibration
+    from trust_survey.matching.evaluate import evaluate
+    from trust_survey.matching.files import read_table, require_columns, write_table
+    from trust_survey.matching.matcher import Matcher
+    from trust_survey.matching.taxonomy import ALL_STREAMS
+
+    if out and out.exists() and not force:
+        raise OutputExistsError(f"{out}: already exists; pass --force to replace it")
+    df = read_table(file, encoding)
+    require_columns(df, file, {column: "--column", label: "--label",
+                               **({context_column: "--context-column"} if context_column else {})})
+    labels = df[label].astype(str).str.strip().str.lower().str.replace(" ", "_")
+    bad = [(i + 2, v) for i, v in enumerate(df[label]) if labels.iloc[i] not in ALL_STREAMS]
+    if bad:
+        from trust_survey.errors import did_you_mean
+
+        details = [f"{file}: row {row}, column {label!r}: {v!r} is not a stream"
+                   f"{did_you_mean(str(v).strip().lower(), ALL_STREAMS)}" for row, v in bad]
+        raise InputFileError(f"{file}: {len(bad)} label(s) are not one of {', '.join(ALL_STREAMS)}",
+                             code="IN006", details=details)
+    taxonomy, overrides = _load(taxonomy_path, overrides_path, use_overrides=overrides_path is not None)
+    contexts = df[context_column] if context_column else None
+    coded = Matcher(taxonomy, overrides).code(df[column], contexts, diagnostics=calibrate)
+    result = evaluate(labels, coded["stream"], coded["decision"])
+    click.echo(f"{file}: {result.n} labelled titles, taxonomy version {taxonomy.version}")
+    click.echo(result.report())
+    if calibrate:
+        cal = run_calibration(coded, labels, taxonomy.thresholds, min_auto_precision=min_auto_precision)
+        t = cal.thresholds
+        s = cal.evaluation.summary()
+        click.echo("\nsuggested thresholds (paste into role_taxonomy.yaml):")
+        click.echo(f"decision:\n  auto_score: {t.auto_score:g}\n  auto_margin: {t.auto_margin:g}\n"
+                   f"  review_score: {t.review_score:g}\n"
+                   f"  none_when_relevant_below: {t.none_when_relevant_below:g}\n"
+                   f"  calibration: \"{t.calibration}\"")
+        click.echo(f"with them: macro-F1 {s['macro_f1']:.3f}, auto precision {s['auto_precision']:.3f}, "
+                   f"relevant auto+right {s['relevant_auto_correct']:.3f}, decided automatically "
+                   f"{s['auto_share']:.3f}")
+    if out:
+        import pandas as pd
+
+        from trust_survey.matching.matcher import EXTRA_COLUMNS, RESULT_COLUMNS
+
+        table = pd.concat([df.reset_index(drop=True),
+                           coded[RESULT_COLUMNS + EXTRA_COLUMNS].add_prefix("coded_")], axis=1)
+        table["correct"] = (labels.to_numpy() == coded["stream"].to_numpy())
+        wrote(write_table(table, out, force=force), "coded rows with labels")
+
+
+@match_group.command("agreement")
+@click.argument("file_a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file_b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--column", default="stream", show_default=True, help="Column holding each coder's code.")
+@click.option("--key", default=None,
+              help="Column identifying an item in both files (joined on it); default: same row order.")
+@encoding_option
+def agreement_cmd(file_a: Path, file_b: Path, column: str, key: str | None, encoding: str | None) -> None:
+    """Cohen's kappa between two coders of the same titles, with observed and chance agreement.
+
+    \b
+    Example:
+      trust-survey match agreement coder_a.csv coder_b.csv --column stream
+      trust-survey match agreement coder_a.csv coder_b.csv --column stream --key title
+    """
+    from trust_survey.errors import InputFileError
+    from trust_survey.matching.evaluate import agreement
+    from trust_survey.matching.files import read_table, require_columns
+
+    a, b = read_table(file_a, encoding), read_table(file_b, encoding)
+    for path, df in ((file_a, a), (file_b, b)):
+        require_columns(df, path, {column: "--column", **({key: "--key"} if key else {})})
+        if key:
+            dup = df[key][df[key].duplicated()].unique().tolist()
+            if dup:
+                raise InputFileError(f"{path}: --key {key!r} is not unique; repeated: "
+                                     + ", ".join(repr(v) for v in dup[:5]), code="IN007")
+    if key:
+        merged = a[[key, column]].merge(b[[key, column]], on=key, how="inner", suffixes=("_a", "_b"))
+        codes_a, codes_b = merged[f"{column}_a"], merged[f"{column}_b"]
+        unmatched = len(a) + len(b) - 2 * len(merged)
+        if unmatched:
+            info(f"{unmatched} item(s) appear in only one file and are left out")
+    else:
+        if len(a) != len(b):
+            raise InputFileError(f"{file_a} has {len(a)} rows and {file_b} has {len(b)}; pass --key to join "
+                                 "them on a column", code="IN007")
+        codes_a, codes_b = a[column], b[column]
+
+    def norm(s):
+        return s.astype(str).str.strip().str.lower()
+
+    result = agreement(norm(codes_a).tolist(), norm(codes_b).tolist())
+    click.echo(result.report(file_a.name, file_b.name))
+
+
+@match_group.command("review-import")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@overrides_option("Reviewed aliases file to update. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml "
+                  "next to the taxonomy.")
+@click.option("--reviewer", default=None,
+              help="Name recorded for rows whose Reviewer cell is blank (default: your login name).")
+@click.option("--dry-run", is_flag=True, help="Check the workbook and report; write nothing.")
+@taxonomy_option
+@quiet_option
+def review_import_cmd(workbook: Path, overrides_path: Path | None, reviewer: str | None, dry_run: bool,
+                      taxonomy_path: Path | None, quiet: bool) -> None:
+    """Read a filled review workbook and turn its decisions into reviewed aliases.
+
+    Accepted, changed and rejected titles are added to the versioned overrides file (its version is
+    bumped), so the matcher codes them automatically from now on. Every decision is also appended, with
+    who and when, to <overrides>.decisions.csv beside it (the audit log; decisions are not yet stored in
+    the database). A workbook with any bad value is refused whole, each problem named by sheet and cell.
+
+    \b
+    Example:
+      trust-survey match review-import review.xlsx --reviewer "A. Analyst"
+    """
+    from trust_survey import settings
+    from trust_survey.matching.review import (
+        append_audit_log, apply_decisions, audit_log_path, read_review_workbook,
+    )
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(taxonomy_path)
+    decisions = read_review_workbook(workbook, taxonomy)
+    counts = decisions["action"].value_counts().to_dict()
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "none filled in"
+    info(f"{workbook}: {len(decisions)} decision(s): {summary}", quiet)
+    if dry_run or decisions.empty:
+        return
+    who = reviewer or _login()
+    path = overrides_path or settings.overrides_path()
+    applied = apply_decisions(decisions, path, taxonomy=taxonomy, reviewer=who)
+    log = append_audit_log(decisions, audit_log_path(applied.path), workbook=workbook,
+                           overrides_version=applied.version, reviewer=who)
+    info(f"{applied.added} new and {applied.updated} updated reviewed alias(es); overrides version "
+         f"{applied.version}", quiet)
+    wrote(applied.path, "reviewed aliases", quiet)
+    wrote(log, "decision log", quiet)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"

@@ -1,0 +1,98 @@
+"""Reading and writing the CSV tables the matching commands take and give (the thin I/O edge).
+
+Trusts save CSV from Excel, so input may be UTF-8 with or without a byte-order mark, or Windows-1252; the
+delimiter may be a comma, semicolon or tab. Every cell is read as text (a title "N/A" stays "N/A").
+Output is UTF-8, written to a temporary file and renamed, with formula-like text neutralised.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from trust_survey.errors import InputFileError, OutputExistsError, did_you_mean
+from trust_survey.safe_text import neutralise_frame
+
+FALLBACK_ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+def check_encoding(name: str) -> str:
+    """The canonical name of an encoding, or ValueError for one Python does not know."""
+    return codecs.lookup(name).name
+
+
+def _decode(path: Path, encoding: str | None) -> str:
+    data = path.read_bytes()
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            bad = data[exc.start:exc.start + 1]
+            raise InputFileError(
+                f"{path}: cannot be read as {encoding} (byte {exc.start}: {bad!r}); try --encoding utf-8 or "
+                "--encoding cp1252 (what Excel on Windows saves)", code="IN004") from None
+    for enc in FALLBACK_ENCODINGS:
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise InputFileError(f"{path}: is neither UTF-8 nor Windows-1252 text; pass --encoding with the file's "
+                         "encoding (for example --encoding latin-1)", code="IN004")
+
+
+def read_table(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
+    """Every cell as text; blank cells are empty strings; column names stripped of spaces."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found", code="IN002")
+    text = _decode(path, encoding)
+    if not text.strip():
+        raise InputFileError(f"{path}: the file is empty; expected a header row and one row per title",
+                             code="IN005")
+    sample = text[:8192]
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                         skip_blank_lines=True)
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise InputFileError(f"{path}: not a readable CSV table: {exc}", code="IN005") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def require_columns(df: pd.DataFrame, path: Path | str, columns: Mapping[str, str]) -> None:
+    """``columns`` maps a column name to the option that named it; every missing one is reported."""
+    problems = []
+    for column, option in columns.items():
+        if column not in df.columns:
+            hint = did_you_mean(column, df.columns)
+            problems.append(f"{option} {column!r}: no such column{hint}")
+    if problems:
+        raise InputFileError(f"{path}: " + "; ".join(problems) + " (columns in the file: "
+                             + ", ".join(repr(c) for c in df.columns) + ")", code="IN003")
+
+
+def write_table(df: pd.DataFrame, path: Path | str, force: bool = False) -> Path:
+    """Write UTF-8 CSV atomically; refuse to overwrite without ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            neutralise_frame(df).to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
