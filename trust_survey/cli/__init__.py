@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "trust_survey.cli.match",
     "trust_survey.cli.ingest",
     "trust_survey.cli.commission",
+    "trust_survey.cli.geography",
 ]
 
 
