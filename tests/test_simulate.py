@@ -326,9 +326,14 @@ def test_simulate__refuses_an_existing_folder_without_force(clean, tmp_path):
     assert not (out / "keep.txt").exists()
 
 
-def test_simulate__individual_instrument_is_refused(tmp_path):
-    result = simulate(tmp_path / "x", "--instrument", "individual_review", expect=1)
-    assert "[SIM001]" in result.output
+def test_simulate__individual_instrument_with_orgs__is_a_usage_error(tmp_path):
+    result = simulate(tmp_path / "x", "--instrument", "individual_review", expect=2)
+    assert "--respondents" in result.output
+
+
+def test_simulate__trust_instrument_without_orgs__is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["simulate", "--round", "2026", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--orgs" in result.output
 
 
 def test_simulate__help_ends_with_an_example():
@@ -510,3 +515,59 @@ def test_org_kind__is_read_from_whole_words_of_the_name(name, kind):
 
     assert org_kind({"org_code": "RXX", "org_name": name, "org_type": "trust"}) == kind
     assert org_kind({"org_code": "RXX", "org_name": name, "trust_type": "community"}) == "community"
+
+
+# ---- individuals' returns as files ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def individual_files(tmp_path_factory):
+    out = tmp_path_factory.mktemp("individuals") / "ir"
+    result = CliRunner().invoke(cli, ["simulate", "--instrument", "individual_review", "--round", "2026",
+                                      "--respondents", "21", "--out", str(out), "--seed", "5",
+                                      "--instruments", str(REPO / "instruments")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out, result.output
+
+
+def test_simulate_individuals__files__platform_csv_has_every_mapped_column_and_the_personal_ones(individual_files):
+    from trust_survey.review_cycle.platform_csv import load_mapping, read_platform_csv
+
+    out, said = individual_files
+    inst = load_registry(REPO / "instruments").get("individual_review")
+    mapping_path = REPO / "instruments" / "mappings" / "individual_review.platform.v1.yaml"
+    mapping = load_mapping(mapping_path, inst)
+    export = out / "individual_review_platform_export_2026.csv"
+    assert f"wrote survey-platform export: {export}" in said
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(raw.columns) == [*mapping.drop, *mapping.personal, *mapping.columns]
+    assert raw["Recipient Email"].str.contains("@").all() and (raw["Recipient Last Name"] != "").all()
+    frame, issues = read_platform_csv(export, mapping_path, inst)
+    assert not [i for i in issues if i.severity == "error"], [i.message for i in issues]
+    assert {"Recipient Email", "Recipient First Name"}.isdisjoint(frame.columns)
+    manifest = pd.read_csv(out / "individual_manifest.csv")
+    assert len(manifest) == 21 and manifest["respondent_id"].is_unique
+    assert manifest["format"].value_counts().to_dict() == {"platform_csv": 16, "xlsx": 3, "sav": 2}
+    in_csv = manifest.loc[manifest["format"] == "platform_csv", "respondent_id"].tolist()
+    assert frame["respondent_id"].tolist() == in_csv
+    assert set(frame["group"].dropna().astype(int)) <= {1, 2, 3}
+
+
+def test_simulate_individuals__files__workbooks_and_sav_hold_the_same_answers_as_the_simulation(individual_files):
+    from trust_survey.simulate import simulate_individuals
+
+    out, _ = individual_files
+    inst = load_registry(REPO / "instruments").get("individual_review")
+    truth = simulate_individuals(inst, 21, 2026, seed=5).set_index("respondent_id")
+    manifest = pd.read_csv(out / "individual_manifest.csv")
+    layout = build_layout(inst)
+    likert = {c.label: c.value for c in inst.lists()["likert5"]}
+    for rid in manifest.loc[manifest["format"] == "xlsx", "respondent_id"]:
+        wb = openpyxl.load_workbook(out / f"{rid}_individual_review_v1_2026.xlsx")
+        place = layout.locate("eq_owed")
+        assert likert[wb[place.sheet][place.address].value] == truth.at[rid, "eq_owed"]
+        place = layout.locate("respondent_id")
+        assert wb[place.sheet][place.address].value == rid
+    for rid in manifest.loc[manifest["format"] == "sav", "respondent_id"]:
+        df, _ = pyreadstat.read_sav(str(out / f"{rid}_individual_review_v1_2026.sav"))
+        assert df["RESPID"].str.strip().tolist() == [rid]
+        assert df["eq_give_more"].tolist() == [truth.at[rid, "eq_give_more"]]
