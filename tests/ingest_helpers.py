@@ -132,3 +132,34 @@ def query(db: Path, sql: str, *args) -> pd.DataFrame:
         return con.execute(sql, list(args)).df()
     finally:
         con.close()
+
+
+# ---- individual review returns ---------------------------------------------------------------------------
+
+IND = REGISTRY.get("individual_review", 1)
+IND_LAYOUT = build_layout(IND)
+IND_ANSWERS = {
+    "group": "STP trainee", "stream": "Genomics", "trust_code": "RJ1", "training_year": "Second year",
+    "years_nhs": 2, "ret_plans": "Agree", "ret_offer": "Strongly agree", "ret_promotion": "Neither agree nor disagree",
+    "ret_elsewhere": "Disagree", "ret_recommend": "Agree", "use_skills": "Agree", "use_routine": "Disagree",
+    "use_understood": "Strongly disagree", "use_research": "Agree", "eq_give_more": "Agree",
+    "eq_get_more": "Disagree", "eq_hard_work": "Strongly agree", "eq_owed": "Disagree", "eq_contribute": "Agree",
+    "comment_keep": "Protected time for research.",
+}
+
+
+def make_individual_return(folder: Path, respondent_id: str = "IR2026-0001", *, answers: dict | None = None,
+                           round_: int = ROUND, name: str | None = None, mtime: dt.datetime | None = None) -> Path:
+    """The toolkit's individual_review workbook for one respondent, filled with ``IND_ANSWERS`` + ``answers``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"{respondent_id}_{IND.id}_v{IND.version}_{round_}.xlsx")
+    build_workbook(IND, {"org_code": respondent_id, "org_name": ""}, round_, path)
+    wb = openpyxl.load_workbook(path)
+    values = {**IND_ANSWERS, **(answers or {})}
+    for cell in IND_LAYOUT.form_cells():
+        if cell.field.field_id in values:
+            _put(wb[cell.sheet], cell.address, values[cell.field.field_id])
+    wb.save(path)
+    if mtime:
+        os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path

@@ -559,3 +559,134 @@ def titles_for_round(db: Path, round_: int) -> pd.DataFrame:
             LEFT JOIN one_dept d ON d.submission_id = s.submission_id AND d.dept_key = lower(trim(s.staff_dept))
             WHERE s.job_title IS NOT NULL
             ORDER BY live.org_code, s.submission_id, s.row_index""", [round_]).df()
+
+
+# ---- individual returns (the review-cycle questionnaire) ------------------------------------------------
+
+#: Columns that lead every individual-responses frame, before the item columns.
+INDIVIDUAL_LEAD = ["round", "respondent_id", "submission_id", "instrument_id", "instrument_version", "file_name",
+                   "format"]
+#: Columns added after the items from the reference geography, keyed by the answered trust code.
+INDIVIDUAL_PLACE = ["trust_name", "region_code", "region"]
+FREE_TEXT_TYPES = ("text", "long_text")
+
+
+def _individual_instrument_ids(registry) -> list[str]:
+    return [i for i in registry.ids() if "individual" in registry.get(i).audience]
+
+
+def individual_responses(db, round_: int, instrument_id: str | None = None, *, registry=None,
+                         include_free_text: bool = True) -> pd.DataFrame:
+    """A round's current individual responses: one row per respondent, one column per item id.
+
+    ``db`` is the store's path (opened read-only) or an open connection. ``instrument_id`` defaults
+    to every instrument whose audience is ``individual`` (normally ``individual_review``). Only current
+    accepted submissions count (a respondent's later answer supersedes an earlier one, whatever the
+    format). Columns: :data:`INDIVIDUAL_LEAD`, then every non-personal form item of the instrument in its
+    definition's order (across versions), then :data:`INDIVIDUAL_PLACE` from the answered ``trust_code``.
+
+    Values: choice items hold the choice's code (``group``: trainee/current/former/manager, ``stream``:
+    gen/hi/ps/na, as :func:`trust_survey.simulate.individuals.simulate_individuals` gives them); Likert,
+    integer and decimal items are numbers (Likert as answered, 1-5, reverse-keyed items not reversed;
+    user-missing codes such as -9 are blank); dates are dates; text is text (left out with
+    ``include_free_text=False``). Names and emails are never stored, so never appear.
+    """
+    from trust_survey.instruments import load_registry
+
+    registry = registry or load_registry()
+    ids = [instrument_id] if instrument_id else _individual_instrument_ids(registry)
+    if instrument_id and instrument_id not in registry.ids():
+        raise NotFoundError(f"no instrument '{instrument_id}'{_did_you_mean(instrument_id, registry.ids())}")
+    if isinstance(db, (str, Path)):
+        with open_store(Path(db), read_only=True) as con:
+            return _individual_frame(con, round_, ids, registry, include_free_text)
+    return _individual_frame(db, round_, ids, registry, include_free_text)
+
+
+def _did_you_mean(value: str, options) -> str:
+    from trust_survey.errors import did_you_mean
+
+    return did_you_mean(value, options)
+
+
+def _individual_frame(con, round_: int, ids: list[str], registry, include_free_text: bool) -> pd.DataFrame:
+    items: dict[str, object] = {}      # item id -> item (latest version first)
+    choices: dict[tuple[str, float], str] = {}
+    missing: dict[str, set[float]] = {}
+    for inst_id in ids:
+        for version in sorted(registry.versions(inst_id), reverse=True):
+            inst = registry.get(inst_id, version)
+            codes = {float(m.value) for m in inst.spss_missing}
+            for _, item in inst.form_items():
+                if item.personal or item.type == "email" or item.type == "multiple_choice":
+                    continue
+                if not include_free_text and item.type in FREE_TEXT_TYPES and item.id != inst.id_item:
+                    continue
+                items.setdefault(item.id, item)
+                if item.choices or item.type == "likert":
+                    for c in inst.choices_for(item):
+                        choices.setdefault((item.id, float(c.value)), c.key)
+                missing.setdefault(item.id, set()).update(codes)
+    columns = INDIVIDUAL_LEAD + [i for i in items if i != "respondent_id"] + INDIVIDUAL_PLACE
+    if not ids:
+        return pd.DataFrame(columns=columns)
+    marks = ",".join("?" * len(ids))
+    subs = con.execute(f"""SELECT round, org_code AS respondent_id, submission_id, instrument_id, instrument_version,
+                              file_name, format FROM submissions
+                           WHERE round = ? AND instrument_id IN ({marks})
+                             AND status IN ('accepted', 'accepted_with_warnings')
+                           ORDER BY org_code, submission_id""", [round_, *ids]).df()
+    answers = con.execute(f"""SELECT a.submission_id, a.field_id, a.value, a.value_num FROM answers a
+                              JOIN submissions s USING (submission_id)
+                              WHERE s.round = ? AND s.instrument_id IN ({marks}) AND a.table_id IS NULL
+                                AND s.status IN ('accepted', 'accepted_with_warnings')""", [round_, *ids]).df()
+    out = subs.set_index("submission_id", drop=False)
+    for item_id, item in items.items():
+        if item_id == "respondent_id":
+            continue
+        mine = answers[answers.field_id == item_id].set_index("submission_id")
+        if item.type == "likert" or item.type in ("integer", "decimal"):
+            nums = mine["value_num"].astype("float64")
+            nums = nums.where(~nums.isin(list(missing.get(item_id, ()))))
+            if item.type == "likert" or item.type == "integer":
+                col = nums.round().astype("Int64")
+            else:
+                col = nums.astype("Float64")
+        elif item.choices:
+            col = pd.Series([choices.get((item_id, float(n)), v) if n == n else v
+                             for n, v in zip(mine["value_num"], mine["value"])], index=mine.index, dtype="string")
+        elif item.type == "date":
+            col = pd.to_datetime(mine["value"], errors="coerce").dt.date
+        else:
+            col = mine["value"].astype("string")
+        out[item_id] = col.reindex(out.index)
+        if item.type in ("likert", "integer"):
+            out[item_id] = out[item_id].astype("Int64")
+        elif item.type == "decimal":
+            out[item_id] = out[item_id].astype("Float64")
+    out = out.reset_index(drop=True)
+    trust_col = "trust_code" if "trust_code" in out.columns else None
+    place = _trust_places(out[trust_col] if trust_col else pd.Series([], dtype="string"))
+    for col in INDIVIDUAL_PLACE:
+        out[col] = place[col].values if len(out) else pd.Series([], dtype="string")
+    out["round"] = out["round"].astype("int64")
+    out["submission_id"] = out["submission_id"].astype("int64")
+    out["instrument_version"] = out["instrument_version"].astype("int64")
+    return out.reindex(columns=columns)
+
+
+def _trust_places(codes: pd.Series) -> pd.DataFrame:
+    """trust_name, region_code and region of each answered trust code (blank where unknown)."""
+    frame = pd.DataFrame({"code": codes.astype("string").str.strip().str.upper()})
+    try:
+        from trust_survey.geography.reference import load_regions, load_trusts
+
+        trusts = load_trusts()[["org_code", "org_name", "region_ods"]]
+        regions = load_regions()[["region_ods", "region_name"]]
+    except Exception:  # noqa: BLE001 - reference data missing: places stay blank, answers still come back
+        return pd.DataFrame({c: pd.array([pd.NA] * len(frame), dtype="string") for c in INDIVIDUAL_PLACE})
+    looked = trusts.merge(regions, on="region_ods", how="left").rename(
+        columns={"org_code": "code", "org_name": "trust_name", "region_ods": "region_code", "region_name": "region"})
+    looked["code"] = looked["code"].astype("string").str.upper()
+    merged = frame.merge(looked.drop_duplicates("code"), on="code", how="left")
+    return merged[INDIVIDUAL_PLACE].astype("string")

@@ -21,6 +21,15 @@ from trust_survey.instruments.model import Instrument
 
 YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 ODS = re.compile(r"^[A-Z0-9]{3,5}$")
+#: A pseudonymous respondent id (individual instruments): letters, digits, '-' and '_', up to 20.
+RESPONDENT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
+
+
+def is_individual(inst: Instrument) -> bool:
+    """Answered by individuals (one return per respondent, keyed by a pseudonymous id), not organisations."""
+    return "individual" in inst.audience
+
+
 _LAYOUTS: dict[str, Layout] = {}
 
 
@@ -108,6 +117,13 @@ def _finish(identity: Identity, registry: Registry, round_hint: int | None, sha:
     if round_hint is not None and identity.round != round_hint:
         raise FileProblem("F009", f"this return is for round {identity.round}, not round {round_hint}; ingest it "
                                   f"with --round {identity.round} or check the trust sent the right file")
+    if is_individual(inst):
+        identity.org_name = ""   # respondents are pseudonymous: no name is kept, even a built-in one
+        if not identity.org_code or not RESPONDENT_ID.match(identity.org_code):
+            raise FileProblem("F012", f"cannot tell which respondent this return is from (respondent id "
+                                      f"'{identity.org_code}'); the id from the invitation (letters, digits, '-' "
+                                      "or '_', up to 20) should be the first answer")
+        return identity
     if not identity.org_code or not ODS.match(identity.org_code):
         raise FileProblem("F012", f"cannot tell which organisation this return is from (organisation code "
                                   f"'{identity.org_code}'); the ODS code should be on the cover sheet")
