@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from trust_survey.errors import InputFileError, OutputExistsError
 from trust_survey.matching.matcher import match_frame
@@ -19,6 +20,8 @@ from trust_survey.matching.review import (
 from trust_survey.matching.taxonomy import load_taxonomy
 
 REPO = Path(__file__).resolve().parent.parent
+I, J, K, L = (get_column_letter(COL[k]) for k in ("action", "role", "stream", "reviewer"))
+A = get_column_letter(COL["alias"])
 TITLES = ["Clinical Scientist", "Clinical Scientist", "Clinical Scientist (Band 7)",
           "Clinical Scientist (EPR)", "Healthcare Science Practitioner", "Scientist", "Software Developer",
           "Staff Nurse", '=HYPERLINK("http://evil","Scientist")']
@@ -149,12 +152,12 @@ def test_review_import__bad_values__are_named_by_sheet_and_cell_and_nothing_is_s
     result = run("match", "review-import", filled, "--overrides", overrides, expect=1)
     err = result.stderr
     assert "[REV001]" in err and "4 problem(s)" in err
-    assert f"Review!I{rows['clinical scientist epr']}: action 'acept' is not allowed" in err
+    assert f"Review!{I}{rows['clinical scientist epr']}: action 'acept' is not allowed" in err
     assert "did you mean 'accept'?" in err
-    assert f"Review!J{rows['clinical scientist']}: role 'Bioinformatican' is not in the taxonomy; " \
+    assert f"Review!{J}{rows['clinical scientist']}: role 'Bioinformatican' is not in the taxonomy; " \
            "did you mean 'Bioinformatician'?" in err
-    assert f"Review!K{rows['healthcare science practitioner']}: stream 'genomic' is not allowed" in err
-    assert f"Review!I{rows['scientist']}: the suggestion" in err
+    assert f"Review!{K}{rows['healthcare science practitioner']}: stream 'genomic' is not allowed" in err
+    assert f"Review!{I}{rows['scientist']}: the suggestion" in err
     assert not overrides.exists()
 
 
@@ -189,18 +192,18 @@ def test_libreoffice__fills_the_review_workbook_within_its_dropdowns_and_the_res
     filled = tmp_path / "lo_filled.xlsx"
     proc = subprocess.run(
         ["python3", str(libreoffice), str(workbook), str(filled), "--json", "--strict",
-         "--set", f"Review!I{r_epr}=accept", "--set", f"Review!L{r_epr}=lo user",
-         "--set", f"Review!I{r_cs}=change role", "--set", f"Review!J{r_cs}=Clinical scientist (genomics)"],
+         "--set", f"Review!{I}{r_epr}=accept", "--set", f"Review!{L}{r_epr}=lo user",
+         "--set", f"Review!{I}{r_cs}=change role", "--set", f"Review!{J}{r_cs}=Clinical scientist (genomics)"],
         capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
     bad = subprocess.run(
         ["python3", str(libreoffice), str(workbook), str(tmp_path / "bad.xlsx"), "--strict",
-         "--set", f"Review!I{r_epr}=maybe"], capture_output=True, text=True, timeout=180)
+         "--set", f"Review!{I}{r_epr}=maybe"], capture_output=True, text=True, timeout=180)
     assert bad.returncode == 3 and not (tmp_path / "bad.xlsx").exists()   # the drop-down stops it
     locked = subprocess.run(
         ["python3", str(libreoffice), str(workbook), str(tmp_path / "locked.xlsx"),
-         "--set", f"Review!A{r_epr}=edited"], capture_output=True, text=True, timeout=180)
+         "--set", f"Review!{A}{r_epr}=edited"], capture_output=True, text=True, timeout=180)
     assert locked.returncode == 3 and "locked cell" in locked.stderr
 
     overrides = tmp_path / "role_overrides.yaml"

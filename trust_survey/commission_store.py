@@ -60,12 +60,17 @@ def _distribution(con, round_: int) -> pd.DataFrame:
 
 
 def _match_table(con) -> str | None:
-    """The table ``match run`` stores results in: found by its columns, so a rename does not break us."""
+    """The table ``match run`` stores results in (``title_matches``); else one found by its columns, so a
+    rename does not break us."""
+    from trust_survey.matching.store import MATCH_TABLE
+
     rows = con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()
     columns: dict[str, set[str]] = {}
     for table, column in rows:
         columns.setdefault(table, set()).add(column)
     hits = [t for t, cols in columns.items() if MATCH_COLUMNS | {"round"} <= cols]
+    if MATCH_TABLE in hits:
+        return MATCH_TABLE
     return sorted(hits)[0] if hits else None
 
 
@@ -102,14 +107,32 @@ def _code_titles(staff: pd.DataFrame, matches: pd.DataFrame | None, table: str |
                               f"{round_}` first")
     m = matches.drop_duplicates(["submission_id", "row_index"], keep="last")
     coded = staff.merge(m, on=["submission_id", "row_index"], how="left", suffixes=("", "_match"))
+    # A staff row with no title has nothing to code (match run stores titled rows only): it counts nowhere.
+    untitled = coded["job_title"].map(_blank) if "job_title" in coded.columns else pd.Series(False, coded.index)
+    untitled &= coded["stream"].isna()
+    coded.loc[untitled, ["stream", "relation", "decision"]] = ["none", "none", "none"]
     missing = int(coded["stream"].isna().sum())
     if missing:
         raise NotMatchedError(f"round {round_}: {missing} of {len(coded)} job titles have no stored coding "
                               f"(returns ingested after the last match run?); run `trust-survey match run --round "
                               f"{round_}` again")
-    version = str(coded["taxonomy_version"].dropna().iloc[0]) if "taxonomy_version" in coded and \
-        coded["taxonomy_version"].notna().any() else None
+    versions = sorted({str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+                       for v in coded["taxonomy_version"].dropna()}) if "taxonomy_version" in coded else []
+    version = ", ".join(versions) or None
+    current = _current_taxonomy_version()
+    if versions and current is not None and versions != [str(current)]:
+        notes.append(f"job titles were coded with taxonomy version {version}; the taxonomy is now version "
+                     f"{current}: run `trust-survey match run --round {round_}` to recode them")
     return coded, version
+
+
+def _current_taxonomy_version() -> int | None:
+    try:
+        from trust_survey.matching.taxonomy import load_taxonomy
+
+        return load_taxonomy().version
+    except TrustSurveyError:   # no taxonomy here: nothing to compare with
+        return None
 
 
 def load_round(db: Path, round_: int, *, require_returns: bool = True) -> RoundData:

@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from trust_survey.cli import cli
-from trust_survey.cli.options import force_option, info, quiet_option, wrote
+from trust_survey.cli.options import (
+    db_option, force_option, info, progress, quiet_option, resolve_db, round_option, wrote,
+)
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -185,6 +187,107 @@ def _summarise(coded, quiet: bool) -> None:
          + ", ".join(f"{k} {v}" for k, v in s.items()), quiet)
 
 
+@match_group.command("run")
+@round_option()
+@db_option
+@taxonomy_option
+@overrides_option("Reviewed aliases. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml next to the "
+                  "taxonomy.")
+@quiet_option
+def run_cmd(round_: int, db: Path | None, taxonomy_path: Path | None, overrides_path: Path | None,
+            quiet: bool) -> None:
+    """Code every stored job title of a round's accepted returns and keep the results in the database.
+
+    Each title is coded with its department's name and type as context. Results go to the store's
+    title_matches table with the taxonomy and reviewed-aliases versions used; running again replaces
+    the round's results in one transaction. Review decisions already imported for the round (see
+    `match review-import`) are applied on top, so a person's decision beats the automatic one.
+    `candidates`, `demand` and `map` read these results.
+
+    \b
+    Example:
+      trust-survey match run --round 2026
+      trust-survey match run --round 2026 --db outputs/trust_survey.duckdb --taxonomy role_taxonomy.yaml
+    """
+    from trust_survey.matching.store import MATCH_TABLE, code_titles, round_titles, save_matches
+
+    db = resolve_db(db)
+    titles = round_titles(db, round_)
+    taxonomy, overrides = _load(taxonomy_path, overrides_path)
+    distinct = len(titles.drop_duplicates(["job_title", "staff_dept", "dept_type"]))
+    with progress(length=distinct, label=f"coding {distinct} distinct titles", quiet=quiet) as bar:
+        coded = code_titles(titles, taxonomy, overrides, on_progress=bar.update)
+    stored, reviewed = save_matches(db, round_, coded, taxonomy, overrides)
+    _summarise_stored(stored, round_, quiet)
+    info(f"taxonomy version {taxonomy.version}; reviewed aliases version {overrides.version}"
+         + (f"; this round's review decisions applied to {reviewed} title(s)" if reviewed else ""), quiet)
+    wrote(f"{db} (table {MATCH_TABLE}, round {round_})", "match results", quiet)
+
+
+def _summarise_stored(stored, round_: int, quiet: bool) -> None:
+    d = stored["decision"].value_counts()
+    s = stored["stream"].value_counts()
+    orgs = stored["org_code"].nunique()
+    info(f"round {round_}: coded {len(stored)} title(s) from {orgs} organisation(s), "
+         f"{stored['title_key'].nunique()} distinct", quiet)
+    info("by decision: " + ", ".join(f"{k} {d.get(k, 0)}" for k in ("auto", "review", "none")), quiet)
+    from trust_survey.matching.taxonomy import ALL_STREAMS
+
+    info("by stream: " + ", ".join(f"{k} {s.get(k, 0)}" for k in ALL_STREAMS), quiet)
+
+
+@match_group.command("review-export")
+@round_option()
+@click.option("--out", "out", type=_PATH, required=True, help="Review workbook to write (.xlsx).")
+@db_option
+@taxonomy_option
+@force_option
+@quiet_option
+def review_export_cmd(round_: int, out: Path, db: Path | None, taxonomy_path: Path | None, force: bool,
+                      quiet: bool) -> None:
+    """Write the review queue of a round's stored matches as a workbook to fill in and `review-import`.
+
+    One row per distinct normalised title sent to review, most frequent first, with how often it occurs,
+    example titles, organisations and departments, the suggestion and the best alternatives, and
+    drop-downs to accept it, pick another role or stream, or reject it. The workbook remembers its round,
+    so importing it updates that round's stored matches.
+
+    \b
+    Example:
+      trust-survey match run --round 2026
+      trust-survey match review-export --round 2026 --out review.xlsx
+    """
+    from trust_survey.errors import OutputExistsError
+    from trust_survey.matching.review import build_review_workbook, review_queue
+    from trust_survey.matching.store import stored_matches
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    if out.suffix.lower() != ".xlsx":
+        raise click.BadParameter(f"'{out}' must end in .xlsx", param_hint="--out")
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out}: already exists; pass --force to replace it")
+    db = resolve_db(db)
+    stored = stored_matches(db, round_)
+    taxonomy = load_taxonomy(taxonomy_path)
+    _warn_versions(stored, taxonomy, round_, quiet)
+    meta = {"round": round_, "database": str(db), "matched_at": str(stored["matched_at"].max())}
+    build_review_workbook(stored, taxonomy, out, title_column="job_title", context_column="staff_dept",
+                          org_column="org_code", force=force, meta=meta)
+    queue = review_queue(stored, taxonomy, title_column="job_title")
+    n = int((stored["decision"] == "review").sum())
+    info(f"round {round_}: {len(queue)} distinct title(s) to review ({n} of {len(stored)} stored title(s))",
+         quiet)
+    wrote(out, "review workbook", quiet)
+
+
+def _warn_versions(stored, taxonomy, round_: int, quiet: bool) -> None:
+    used = {int(v) for v in stored["taxonomy_version"].dropna()}
+    if used and used != {int(taxonomy.version)}:
+        info(f"note: round {round_} was coded with taxonomy version {', '.join(map(str, sorted(used)))}; the "
+             f"taxonomy is now version {taxonomy.version}: run `trust-survey match run --round {round_}` to "
+             "recode it", quiet)
+
+
 @match_group.command("evaluate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--column", required=True, help="Column holding the job titles.")
@@ -321,43 +424,82 @@ def agreement_cmd(file_a: Path, file_b: Path, column: str, key: str | None, enco
 @click.option("--reviewer", default=None,
               help="Name recorded for rows whose Reviewer cell is blank (default: your login name).")
 @click.option("--dry-run", is_flag=True, help="Check the workbook and report; write nothing.")
+@round_option(required=False)
+@db_option
 @taxonomy_option
 @quiet_option
 def review_import_cmd(workbook: Path, overrides_path: Path | None, reviewer: str | None, dry_run: bool,
-                      taxonomy_path: Path | None, quiet: bool) -> None:
-    """Read a filled review workbook and turn its decisions into reviewed aliases.
+                      round_: int | None, db: Path | None, taxonomy_path: Path | None, quiet: bool) -> None:
+    """Read a filled review workbook: store its decisions and turn them into reviewed aliases.
 
     Accepted, changed and rejected titles are added to the versioned overrides file (its version is
-    bumped), so the matcher codes them automatically from now on. Every decision is also appended, with
-    who and when, to <overrides>.decisions.csv beside it (the audit log; decisions are not yet stored in
-    the database). A workbook with any bad value is refused whole, each problem named by sheet and cell.
+    bumped), so the matcher codes them automatically from now on, and appended with who and when to
+    <overrides>.decisions.csv beside it. A workbook from `match review-export` remembers its round: its
+    decisions are also stored in the database (table title_reviews, with who, when and the round) and
+    applied to that round's stored matches at once, so `candidates`, `demand` and `map` use them without
+    another `match run`. Importing the same decisions again changes nothing. A workbook with any bad
+    value is refused whole, each problem named by sheet and cell.
 
     \b
     Example:
       trust-survey match review-import review.xlsx --reviewer "A. Analyst"
+      trust-survey match review-import review.xlsx --round 2026 --db outputs/trust_survey.duckdb
     """
     from trust_survey import settings
-    from trust_survey.matching.review import (
-        append_audit_log, apply_decisions, audit_log_path, read_review_workbook,
-    )
+    from trust_survey.matching.review import read_review_meta, read_review_workbook
+    from trust_survey.matching.store import import_review
     from trust_survey.matching.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(taxonomy_path)
     decisions = read_review_workbook(workbook, taxonomy)
+    round_ = _workbook_round(workbook, read_review_meta(workbook), round_)
     counts = decisions["action"].value_counts().to_dict()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "none filled in"
     info(f"{workbook}: {len(decisions)} decision(s): {summary}", quiet)
-    if dry_run or decisions.empty:
+    if decisions.empty:
         return
-    who = reviewer or _login()
-    path = overrides_path or settings.overrides_path()
-    applied = apply_decisions(decisions, path, taxonomy=taxonomy, reviewer=who)
-    log = append_audit_log(decisions, audit_log_path(applied.path), workbook=workbook,
-                           overrides_version=applied.version, reviewer=who)
-    info(f"{applied.added} new and {applied.updated} updated reviewed alias(es); overrides version "
-         f"{applied.version}", quiet)
-    wrote(applied.path, "reviewed aliases", quiet)
-    wrote(log, "decision log", quiet)
+    result = import_review(decisions, workbook, taxonomy, overrides_path=overrides_path or settings.overrides_path(),
+                           reviewer=reviewer or _login(), db=resolve_db(db) if round_ else None, round_=round_,
+                           dry_run=dry_run)
+    _report_import(result, dry_run, quiet)
+
+
+def _workbook_round(workbook: Path, meta: dict, round_: int | None) -> int | None:
+    """The round the decisions are for: --round, else the one the workbook was exported for."""
+    raw = meta.get("round", "")
+    try:
+        exported = int(float(raw)) if raw else None
+    except ValueError:
+        exported = None
+    if round_ is not None and exported is not None and round_ != exported:
+        raise click.BadParameter(f"{workbook} was exported for round {exported}, not {round_}",
+                                 param_hint="--round")
+    return round_ if round_ is not None else exported
+
+
+def _report_import(result, dry_run: bool, quiet: bool) -> None:
+    where = f" and round {result.round} in the database" if result.round is not None else ""
+    if result.nothing_new:
+        info(f"nothing new: all {result.decisions} decision(s) are already in the reviewed aliases (version "
+             f"{result.overrides_version}){where}; nothing was changed", quiet)
+        return
+    unchanged = result.decisions - max(result.for_overrides, result.for_round)
+    if dry_run:
+        info(f"dry run: would store {result.for_overrides} reviewed alias(es)"
+             + (f" and {result.for_round} decision(s) for round {result.round}" if result.round is not None else "")
+             + f"; {unchanged} already imported; nothing written", quiet)
+        return
+    if result.for_overrides:
+        info(f"{result.added} new and {result.updated} updated reviewed alias(es); overrides version "
+             f"{result.overrides_version}", quiet)
+    if result.round is not None:
+        info(f"round {result.round}: {result.for_round} decision(s) stored in the database; "
+             f"{result.matches_changed} stored title(s) recoded", quiet)
+    if unchanged:
+        info(f"{unchanged} decision(s) were already imported and are unchanged", quiet)
+    if result.for_overrides:
+        wrote(result.overrides_path, "reviewed aliases", quiet)
+    wrote(result.log_path, "decision log", quiet)
 
 
 def _login() -> str:

@@ -40,6 +40,7 @@ COLUMNS = [
     ("Count", "count", 7, False),
     ("Example titles", "examples", 46, False),
     ("Departments", "departments", 26, False),
+    ("Organisations", "organisations", 16, False),
     ("Suggested role", "suggested_role_id", 28, False),
     ("Suggested stream", "suggested_stream", 18, False),
     ("Score", "score", 7, False),
@@ -57,9 +58,19 @@ DECISION_COLUMNS = ["alias", "example", "action", "role_id", "stream", "reviewer
                     "suggested_role_id", "suggested_stream", "sheet_row"]
 
 
+def _examples(group: pd.DataFrame, column: str | None, n: int = 3) -> str:
+    if not column or column not in group:
+        return ""
+    values = [str(v) for v in pd.unique(group[column].astype(object)) if v is not None and v == v
+              and str(v).strip()]
+    return "; ".join(values[:n])
+
+
 def review_queue(coded: pd.DataFrame, taxonomy: Taxonomy, *, title_column: str = "title",
-                 context_column: str | None = None, decisions: tuple[str, ...] = ("review",)) -> pd.DataFrame:
-    """One row per unique normalised title among the coded rows whose decision is in ``decisions``."""
+                 context_column: str | None = None, org_column: str | None = None,
+                 decisions: tuple[str, ...] = ("review",)) -> pd.DataFrame:
+    """One row per unique normalised title among the coded rows whose decision is in ``decisions``: the
+    count, up to three example titles, departments and organisations, the suggestion and alternatives."""
     df = coded[coded["decision"].isin(decisions)].copy()
     if "normalised_title" not in df.columns:
         df["normalised_title"] = [" ".join(taxonomy.normalise(t)) for t in df[title_column]]
@@ -67,28 +78,28 @@ def review_queue(coded: pd.DataFrame, taxonomy: Taxonomy, *, title_column: str =
     rows = []
     for key, group in df.groupby(df["normalised_title"].map(lambda s: token_key(str(s).split())), sort=False):
         first = group.iloc[0]
-        titles = ([str(t) for t in pd.unique(group[title_column].astype(str))][:3]
-                  if title_column in group else [])
-        depts = ([str(d) for d in pd.unique(group[context_column].astype(str)) if str(d).strip()][:3]
-                 if context_column and context_column in group else [])
         rows.append({"alias": str(first["normalised_title"]), "count": len(group),
-                     "examples": "; ".join(titles), "departments": "; ".join(depts),
+                     "examples": _examples(group, title_column), "departments": _examples(group, context_column),
+                     "organisations": _examples(group, org_column),
                      "suggested_role_id": str(first.get("role_id", "") or ""),
                      "suggested_stream": str(first.get("stream", NONE) or NONE),
                      "score": int(pd.to_numeric(group["score"], errors="coerce").max()),
                      "alternatives": str(first.get("alternatives", "") or "")})
-    queue = pd.DataFrame(rows, columns=["alias", "count", "examples", "departments", "suggested_role_id",
-                                        "suggested_stream", "score", "alternatives"])
+    queue = pd.DataFrame(rows, columns=["alias", "count", "examples", "departments", "organisations",
+                                        "suggested_role_id", "suggested_stream", "score", "alternatives"])
     queue = queue.sort_values(["count", "alias"], ascending=[False, True], kind="stable")
     return queue.reset_index(drop=True)
 
 
 def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | str, *,
                           title_column: str = "title", context_column: str | None = None,
-                          decisions: tuple[str, ...] = ("review",), force: bool = False) -> Path:
+                          org_column: str | None = None, decisions: tuple[str, ...] = ("review",),
+                          force: bool = False, meta: dict | None = None) -> Path:
     """Write the review queue of ``coded`` (matcher output plus the input title column) to ``path``.
 
-    Returns the path. Raises :class:`OutputExistsError` if it exists and not ``force``.
+    ``meta`` adds key/value pairs to the hidden meta sheet (``match review-export`` records the round
+    there; :func:`read_review_meta` reads them back). Returns the path. Raises
+    :class:`OutputExistsError` if it exists and not ``force``.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill, Protection
@@ -99,16 +110,16 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
     if path.exists() and not force:
         raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
     queue = review_queue(coded, taxonomy, title_column=title_column, context_column=context_column,
-                         decisions=decisions)
+                         org_column=org_column, decisions=decisions)
     wb = Workbook()
     readme = wb.active
     readme.title = README_SHEET
     guide = [
         "Job titles the matcher was not sure of, one row per distinct title (Count: how often it occurs).",
-        "For each row pick an Action in column I; leave it blank to decide later:",
+        f"For each row pick an Action in column {_letter('action')}; leave it blank to decide later:",
         "  accept         - the suggested role and stream are right",
-        "  change role    - pick the right role in column J (its stream comes with it)",
-        "  change stream  - the stream is right in column K but no role fits",
+        f"  change role    - pick the right role in column {_letter('role')} (its stream comes with it)",
+        f"  change stream  - pick the right stream in column {_letter('stream')} when no role fits",
         "  reject         - the title is not a clinical bioinformatics role (stream none)",
         "Put your name in Reviewer. Decisions become reviewed aliases, so these titles are coded",
         "automatically next time. Import with: trust-survey match review-import <this file>",
@@ -172,13 +183,14 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
         dv.add(f"{letter}2:{letter}{last}")
         ws.add_data_validation(dv)
 
-    meta = wb.create_sheet(META_SHEET)
-    for i, (k, v) in enumerate([("kind", "title_review"), ("taxonomy_version", taxonomy.version),
-                                ("taxonomy_sha256", taxonomy.sha256), ("created_at", now_iso()),
-                                ("titles", len(queue))], start=1):
-        meta.cell(row=i, column=1, value=k)
-        write_text_cell(meta.cell(row=i, column=2), v)
-    meta.sheet_state = "veryHidden"
+    meta_ws = wb.create_sheet(META_SHEET)
+    pairs = [("kind", "title_review"), ("taxonomy_version", taxonomy.version),
+             ("taxonomy_sha256", taxonomy.sha256), ("created_at", now_iso()), ("titles", len(queue))]
+    pairs += [(str(k), v) for k, v in (meta or {}).items()]
+    for i, (k, v) in enumerate(pairs, start=1):
+        meta_ws.cell(row=i, column=1, value=k)
+        write_text_cell(meta_ws.cell(row=i, column=2), v)
+    meta_ws.sheet_state = "veryHidden"
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
@@ -190,6 +202,32 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _letter(key: str) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(COL[key])
+
+
+def read_review_meta(path: Path | str) -> dict[str, str]:
+    """The key/value pairs of a review workbook's hidden meta sheet (empty when it has none)."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(Path(path), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - read_review_workbook reports unreadable files properly
+        return {}
+    try:
+        if META_SHEET not in wb.sheetnames:
+            return {}
+        out = {}
+        for row in wb[META_SHEET].iter_rows(min_col=1, max_col=2, values_only=True):
+            if row and row[0] is not None:
+                out[_text(row[0])] = _text(row[1])
+        return out
+    finally:
+        wb.close()
 
 
 def _text(value) -> str:

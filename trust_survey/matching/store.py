@@ -1,0 +1,403 @@
+"""Match results and review decisions in the DuckDB store (what ``match run`` and ``review-import`` keep).
+
+Two tables, created by this module beside the ingest tables (``CREATE TABLE IF NOT EXISTS``):
+
+- ``title_matches``: one row per stored job title of a round's current accepted returns, with the coding
+  (:data:`~trust_survey.matching.matcher.RESULT_COLUMNS`), the normalised title and its order-free key, the
+  taxonomy and reviewed-aliases versions used, when it ran, and, for titles a person decided, the action,
+  who and when. ``match run`` replaces a round's rows in one transaction.
+- ``title_reviews``: every decision imported from a review workbook for a round (append-only; the latest
+  per round and title wins). ``review-import`` applies them to ``title_matches`` at once, and ``match run``
+  applies them again after coding, so a person's decision always beats the automatic one.
+
+Stage functions (:func:`code_titles`, :func:`apply_reviews`, :func:`changed_decisions`) take and return
+DataFrames; the rest read and write the store through :mod:`trust_survey.store`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from trust_survey.errors import NotFoundError, TrustSurveyError
+from trust_survey.matching.normalise import token_key
+from trust_survey.matching.overrides import Overrides
+from trust_survey.matching.taxonomy import NONE, Taxonomy
+
+log = logging.getLogger(__name__)
+
+MATCH_TABLE = "title_matches"
+REVIEW_TABLE = "title_reviews"
+ACCEPTED = ("accepted", "accepted_with_warnings")
+
+#: (column, DuckDB type) of ``title_matches``, in order.
+MATCH_SCHEMA = [
+    ("round", "INTEGER NOT NULL"), ("submission_id", "INTEGER NOT NULL"), ("org_code", "VARCHAR"),
+    ("row_index", "INTEGER NOT NULL"), ("job_title", "VARCHAR"), ("staff_dept", "VARCHAR"),
+    ("dept_type", "VARCHAR"), ("normalised_title", "VARCHAR"), ("title_key", "VARCHAR"),
+    ("role_id", "VARCHAR"), ("role", "VARCHAR"), ("stream", "VARCHAR"), ("relation", "VARCHAR"),
+    ("score", "INTEGER"), ("margin", "INTEGER"), ("method", "VARCHAR"), ("matched_alias", "VARCHAR"),
+    ("decision", "VARCHAR"), ("alternatives", "VARCHAR"), ("review_action", "VARCHAR"),
+    ("reviewed_by", "VARCHAR"), ("reviewed_at", "VARCHAR"), ("taxonomy_version", "INTEGER"),
+    ("taxonomy_sha256", "VARCHAR"), ("overrides_version", "INTEGER"), ("overrides_sha256", "VARCHAR"),
+    ("matched_at", "TIMESTAMP"), ("run_id", "VARCHAR"),
+]
+MATCH_COLUMNS = [c for c, _ in MATCH_SCHEMA]
+#: (column, DuckDB type) of ``title_reviews``, in order.
+REVIEW_SCHEMA = [
+    ("review_id", "VARCHAR NOT NULL"), ("round", "INTEGER NOT NULL"), ("title_key", "VARCHAR NOT NULL"),
+    ("alias", "VARCHAR NOT NULL"), ("example", "VARCHAR"), ("action", "VARCHAR NOT NULL"), ("role_id", "VARCHAR"),
+    ("stream", "VARCHAR NOT NULL"), ("reviewer", "VARCHAR"), ("note", "VARCHAR"), ("decided_at", "VARCHAR"),
+    ("suggested_role_id", "VARCHAR"), ("suggested_stream", "VARCHAR"), ("workbook", "VARCHAR"),
+    ("workbook_sha256", "VARCHAR"), ("sheet_row", "INTEGER"), ("taxonomy_version", "INTEGER"),
+    ("overrides_version", "INTEGER"), ("imported_at", "TIMESTAMP"),
+]
+REVIEW_COLUMNS = [c for c, _ in REVIEW_SCHEMA]
+#: What a decision is compared on to tell a new one from one already imported.
+DECISION_KEY = ["action", "role_id", "stream", "note"]
+_CHUNK = 5000
+
+
+class NoAcceptedReturnsError(NotFoundError):
+    """The round has no current accepted return to code."""
+
+    code = "MATCH001"
+
+
+class NotMatchedYetError(TrustSurveyError):
+    """The round's titles have not been coded by ``match run``."""
+
+    code = "MATCH002"
+
+
+# ---------------------------------------------------------------------------------------------- stages
+def context_text(staff_dept, dept_type) -> str:
+    """The department name and its type as one context string for the matcher."""
+    parts = [str(v).strip() for v in (staff_dept, dept_type)
+             if v is not None and not (isinstance(v, float) and v != v) and str(v).strip()]
+    return " ".join(dict.fromkeys(parts))
+
+
+def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, *,
+                on_progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Code ``titles`` (columns of :func:`trust_survey.store.titles_for_round`) with the vectorised matcher.
+
+    Each distinct (title, department, department type) is coded once, in chunks (``on_progress(n)`` after
+    each). Returns the input columns plus the coding, ``normalised_title``, ``title_key``, ``margin`` and
+    the reviewed-alias audit columns (``review_action``, ``reviewed_by``, ``reviewed_at``) for titles a
+    reviewed alias decided. Row order and count are the input's.
+    """
+    from trust_survey.matching.matcher import RESULT_COLUMNS, get_matcher
+
+    matcher = get_matcher(taxonomy, overrides)
+    df = titles.reset_index(drop=True).copy()
+    for col in ("job_title", "staff_dept", "dept_type"):
+        if col not in df.columns:
+            df[col] = None
+    context = [context_text(d, t) for d, t in zip(df["staff_dept"], df["dept_type"])]
+    title_text = df["job_title"].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+    codes, uniques = pd.factorize(title_text + "\x1f" + pd.Series(context, dtype=object))
+    first = np.unique(codes, return_index=True)[1] if len(df) else []   # codes number first appearances
+    u_titles = title_text.iloc[first].tolist() if len(df) else []
+    u_ctx = [context[i] for i in first]
+    parts = []
+    for start in range(0, len(u_titles), _CHUNK):
+        parts.append(matcher.code(u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]))
+        if on_progress:
+            on_progress(len(u_titles[start:start + _CHUNK]))
+    columns = RESULT_COLUMNS + ["normalised_title", "margin", "taxonomy_version"]
+    per_unique = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns))
+    coded = per_unique.iloc[codes].reset_index(drop=True) if len(df) else per_unique
+    out = pd.concat([df, coded[[c for c in columns if c != "taxonomy_version"]]], axis=1)
+    out["title_key"] = [token_key(str(t).split()) for t in out["normalised_title"].fillna("")]
+    action, by, at = [], [], []
+    for method, alias, key in zip(out["method"], out["matched_alias"], out["title_key"]):
+        entry = overrides.by_key.get(key) if method == "alias" else None
+        hit = entry is not None and entry.alias == alias
+        action.append(entry.action if hit else None)
+        by.append(entry.reviewer if hit else None)
+        at.append(entry.decided_at if hit else None)
+    out["review_action"], out["reviewed_by"], out["reviewed_at"] = action, by, at
+    return out
+
+
+def reviewed_coding(decision: dict, taxonomy: Taxonomy) -> dict:
+    """The coding a person's decision gives a title: what the matcher gives a reviewed alias."""
+    role = taxonomy.roles.get(decision.get("role_id") or "")
+    stream = decision["stream"]
+    relation = role.relation if role else (NONE if stream == NONE else "adjacent")
+    return {"role_id": role.id if role else "", "role": role.name if role else "", "stream": stream,
+            "relation": relation, "score": 100, "margin": 100, "method": "alias",
+            "matched_alias": decision["alias"], "decision": "auto", "review_action": decision["action"],
+            "reviewed_by": decision.get("reviewer") or "", "reviewed_at": decision.get("decided_at") or ""}
+
+
+def apply_reviews(matches: pd.DataFrame, reviews: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame, int]:
+    """``matches`` with every row whose ``title_key`` a review decided recoded as the reviewer said.
+
+    ``reviews`` holds :data:`REVIEW_COLUMNS` (at least title_key, alias, action, role_id, stream); the last
+    row per title_key wins. Returns the new frame and the number of rows changed.
+    """
+    if reviews.empty or matches.empty:
+        return matches, 0
+    latest = reviews.drop_duplicates("title_key", keep="last").set_index("title_key")
+    out = matches.copy()
+    hit = out["title_key"].isin(latest.index)
+    if not hit.any():
+        return out, 0
+    sample = reviewed_coding({"alias": "", "action": "", "stream": NONE}, taxonomy)
+    for col in sample:
+        out[col] = out[col].astype(object) if col in out.columns else None
+    for key, rows in out[hit].groupby("title_key").groups.items():
+        for col, value in reviewed_coding(latest.loc[key].to_dict(), taxonomy).items():
+            out.loc[rows, col] = value
+    return out, int(hit.sum())
+
+
+def changed_decisions(decisions: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
+    """The decisions that differ (in :data:`DECISION_KEY`) from the latest ``existing`` one on the same title.
+
+    Both frames need ``alias`` (or ``title_key``) and the :data:`DECISION_KEY` columns.
+    """
+    if decisions.empty:
+        return decisions
+    keys = decisions["alias"].map(lambda a: token_key(str(a).split()))
+    if existing is None or existing.empty:
+        return decisions
+    ex = existing.copy()
+    if "title_key" not in ex.columns:
+        ex["title_key"] = ex["alias"].map(lambda a: token_key(str(a).split()))
+    ex = ex.drop_duplicates("title_key", keep="last").set_index("title_key")
+
+    def same(i: int, key: str) -> bool:
+        if key not in ex.index:
+            return False
+        old = ex.loc[key]
+        return all(str(decisions.iloc[i].get(c) or "") == str(old.get(c) or "") for c in DECISION_KEY)
+
+    keep = [not same(i, k) for i, k in enumerate(keys)]
+    return decisions[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- the store
+def _create(con, table: str, schema: list[tuple[str, str]]) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} {t}' for c, t in schema)})")
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                                      [table]).fetchall()}
+    for column, kind in schema:
+        if column not in have:   # a table written by an older trust-survey gains the new column, empty
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind.replace(' NOT NULL', '')}")
+
+
+def ensure_tables(con) -> None:
+    """Create ``title_matches`` and ``title_reviews`` when missing (and add columns a newer version has)."""
+    _create(con, MATCH_TABLE, MATCH_SCHEMA)
+    _create(con, REVIEW_TABLE, REVIEW_SCHEMA)
+
+
+def has_table(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchone()[0])
+
+
+def accepted_returns(con, round_: int) -> int:
+    """How many current accepted returns the round has (any instrument)."""
+    placeholders = ", ".join("?" * len(ACCEPTED))
+    return int(con.execute(f"SELECT count(*) FROM submissions WHERE round = ? AND status IN ({placeholders})",
+                           [round_, *ACCEPTED]).fetchone()[0])
+
+
+def file_sha256(path: Path | None) -> str:
+    if path is None or not Path(path).is_file():
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def round_titles(db: Path, round_: int) -> pd.DataFrame:
+    """The titles ``match run`` codes; :class:`NoAcceptedReturnsError` when the round has no accepted return."""
+    from trust_survey.store import open_store, titles_for_round
+
+    with open_store(Path(db), read_only=True) as con:
+        n = accepted_returns(con, round_)
+    if not n:
+        raise NoAcceptedReturnsError(f"round {round_}: no accepted returns in {db}; nothing to code. See which "
+                                     f"organisations have returned with `trust-survey status --round {round_}`, "
+                                     "or pass another --db or --round")
+    return titles_for_round(Path(db), round_)
+
+
+def round_reviews(con, round_: int) -> pd.DataFrame:
+    """Every stored review decision of a round, oldest first."""
+    if not has_table(con, REVIEW_TABLE):
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
+    return con.execute(f"SELECT * FROM {REVIEW_TABLE} WHERE round = ? ORDER BY imported_at, decided_at, "
+                       "sheet_row", [round_]).df()
+
+
+def save_matches(db: Path, round_: int, coded: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides,
+                 ) -> tuple[pd.DataFrame, int]:
+    """Replace the round's stored matches with ``coded`` (from :func:`code_titles`) in one transaction,
+    after applying the round's stored review decisions. Returns what was stored and how many rows the
+    review decisions changed."""
+    from trust_survey.store import open_store, transaction
+
+    now = dt.datetime.now().replace(microsecond=0)
+    frame = coded.copy()
+    frame["round"] = int(round_)
+    frame["taxonomy_version"] = int(taxonomy.version)
+    frame["taxonomy_sha256"] = taxonomy.sha256
+    frame["overrides_version"] = int(overrides.version)
+    frame["overrides_sha256"] = file_sha256(overrides.path)
+    frame["matched_at"] = now
+    frame["run_id"] = uuid.uuid4().hex[:12]
+    with open_store(Path(db)) as con:
+        ensure_tables(con)
+        frame, reviewed = apply_reviews(frame, round_reviews(con, round_), taxonomy)
+        for col in MATCH_COLUMNS:
+            if col not in frame.columns:
+                frame[col] = None
+        frame = frame[MATCH_COLUMNS]
+        with transaction(con):
+            con.execute(f"DELETE FROM {MATCH_TABLE} WHERE round = ?", [round_])
+            if len(frame):
+                con.register("_incoming_matches", frame)
+                try:
+                    cols = ", ".join(MATCH_COLUMNS)
+                    con.execute(f"INSERT INTO {MATCH_TABLE} ({cols}) SELECT {cols} FROM _incoming_matches")
+                finally:
+                    con.unregister("_incoming_matches")
+    return frame, reviewed
+
+
+def stored_matches(db: Path, round_: int) -> pd.DataFrame:
+    """The round's stored matches; :class:`NotMatchedYetError` when ``match run`` has not coded it."""
+    from trust_survey.store import open_store
+
+    with open_store(Path(db), read_only=True) as con:
+        frame = (con.execute(f"SELECT * FROM {MATCH_TABLE} WHERE round = ? ORDER BY org_code, submission_id, "
+                             "row_index", [round_]).df() if has_table(con, MATCH_TABLE) else pd.DataFrame())
+        accepted = accepted_returns(con, round_)
+    if frame.empty:
+        if not accepted:
+            raise NoAcceptedReturnsError(f"round {round_}: no accepted returns in {db}; see "
+                                         f"`trust-survey status --round {round_}`")
+        raise NotMatchedYetError(f"round {round_}: the job titles have not been coded yet (no stored match "
+                                 f"results in {db}); run `trust-survey match run --round {round_}` first")
+    return frame
+
+
+def record_reviews(con, round_: int, decisions: pd.DataFrame, taxonomy: Taxonomy, *, reviewer: str,
+                   decided_at: str, workbook: Path, overrides_version: int) -> int:
+    """Append the decisions to ``title_reviews`` and recode the round's stored matches they decide.
+
+    Call inside a transaction on a writable connection. Returns the number of stored match rows changed.
+    """
+    ensure_tables(con)
+    rows = decisions.copy()
+    rows["review_id"] = [uuid.uuid4().hex[:16] for _ in range(len(rows))]
+    rows["round"] = int(round_)
+    rows["title_key"] = rows["alias"].map(lambda a: token_key(str(a).split()))
+    rows["reviewer"] = [r or reviewer for r in rows["reviewer"].fillna("")]
+    rows["decided_at"] = decided_at
+    rows["workbook"] = str(workbook)
+    rows["workbook_sha256"] = file_sha256(workbook)
+    rows["taxonomy_version"] = int(taxonomy.version)
+    rows["overrides_version"] = int(overrides_version)
+    rows["imported_at"] = dt.datetime.now().replace(microsecond=0)
+    for col in REVIEW_COLUMNS:
+        if col not in rows.columns:
+            rows[col] = None
+    rows = rows[REVIEW_COLUMNS]
+    con.register("_incoming_reviews", rows)
+    try:
+        cols = ", ".join(REVIEW_COLUMNS)
+        con.execute(f"INSERT INTO {REVIEW_TABLE} ({cols}) SELECT {cols} FROM _incoming_reviews")
+    finally:
+        con.unregister("_incoming_reviews")
+    changed = 0
+    latest = rows.drop_duplicates("title_key", keep="last")
+    for rec in latest.to_dict("records"):
+        coding = reviewed_coding(rec, taxonomy)
+        sets = ", ".join(f"{c} = ?" for c in coding)
+        n = con.execute(f"UPDATE {MATCH_TABLE} SET {sets} WHERE round = ? AND title_key = ?",
+                        [*coding.values(), int(round_), rec["title_key"]]).fetchone()
+        changed += int(n[0]) if n else 0
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------- review import
+@dataclass
+class ImportResult:
+    """What :func:`import_review` did (or, with ``dry_run``, would do)."""
+
+    decisions: int
+    for_overrides: int
+    for_round: int
+    overrides_path: Path
+    overrides_version: int
+    round: int | None = None
+    matches_changed: int = 0
+    added: int = 0
+    updated: int = 0
+    log_path: Path | None = None
+    written: bool = False
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.decisions > 0 and not self.for_overrides and not self.for_round
+
+
+def import_review(decisions: pd.DataFrame, workbook: Path, taxonomy: Taxonomy, *, overrides_path: Path,
+                  reviewer: str, db: Path | None = None, round_: int | None = None,
+                  dry_run: bool = False) -> ImportResult:
+    """Store review decisions: as reviewed aliases in the versioned overrides file (so later rounds code
+    those titles automatically) and, when ``round_`` is given, in the database's ``title_reviews`` table,
+    recoding that round's stored matches at once. Decisions identical to the ones already stored are
+    skipped, so importing the same workbook twice changes nothing."""
+    from trust_survey.matching.overrides import load_overrides, now_iso
+    from trust_survey.matching.review import append_audit_log, apply_decisions, audit_log_path
+    from trust_survey.store import open_store, transaction
+
+    existing = load_overrides(overrides_path, taxonomy)
+    in_file = pd.DataFrame([e.model_dump() for e in existing.entries],
+                           columns=["alias", *DECISION_KEY])
+    for_file = changed_decisions(decisions, in_file)
+    for_round = decisions.iloc[0:0]
+    if round_ is not None:
+        if db is None or not Path(db).exists():
+            raise NotFoundError(f"{workbook} holds review decisions for round {round_} but there is no database "
+                                f"at {db}; pass the --db it was exported from")
+        with open_store(Path(db), read_only=True) as con:
+            for_round = changed_decisions(decisions, round_reviews(con, round_))
+    version = existing.version + (1 if len(for_file) else 0)
+    result = ImportResult(len(decisions), len(for_file), len(for_round), Path(overrides_path), version, round_)
+    if dry_run or (for_file.empty and for_round.empty):
+        return result
+    when = now_iso()
+    filled = reviewer
+
+    def write_file() -> None:
+        if len(for_file):
+            applied = apply_decisions(for_file, overrides_path, taxonomy=taxonomy, reviewer=filled, decided_at=when)
+            result.overrides_version, result.added, result.updated = applied.version, applied.added, applied.updated
+
+    if len(for_round):
+        with open_store(Path(db)) as con, transaction(con):
+            result.matches_changed = record_reviews(con, round_, for_round, taxonomy, reviewer=filled,
+                                                    decided_at=when, workbook=workbook, overrides_version=version)
+            write_file()   # inside the transaction: if the file cannot be written, the database is unchanged
+    else:
+        write_file()
+    logged = pd.concat([for_file, for_round]).drop_duplicates(["alias", "sheet_row"])
+    result.log_path = append_audit_log(logged, audit_log_path(overrides_path), workbook=workbook,
+                                       overrides_version=result.overrides_version, reviewer=filled,
+                                       decided_at=when)
+    result.written = True
+    return result
