@@ -200,6 +200,17 @@ def test_commission__reads_the_stored_matches_instead_of_coding_again(run, db):
     assert data.taxonomy_version == "1"
 
 
+def test_commission_and_review_export__coding_older_than_the_taxonomy__say_to_run_again(run, db, tmp_path):
+    run("match", "run", "--round", ROUND)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE title_matches SET taxonomy_version = 0")
+    con.close()
+    expected = f"taxonomy version 0; the taxonomy is now version 1: run `trust-survey match run --round {ROUND}`"
+    assert any(expected in n for n in load_round(db, ROUND).notes)
+    result = run("match", "review-export", "--round", ROUND, "--out", tmp_path / "r.xlsx")
+    assert "coded with taxonomy version 0; the taxonomy is now version 1" in result.stderr
+
+
 def test_commission__return_ingested_after_the_match_run__asks_for_another_run(run, db, tmp_path):
     run("match", "run", "--round", ROUND)
     make_return(tmp_path / "late", "RRK", tables={"staff": [staff("Bioinformatician", "Genomics Laboratory")]})

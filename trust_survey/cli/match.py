@@ -209,12 +209,12 @@ def run_cmd(round_: int, db: Path | None, taxonomy_path: Path | None, overrides_
       trust-survey match run --round 2026
       trust-survey match run --round 2026 --db outputs/trust_survey.duckdb --taxonomy role_taxonomy.yaml
     """
-    from trust_survey.matching.store import MATCH_TABLE, code_titles, round_titles, save_matches
+    from trust_survey.matching.store import MATCH_TABLE, code_titles, count_distinct, round_titles, save_matches
 
     db = resolve_db(db)
     titles = round_titles(db, round_)
     taxonomy, overrides = _load(taxonomy_path, overrides_path)
-    distinct = len(titles.drop_duplicates(["job_title", "staff_dept", "dept_type"]))
+    distinct = count_distinct(titles)
     with progress(length=distinct, label=f"coding {distinct} distinct titles", quiet=quiet) as bar:
         coded = code_titles(titles, taxonomy, overrides, on_progress=bar.update)
     stored, reviewed = save_matches(db, round_, coded, taxonomy, overrides)

@@ -97,16 +97,7 @@ def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, 
     from trust_survey.matching.matcher import RESULT_COLUMNS, get_matcher
 
     matcher = get_matcher(taxonomy, overrides)
-    df = titles.reset_index(drop=True).copy()
-    for col in ("job_title", "staff_dept", "dept_type"):
-        if col not in df.columns:
-            df[col] = None
-    context = [context_text(d, t) for d, t in zip(df["staff_dept"], df["dept_type"])]
-    title_text = df["job_title"].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
-    codes, uniques = pd.factorize(title_text + "\x1f" + pd.Series(context, dtype=object))
-    first = np.unique(codes, return_index=True)[1] if len(df) else []   # codes number first appearances
-    u_titles = title_text.iloc[first].tolist() if len(df) else []
-    u_ctx = [context[i] for i in first]
+    df, codes, u_titles, u_ctx = _distinct(titles)
     parts = []
     for start in range(0, len(u_titles), _CHUNK):
         parts.append(matcher.code(u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]))
@@ -126,6 +117,24 @@ def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, 
         at.append(entry.decided_at if hit else None)
     out["review_action"], out["reviewed_by"], out["reviewed_at"] = action, by, at
     return out
+
+
+def _distinct(titles: pd.DataFrame):
+    """(frame, code of each row's distinct title and context, distinct titles, their contexts)."""
+    df = titles.reset_index(drop=True).copy()
+    for col in ("job_title", "staff_dept", "dept_type"):
+        if col not in df.columns:
+            df[col] = None
+    context = [context_text(d, t) for d, t in zip(df["staff_dept"], df["dept_type"])]
+    title_text = df["job_title"].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+    codes, _ = pd.factorize(title_text + "\x1f" + pd.Series(context, dtype=object))
+    first = np.unique(codes, return_index=True)[1] if len(df) else []   # codes number first appearances
+    return df, codes, [title_text.iloc[i] for i in first], [context[i] for i in first]
+
+
+def count_distinct(titles: pd.DataFrame) -> int:
+    """How many distinct (title, context) pairs :func:`code_titles` will code: the length of its progress."""
+    return len(_distinct(titles)[2])
 
 
 def reviewed_coding(decision: dict, taxonomy: Taxonomy) -> dict:
