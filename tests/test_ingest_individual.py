@@ -1,7 +1,12 @@
 """Individual review returns: the toolkit's workbook, SPSS files and survey-platform CSV exports."""
 from __future__ import annotations
 
-from ingest_helpers import ROUND, make_individual_return, query
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from ingest_helpers import REPO, ROUND, make_individual_return, query, read_issues
 from trust_survey import store
 
 
@@ -25,3 +30,100 @@ def test_individual_responses__workbook_returns__one_row_per_respondent_with_cod
     assert store.individual_responses(db, ROUND + 1).empty
     subs = query(db, "SELECT org_code, org_name, instrument_id FROM submissions ORDER BY org_code")
     assert subs.org_code.tolist() == ["IR2026-0001", "IR2026-0002"] and set(subs.org_name) == {""}
+
+
+MAPPING = REPO / "instruments" / "mappings" / "individual_review.platform.v1.yaml"
+
+
+def _platform_rows() -> list[dict]:
+    """Three respondents as a survey platform exports them (labels, bookkeeping and personal columns)."""
+    import yaml
+
+    columns = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))["columns"]
+    by_field = {f: c for c, f in columns.items()}
+    base = {"group": "Current STP trainee", "stream": "Genomics", "trust_code": "RJ1", "training_year": "Year 2",
+            "years_nhs": "2", "ret_plans": "Agree", "ret_offer": "Strongly agree", "ret_promotion": "Neutral",
+            "ret_elsewhere": "Disagree", "ret_recommend": "Agree", "use_skills": "Agree", "use_routine": "Disagree",
+            "use_understood": "Prefer not to say", "use_research": "Agree", "eq_give_more": "Agree",
+            "eq_get_more": "Disagree", "eq_hard_work": "Strongly agree", "eq_owed": "Disagree",
+            "eq_contribute": "Agree", "comment_keep": "More research time.", "comment_other": ""}
+    people = [("P-001", {}), ("P-002", {"group": "Former NHS clinical bioinformatician or STP trainee",
+                                        "training_year": "I am not a trainee", "trust_code": "RGT",
+                                        "comment_other": "Call me: jo.bloggs@nhs.net.example"}),
+              ("P-003", {"ret_plans": "Agree strongly"})]   # a label the mapping does not know
+    rows = []
+    for rid, over in people:
+        answers = {**base, **over, "respondent_id": rid}
+        row = {"Response ID": f"R_{rid}", "Status": "IP Address", "Recipient First Name": "Jo",
+               "Recipient Last Name": "Bloggs", "Recipient Email": f"{rid.lower()}@nhs.net.example",
+               "IP Address": "192.0.2.1", "Staff name": "Jo Bloggs", "Contact": "jo.bloggs@nhs.net.example"}
+        for field_id, value in answers.items():
+            column = by_field[field_id]
+            if field_id == "years_nhs":
+                column = "Q5 - Years worked in the NHS (whole years)"   # renamed by the platform
+            row[column] = value
+        rows.append(row)
+    return rows
+
+
+def write_platform_csv(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(_platform_rows()).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def test_ingest__platform_csv__each_respondent_is_a_submission_and_no_name_or_email_is_stored(tmp_path, run):
+    path = write_platform_csv(tmp_path / "in" / f"individual_review_platform_export_{ROUND}.csv")
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", path, "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    issues = read_issues(tmp_path / "run")
+    codes = set(issues.code)
+    assert {"W032", "P001", "P002", "P003", "P006"} <= codes
+    unknown = issues[issues.code == "P001"]
+    assert set(unknown.column) >= {"Staff name", "Contact", "Q5 - Years worked in the NHS (whole years)"}
+    assert "did you mean 'Q5 - Years worked in the NHS'" in " ".join(issues[issues.code == "P001"].message)
+    bad = issues[issues.code == "P003"].iloc[0]
+    assert bad.row == "4" and "Agree strongly" in bad.message and bad.severity == "error"
+    subs = query(db, "SELECT org_code, status, org_name FROM submissions ORDER BY org_code")
+    assert subs.values.tolist() == [["P-001", "accepted_with_warnings", ""], ["P-002", "accepted_with_warnings", ""],
+                                    ["P-003", "rejected", ""]]
+    stored = query(db, "SELECT string_agg(coalesce(value, ''), ' ') AS v FROM answers").v.iloc[0]
+    for secret in ("Bloggs", "nhs.net.example", "192.0.2.1", "Jo "):
+        assert secret not in stored
+    assert "[email removed]" in stored
+    frame = store.individual_responses(db, ROUND)
+    assert frame.respondent_id.tolist() == ["P-001", "P-002"]
+    assert frame.group.tolist() == ["trainee", "former"] and frame.years_nhs.isna().all()   # renamed: blank
+    assert frame.use_understood.isna().all() and frame.ret_plans.tolist() == [4, 4]
+    assert "[P003]" not in result.stderr and "P-003" in result.stdout
+    assert list((db.parent / "quarantine").glob("*.reason.txt"))
+    again = run("ingest", path, "--db", db, "--out", tmp_path / "run2", "--engine", "pandas", expect=1)
+    assert "already ingested" in again.stdout
+    assert query(db, "SELECT count(*) AS n FROM submissions").n.iloc[0] == 3
+
+
+def test_ingest__platform_csv__explicit_mapping_and_a_bad_mapping_file(tmp_path, run):
+    path = write_platform_csv(tmp_path / "in" / "export.csv")
+    db = tmp_path / "s.duckdb"
+    run("ingest", path, "--round", ROUND, "--mapping", MAPPING, "--db", db, "--out", tmp_path / "run",
+        "--engine", "pandas", expect=1)
+    assert query(db, "SELECT count(*) AS n FROM submissions").n.iloc[0] == 3
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("instrument: individual_review\nversion: 1\ncolumns: {'Q1': not_a_field}\n", encoding="utf-8")
+    result = run("ingest", path, "--round", ROUND, "--mapping", broken, "--db", db, "--out", tmp_path / "run2",
+                 expect=1)
+    assert "[DEF001]" in result.stderr and "not_a_field" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest__individual_resubmission__supersedes_that_respondent_only_and_diff_shows_it(tmp_path, run):
+    write_platform_csv(tmp_path / "in" / f"export_{ROUND}.csv")
+    db = tmp_path / "s.duckdb"
+    run("ingest", tmp_path / "in", "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    later = dt.datetime.now() + dt.timedelta(minutes=5)
+    make_individual_return(tmp_path / "late", "P-002", answers={"ret_plans": "Strongly disagree"}, mtime=later)
+    run("ingest", tmp_path / "late", "--db", db, "--out", tmp_path / "run2", "--engine", "pandas")
+    frame = store.individual_responses(db, ROUND).set_index("respondent_id")
+    assert frame.loc["P-002", "ret_plans"] == 1 and frame.loc["P-001", "ret_plans"] == 4
+    assert frame.loc["P-002", "format"] == "xlsx"
+    diff = run("diff", "P-002", "--round", ROUND, "--db", db)
+    assert "ret_plans" in diff.stdout or "Leaving the NHS" in diff.stdout

@@ -279,3 +279,36 @@ def test_build__large_round_uses_worker_processes_and_loses_no_organisation(run,
     wb = openpyxl.load_workbook(out / "R07X_trust_capability_v1_2027.xlsx")
     meta = {row[0]: row[1] for row in wb[C.META_SHEET].iter_rows(values_only=True)}
     assert meta["org_code"] == "R07X" and meta["round"] == 2027
+
+
+def test_build__individual_instrument__takes_respondent_ids_and_keeps_no_names(run, tmp_path):
+    people = tmp_path / "respondents.csv"
+    people.write_text("respondent_id,org_name,contact_email\nIR2026-0001,Jo Bloggs,jo@nhs.example\n"
+                      "ir2026-0002,,\n", encoding="utf-8")
+    out, db = tmp_path / "ir", tmp_path / "s.duckdb"
+    run("instruments", "build", "individual_review", "--orgs", people, "--round", 2026, "--out", out, "--db", db)
+    wb = openpyxl.load_workbook(out / "IR2026-0001_individual_review_v1_2026.xlsx")
+    cover = {r[0]: r[1] for r in wb[C.COVER_SHEET].iter_rows(min_row=C.COVER_FIRST_ROW, max_row=8, values_only=True)}
+    assert cover["Respondent id"] == "IR2026-0001" and "Organisation" not in cover and "ODS code" not in cover
+    texts = {str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None}
+    assert not any("Bloggs" in t for t in texts)
+    assert (out / "IR2026-0002_individual_review_v1_2026.xlsx").exists()
+    run("instruments", "build", "individual_review", "--orgs", people, "--round", 2026, "--out", out, "--db", db,
+        "--force")   # building the round again updates the distribution, never duplicates it
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        got = con.execute("SELECT org_code, org_name FROM distribution ORDER BY org_code").fetchall()
+    finally:
+        con.close()
+    assert got == [("IR2026-0001", ""), ("IR2026-0002", "")]
+
+
+def test_build__individual_instrument__bad_respondent_ids_are_listed(run, tmp_path):
+    people = tmp_path / "respondents.csv"
+    people.write_text("respondent_id\nIR 1\nIR-2\nIR-2\n", encoding="utf-8")
+    result = run("instruments", "build", "individual_review", "--orgs", people, "--round", 2026, "--out",
+                 tmp_path / "ir", expect=1)
+    assert "[ORG002]" in result.stderr and "line 2: respondent_id 'IR 1'" in result.stderr
+    assert "line 4: respondent_id 'IR-2' repeats line 3" in result.stderr

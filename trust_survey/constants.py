@@ -24,6 +24,15 @@ COVER_FIELDS = (
     ("Return by", "deadline"),
     ("Questions to", "contact"),
 )
+#: The cover of an individual instrument's workbook: a pseudonymous respondent id, never a name.
+INDIVIDUAL_COVER_FIELDS = (
+    ("Respondent id", "org_code"),
+    ("Survey round", "round"),
+    ("Instrument", "instrument_id"),
+    ("Instrument version", "instrument_version"),
+    ("Return by", "deadline"),
+    ("Questions to", "contact"),
+)
 COVER_FIRST_ROW = 3
 
 #: Keys written to the very hidden meta sheet (column A key, column B value).

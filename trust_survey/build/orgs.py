@@ -33,11 +33,60 @@ def _decode(path: Path, encoding: str | None) -> str:
     raise InputFileError(f"{path}: not UTF-8 or Windows-1252 text; pass --encoding")
 
 
-def read_orgs(path: Path, encoding: str | None = None) -> pd.DataFrame:
+RESPONDENT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
+
+
+def read_respondents(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """Respondents of an individual instrument (``respondent_id`` [, contact_email]) in the shape
+    :func:`read_orgs` returns, the pseudonymous id as ``org_code``. Names are never kept: an
+    ``org_name`` or name column is ignored, so no name reaches a workbook, its meta sheet or the store.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: respondents file not found")
+    rows = list(csv.reader(io.StringIO(_decode(path, encoding))))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InputFileError(f"{path}: empty file; expected a header row with respondent_id")
+    header = [h.strip().lower() for h in rows[0]]
+    id_col = "respondent_id" if "respondent_id" in header else "org_code" if "org_code" in header else None
+    if id_col is None:
+        raise InputFileError(f"{path}: line 1: missing column respondent_id{did_you_mean('respondent_id', header)}; "
+                             f"found {', '.join(header)}", code="ORG001")
+    problems, records, seen = [], [], {}
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        rec = {h: cell.strip() for h, cell in zip(header, row)}
+        rid = rec.get(id_col, "").upper()
+        email = rec.get("contact_email", "")
+        if not RESPONDENT_ID.match(rid):
+            problems.append(f"{path}: line {line_no}: respondent_id '{rid}' is not a respondent id (letters, digits, "
+                            "'-' or '_', up to 20, e.g. IR2026-0001)")
+        elif rid in seen:
+            problems.append(f"{path}: line {line_no}: respondent_id '{rid}' repeats line {seen[rid]}")
+        else:
+            seen[rid] = line_no
+        if email and not EMAIL.match(email):
+            problems.append(f"{path}: line {line_no}: contact_email '{email}' is not an email address")
+        records.append({"org_code": rid, "org_name": "", "org_type": "other", "region_code": "", "icb_code": "",
+                        "contact_email": email})
+    if problems:
+        raise InputFileError(f"{path}: {len(problems)} problem(s) in the respondents file", code="ORG002",
+                             details=problems)
+    if not records:
+        raise InputFileError(f"{path}: no respondents listed below the header", code="ORG003")
+    return pd.DataFrame(records, columns=list(REQUIRED) + list(OPTIONAL))
+
+
+def read_orgs(path: Path, encoding: str | None = None, *, individual: bool = False) -> pd.DataFrame:
     """Return the organisations as a DataFrame; raise InputFileError listing every bad line.
 
-    Line numbers in messages count the header as line 1, as a spreadsheet shows them.
+    Line numbers in messages count the header as line 1, as a spreadsheet shows them. With
+    ``individual`` (an instrument answered by individuals) read respondents instead
+    (:func:`read_respondents`).
     """
+    if individual:
+        return read_respondents(path, encoding)
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: organisations file not found")

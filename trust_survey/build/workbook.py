@@ -137,7 +137,8 @@ def _write_cover(wb: Workbook, inst: Instrument, org: dict, round_: int, deadlin
         "deadline": deadline, "contact": contact,
     }
     row = C.COVER_FIRST_ROW
-    for label, key in C.COVER_FIELDS:
+    individual = "individual" in inst.audience
+    for label, key in (C.INDIVIDUAL_COVER_FIELDS if individual else C.COVER_FIELDS):
         ws.cell(row=row, column=1, value=label).font = Font(bold=True)
         ws.cell(row=row, column=2, value=neutralise(values[key]))
         row += 1

@@ -13,6 +13,7 @@ from trust_survey.cli.options import (
 _DIR = click.Path(file_okay=False, path_type=Path)
 STATUS_WORDS = {"accepted": "accepted", "accepted_with_warnings": "accepted with warnings", "rejected": "REJECTED",
                 "quarantined": "UNREADABLE", "duplicate": "already ingested", "superseded": "superseded on arrival"}
+STATES_SHOWN = ("accepted", "accepted with warnings", "rejected", "not returned")
 
 
 def _registry(instruments_dir: Path | None):
@@ -32,8 +33,8 @@ def _print_outcomes(result) -> None:
     for o in result.outcomes:
         counts = f"{o.errors} error(s), {o.warnings} warning(s)" if (o.errors or o.warnings) else ""
         head = f"{STATUS_WORDS.get(o.status, o.status):<22} {o.org_code or '-':<6} {o.instrument or '-':<22}"
-        click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + (f"\n{'':<24}{o.message}"
-                                                                                 if o.message else ""))
+        detail = f"\n{'':<24}{o.message}" if o.message else ""
+        click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + detail)
 
 
 @cli.command("ingest")
@@ -46,18 +47,25 @@ def _print_outcomes(result) -> None:
               help="What runs the column rules: Great Expectations, or the same rules in pandas (faster start).")
 @click.option("--max-mb", "max_mb", type=click.FloatRange(0.01, 2048), default=20.0, show_default=True,
               help="Refuse files larger than this many megabytes.")
+@click.option("--mapping", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Mapping file for survey-platform CSV exports (default: any in <instruments>/mappings/ whose "
+                   "columns match the file's header).")
 @instruments_option
 @db_option
 @force_option
 @quiet_option
-def ingest_cmd(paths, round_, strict, out, engine, max_mb, instruments_dir, db, force, quiet) -> None:
+def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_dir, db, force, quiet) -> None:
     """Take in returns: validate each against its definition and store it in the database.
 
     PATHS are files or folders (read recursively): .xlsx, .xlsm, .xls, .ods, .csv, .sav, .zsav,
     recognised by content. Each return is identified from its hidden meta sheet (else its cover
     sheet or headers; SPSS/CSV by variable names), cleaned (every change reported as a warning) and
-    checked. Errors reject a return (stored as rejected, copied to the quarantine); warnings are
-    accepted and flagged; unreadable files are quarantined and nothing is stored. The same file twice
+    checked. Individual questionnaires (individual_review) come as the toolkit's workbook, an SPSS or
+    CSV file with one case per respondent, or a survey-platform CSV export read through a mapping file
+    (recognised by its header row); each respondent is stored as one submission under their
+    pseudonymous id, and names, emails and IP addresses are never read. Errors reject a return
+    (stored as rejected, copied to the quarantine); warnings are accepted and flagged; unreadable
+    files are quarantined and nothing is stored. The same file twice
     is a no-op; a newer return from the same organisation supersedes the older one. Writes
     issues.csv, issues.json, files.csv and report.html to the run folder. Exit 1 when any file was
     rejected or had errors (--strict: warnings too).
@@ -66,6 +74,7 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, instruments_dir, db, 
     Example:
       trust-survey ingest returns/ --round 2026
       trust-survey ingest RJ1_trust_capability_v1_2026.xlsx --strict --db outputs/survey.duckdb
+      trust-survey ingest platform_export_2026.csv --round 2026 --mapping my_platform.yaml
     """
     from trust_survey.ingest.orchestrate import ingest_paths
 
@@ -74,7 +83,7 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, instruments_dir, db, 
     db = resolve_db(db)
     with progress(length=len(paths), label="ingesting", quiet=quiet) as bar:
         result = ingest_paths(paths, db, round_, strict, out, on_progress=bar.update, engine=engine,
-                              max_mb=max_mb, registry=registry)
+                              max_mb=max_mb, registry=registry, mapping=mapping)
     _print_outcomes(result)
     if result.skipped:
         info(f"skipped {len(result.skipped)} file(s) that are not returns (e.g. {result.skipped[0].name})", quiet)
@@ -124,8 +133,7 @@ def status_cmd(round_, chase, instrument_id, db, force, quiet) -> None:
                    f"{r.org_name or ''}{flag}")
     counts = status.state.value_counts()
     info(f"round {round_}: {len(status)} organisation(s): "
-         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("accepted", "accepted with warnings", "rejected",
-                                                           "not returned")), quiet)
+         + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATES_SHOWN), quiet)
     if not status.attrs.get("has_distribution"):
         info(f"no distribution recorded for round {round_}: only organisations that returned are listed "
              "(run `instruments build` for the round to record whom to expect)", quiet)

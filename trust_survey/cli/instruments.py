@@ -108,7 +108,8 @@ def codebook_cmd(instrument_id: str, version: int | None, out: Path, instruments
 @instruments_group.command("build")
 @click.argument("instrument_id")
 @click.option("--orgs", "orgs_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV of organisations: org_code, org_name [, org_type, region_code, icb_code, contact_email].")
+              help="CSV of organisations: org_code, org_name [, org_type, region_code, icb_code, contact_email]; "
+                   "for an individual instrument, of respondents: respondent_id [, contact_email].")
 @round_option()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the round's files. Default: outputs/round_<YEAR>/<instrument>.")
@@ -135,28 +136,21 @@ def build_cmd(instrument_id, orgs_path, round_, out, fmt, version, deadline, con
     Example:
       trust-survey instruments build trust_capability --orgs orgs.csv --round 2026 --out outputs/round_2026
       trust-survey instruments build trust_capability --orgs orgs.csv --round 2026 --format all --force
+      trust-survey instruments build individual_review --orgs respondents.csv --round 2026
     """
-    from trust_survey import settings
+    from trust_survey import settings, store
     from trust_survey.build.orchestrate import build_round
     from trust_survey.build.orgs import read_orgs
 
     inst = _registry(instruments_dir).get(instrument_id, version)
-    orgs = read_orgs(orgs_path, encoding)
+    orgs = read_orgs(orgs_path, encoding, individual="individual" in inst.audience)
     out = out or settings.outputs_dir() / f"round_{round_}" / inst.id
     with progress(length=len(orgs), label=f"building {len(orgs)} returns", quiet=quiet) as bar:
         result = build_round(inst, orgs, round_, out, fmt=fmt, force=force, deadline=deadline, contact=contact,
                              on_progress=bar.update)
-    _record_distribution(resolve_db(db), round_, inst, result.register, quiet)
+    db = resolve_db(db)
+    store.record_distribution(db, round_, inst, result.register)
+    info(f"recorded the round's distribution in {db}", quiet)
     info(f"built {len(result.register)} file(s) for {len(orgs)} organisation(s), {inst.key}, round {round_}", quiet)
     wrote(result.out_dir, "returns", quiet)
     wrote(result.register_path, "distribution register", quiet)
-
-
-def _record_distribution(db: Path, round_: int, inst, register, quiet: bool) -> None:
-    try:
-        from trust_survey import store
-    except ImportError:  # the store arrives with the ingest stage
-        return
-    if hasattr(store, "record_distribution"):
-        store.record_distribution(db, round_, inst, register)
-        info(f"recorded the round's distribution in {db}", quiet)

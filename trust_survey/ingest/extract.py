@@ -295,7 +295,7 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
                                 file=f"{stem}{ext}"))
         out.missing |= {(FORM, f.field_id) for f in fields if f.table is None}
     for key, record in by_record.items():
-        source = "sav" if record.kind in ("sav", "zsav") else "csv"
+        source = "sav" if record.kind in ("sav", "zsav", "platform") else "csv"   # platform: codes, as SPSS
         name = record.path.name
         cols = {c.casefold(): i for i, c in enumerate(record.columns)}
         rec_fields = [f for f in fields if f.table == key]
@@ -310,7 +310,8 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
         extra = [c for c in record.columns if c.casefold() not in known]
         if extra:
             out.issues.append(Issue("W026", f"{name} has variable(s) that are not part of the return: "
-                                            f"{', '.join(extra)}; they were not read", file=name, value=", ".join(extra)))
+                                            f"{', '.join(extra)}; they were not read", file=name,
+                                    value=", ".join(extra)))
         index = {}
         for f in rec_fields:
             i = cols.get(f.var_name.casefold())

@@ -160,7 +160,7 @@ def identify_workbook(book, registry: Registry, file: str, round_hint: int | Non
         problem = "it has no meta sheet (answers copied into another file, or re-saved by another program)"
     cover_name = _find_sheet(names, C.COVER_SHEET)
     if cover_name:
-        labels = {label.casefold(): key for label, key in C.COVER_FIELDS}
+        labels = {label.casefold(): key for label, key in C.COVER_FIELDS + C.INDIVIDUAL_COVER_FIELDS}
         cover = {}
         for label, value in _key_values(book.grid(cover_name)).items():
             if label.casefold() in labels:
@@ -239,8 +239,8 @@ def record_variables(inst: Instrument) -> dict[str | None, list[str]]:
     return out
 
 
-def identify_records(records: list, registry: Registry, file: str, round_hint: int | None) -> Identity:
-    """Identify a .sav/.csv return (one or more record files) by its variables and org-code variable."""
+def instrument_of_records(records: list, registry: Registry) -> tuple[Instrument, str, dict]:
+    """(instrument, how it was told, the SPSS document's trust-survey lines) of a .sav/.csv return."""
     notes = next((r.notes for r in records if r.notes.get("instrument_id")), {})
     seen = {c.casefold() for r in records for c in r.columns}
     if notes:
@@ -260,6 +260,33 @@ def identify_records(records: list, registry: Registry, file: str, round_hint: i
                                       "trust to use the template they were sent")
         inst = scored[0][3]
         source = "variables"
+    return inst, source, notes
+
+
+def _records_round(notes: dict, file: str, round_hint: int | None) -> int:
+    if "round" in notes and _int(notes["round"]):
+        return _int(notes["round"])
+    return _round_from(file, round_hint, "CSV files carry no round")
+
+
+def identify_respondent(record, inst: Instrument, source: str, notes: dict, registry: Registry, file: str,
+                        round_hint: int | None) -> Identity:
+    """Identify one case of an individual instrument's record file by its respondent id variable."""
+    id_var = next(f.var_name for f in inst.fields() if f.field_id == inst.id_item).casefold()
+    cols = [c.casefold() for c in record.columns]
+    rid = ""
+    if id_var in cols and record.rows:
+        i = cols.index(id_var)
+        rid = display(record.rows[0][i]).strip().upper() if i < len(record.rows[0]) else ""
+    if not rid and len(record.rows) == 1:
+        rid = str(notes.get("org_code", "")).upper()
+    identity = Identity(inst, _records_round(notes, file, round_hint), rid, "", source)
+    return _finish(identity, registry, round_hint, notes.get("sha256"), file)
+
+
+def identify_records(records: list, registry: Registry, file: str, round_hint: int | None) -> Identity:
+    """Identify a .sav/.csv return (one or more record files) by its variables and org-code variable."""
+    inst, source, notes = instrument_of_records(records, registry)
     id_var = next(f.var_name for f in inst.fields() if f.field_id == inst.id_item).casefold()
     codes = set()
     for record in records:
@@ -271,9 +298,6 @@ def identify_records(records: list, registry: Registry, file: str, round_hint: i
         raise FileProblem("F013", f"the record files of this return name different organisations "
                                   f"({', '.join(sorted(codes))}); send one organisation's files together")
     org = next(iter(codes), "") or str(notes.get("org_code", "")).upper()
-    if "round" in notes and _int(notes["round"]):
-        round_ = _int(notes["round"])
-    else:
-        round_ = _round_from(file, round_hint, "CSV files carry no round")
+    round_ = _records_round(notes, file, round_hint)
     identity = Identity(inst, round_, org, "", source)
     return _finish(identity, registry, round_hint, notes.get("sha256"), file)

@@ -7,6 +7,8 @@ Codes never change meaning (tests, feedback workbooks and analysts' filters rely
 - ``V0xx`` validation errors: the return is stored as *rejected* and sent back to the trust.
   (``V009``, a cross-field rule, takes its severity from the rule in the definition.)
 - ``W0xx`` warnings: the return is accepted and flagged; mess that was cleaned says what it became.
+- ``P0xx`` findings about a survey-platform CSV export read through its mapping file (P003 and P004
+  are errors for that respondent; the rest are warnings).
 """
 from __future__ import annotations
 
@@ -69,6 +71,15 @@ CODES: dict[str, tuple[str, str]] = {
     "W029": (WARNING, "question rows moved"),
     "W030": (WARNING, "text file is not UTF-8"),
     "W031": (WARNING, "macros present (not run)"),
+    "W032": (WARNING, "read as a survey-platform export through a mapping file"),
+    # Survey-platform CSV exports (trust_survey.review_cycle.platform_csv): same meaning, same codes.
+    "P001": (WARNING, "platform column not in the mapping (left out)"),
+    "P002": (WARNING, "mapped platform column not in the file"),
+    "P003": (ERROR, "platform answer label not recognised"),
+    "P004": (ERROR, "platform answer is not a number"),
+    "P005": (WARNING, "respondent id repeated"),
+    "P006": (WARNING, "email address removed or in an unmapped column"),
+    "P007": (WARNING, "platform column name used twice"),
 }
 
 COLUMNS = ["file", "sheet", "cell", "row", "column", "field", "value", "expected", "code", "severity", "message"]

@@ -31,8 +31,12 @@ import pandas as pd
 from trust_survey import store
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
-from trust_survey.ingest.identify import Identity, identify_records, identify_workbook
+from trust_survey.ingest.identify import (
+    Identity, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
+)
+from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
+from trust_survey.ingest.individual import find_mappings
 from trust_survey.ingest.readers import BookReader, read_csv, read_sav
 from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
 from trust_survey.ingest.report import write_report
@@ -63,6 +67,7 @@ class Unit:
     received_at: dt.datetime
     note: str = ""
     problem: Issue | None = None
+    part_of: str = ""   # one respondent of a many-respondent file: that file's name
 
     @property
     def size(self) -> int:
@@ -75,6 +80,7 @@ class Examined:
     identity: Identity | None = None
     extracted: Extracted | None = None
     issues: list[Issue] = field(default_factory=list)
+    parts: list["Examined"] | None = None   # a many-respondent file: one Examined per respondent
 
     @property
     def fatal(self) -> bool:
@@ -196,7 +202,8 @@ def make_units(files: list[Path], max_mb: float) -> list[Unit]:
         groups.setdefault((path.parent, stem, family), []).append((path, sha, sniffed.kind, sniffed.note))
     for (folder, stem, family), members in groups.items():
         members.sort(key=lambda m: ("__" in m[0].stem, m[0].name))
-        files_info = [{"file_name": p.name, "bytes": p.stat().st_size, "path": p, "sha256": s} for p, s, _, _ in members]
+        files_info = [{"file_name": p.name, "bytes": p.stat().st_size, "path": p, "sha256": s}
+                      for p, s, _, _ in members]
         sha = members[0][1] if len(members) == 1 else hashlib.sha256(
             "\n".join(sorted(s for _, s, _, _ in members)).encode()).hexdigest()
         name = members[0][0].name if len(members) == 1 else f"{stem}.{family} (+{len(members) - 1} record files)"
@@ -215,9 +222,10 @@ def _sha_large(path: Path) -> str:
 class Context:
     """What examining needs, built once per run: the registry and a cleaner per instrument version."""
 
-    def __init__(self, registry: Registry, round_: int | None):
+    def __init__(self, registry: Registry, round_: int | None, mappings: list[Mapping] | None = None):
         self.registry = registry
         self.round = round_
+        self.mappings = mappings or []
         self._cleaners: dict[str, Cleaner] = {}
 
     def cleaner(self, inst: Instrument) -> Cleaner:
@@ -246,6 +254,13 @@ def examine(unit: Unit, ctx: Context) -> Examined:
         else:
             records = [read_sav(p) if unit.kind == "sav" else read_csv(p) for p in unit.paths]
             stem = unit.paths[0].stem.rsplit("__", 1)[0]
+            found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
+            if found is not None:
+                records[0], inst, platform_issues = platform_record(records[0], found, ctx.registry)
+                return _examine_respondents(unit, records, inst, "platform", {}, issues + platform_issues, ctx)
+            inst, source, notes = instrument_of_records(records, ctx.registry)
+            if is_individual(inst):
+                return _examine_respondents(unit, records, inst, source, notes, issues, ctx)
             identity = identify_records(records, ctx.registry, unit.name, ctx.round)
             extracted = extract_records(records, identity, stem)
     except FileProblem as exc:
@@ -258,6 +273,11 @@ def examine(unit: Unit, ctx: Context) -> Examined:
         return Examined(unit, issues=issues + [Issue(
             "F001", f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); it was quarantined. If the file "
                     "opens normally in Excel, report this as a trust-survey bug", file=unit.name)])
+    return _checked(unit, identity, extracted, issues, ctx)
+
+
+def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[Issue], ctx: Context) -> Examined:
+    """Clean every answer and check cross-field rules; the column rules come later, over the whole run."""
     issues.extend(identity.issues)
     issues.extend(extracted.issues)
     issues.extend(_clean_cells(identity, extracted, ctx.cleaner(identity.instrument)))
@@ -265,6 +285,47 @@ def examine(unit: Unit, ctx: Context) -> Examined:
         identity.org_name = next((c.text for c in extracted.cells if c.field_id == ORG_NAME_FIELD and c.text), "")
     issues.extend(cross_issues(identity.instrument, extracted))
     return Examined(unit, identity, extracted, issues)
+
+
+def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: str, notes: dict,
+                         file_issues: list[Issue], ctx: Context) -> Examined:
+    """A file of an individual instrument: one :class:`Examined` part per respondent (case or row).
+
+    Findings about the whole file go with its first readable respondent (so they are stored once);
+    findings about a row go with that row's respondent; an error in one row rejects that respondent only.
+    """
+    row_issues: dict[int, list[Issue]] = {}
+    whole: list[Issue] = []
+    for issue in file_issues:
+        (row_issues.setdefault(issue.row, []) if issue.row is not None else whole).append(issue)
+    cases = [case for record in records for case in split_cases(record)]
+    if not cases:
+        raise FileProblem("F010", "the file holds no responses (a header row and nothing under it)")
+    parts: list[Examined] = []
+    stem = unit.paths[0].stem.rsplit("__", 1)[0]
+    for case in cases:
+        number = case.numbers[0]
+        label = "case" if case.kind in ("sav", "zsav") else "row"
+        try:
+            identity = identify_respondent(case, inst, source, notes, ctx.registry, unit.name, ctx.round)
+        except FileProblem as exc:
+            name = unit.name if len(cases) == 1 else f"{unit.name} [{label} {number}]"
+            part = Unit(name, unit.paths, unit.kind, part_sha(unit.sha256, number, ""), unit.files,
+                        unit.received_at, part_of=unit.name)
+            parts.append(Examined(part, issues=[Issue(exc.code, f"{label} {number}: {exc.message}", file=case.path.name,
+                                                      row=number)]))
+            continue
+        rid = identity.org_code
+        name = unit.name if len(cases) == 1 else f"{unit.name} [{label} {number}: {rid}]"
+        part = Unit(name, unit.paths, unit.kind, part_sha(unit.sha256, number, rid), unit.files, unit.received_at,
+                    part_of=unit.name if len(cases) > 1 else "")
+        extracted = extract_records([case], identity, stem)
+        first = not any(not p.fatal for p in parts)
+        if not first:   # warnings about the file itself (extra variables, encoding) are kept once
+            extracted.issues = [i for i in extracted.issues if i.is_error or i.row is not None]
+        mine = (list(whole) if first else []) + row_issues.get(number, [])
+        parts.append(_checked(part, identity, extracted, mine, ctx))
+    return Examined(unit, issues=list(whole), parts=parts)
 
 
 def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[Issue]:
@@ -298,8 +359,9 @@ _WORKER: Context | None = None
 
 def _examine_in_worker(unit: Unit) -> Examined:
     result = examine(unit, _WORKER)
-    if result.identity is not None:   # instruments travel back as keys, not as pickled models
-        result.identity.instrument = (result.identity.instrument.id, result.identity.instrument.version)
+    for ex in [result, *(result.parts or [])]:
+        if ex.identity is not None:   # instruments travel back as keys, not as pickled models
+            ex.identity.instrument = (ex.identity.instrument.id, ex.identity.instrument.version)
     return result
 
 
@@ -376,8 +438,9 @@ def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_don
     outcome = FileOutcome(unit.name, ex.outcome, errors=ex.errors, warnings=ex.warnings)
     if ex.fatal:
         first = next(i for i in ex.issues if i.is_error)
-        for f in unit.files:
-            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+        if not unit.part_of:   # a many-respondent file is quarantined once, after all its respondents
+            for f in unit.files:
+                store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
         outcome.message = f"[{first.code}] {first.message}"
         return outcome
     inst, identity = ex.identity.instrument, ex.identity
@@ -404,7 +467,7 @@ def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_don
     elif stored["supersedes"]:
         outcome.message = f"supersedes submission {stored['supersedes']}"
     if ex.outcome == "rejected":
-        for f in unit.files:
+        for f in unit.files if not unit.part_of else []:
             store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
         first = next(i for i in ex.issues if i.is_error)
         outcome.message = (outcome.message + "; " if outcome.message else "") + \
@@ -430,13 +493,16 @@ def run_folder(base: Path | None = None) -> Path:
 def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, strict: bool = False,
                  out_dir: Path | None = None, on_progress: Callable[[int], None] = lambda n: None, *,
                  engine: str = "gx", max_mb: float = DEFAULT_MAX_MB, registry: Registry | None = None,
-                 workers: int | None = None) -> IngestResult:
+                 workers: int | None = None, mapping: Path | None = None) -> IngestResult:
     """Ingest files and folders into the store at ``db``; write the run's reports into ``out_dir``.
 
-    Raises StoreBusyError when another process holds the database (nothing is read or written then).
+    Survey-platform CSV exports are read through ``mapping`` or a mapping file found in the registry's
+    ``mappings`` folder (see :mod:`.individual`). Raises StoreBusyError when another process holds the
+    database (nothing is read or written then), DefinitionError for a bad ``mapping`` file.
     """
     global _WORKER
     registry = registry or load_registry()
+    mappings = find_mappings(getattr(registry, "folder", None), mapping, registry)
     db = Path(db)
     files, skipped = collect_files(paths)
     out_dir = Path(out_dir) if out_dir else run_folder()
@@ -462,10 +528,12 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
             else:
                 seen[unit.sha256] = unit.name
                 todo.append(unit)
-        ctx = Context(registry, round_)
+        ctx = Context(registry, round_, mappings)
         workers = workers if workers is not None else (min(os.cpu_count() or 1, 4) if len(todo) >= PARALLEL_FROM
                                                        else 1)
         examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress)
+        files_of_parts = [ex for ex in examined if ex.parts is not None]
+        examined = [part for ex in examined for part in (ex.parts if ex.parts is not None else [ex])]
         if column_engine is None and any(not ex.fatal for ex in examined):
             column_engine = make_engine(engine)
         if column_engine is not None:
@@ -478,6 +546,7 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
         order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
         for i in order:
             outcomes.append(store_examined(con, db, examined[i], i, run_id, views_done, registry))
+        _quarantine_parts(db, files_of_parts)
     all_issues = [i for ex in examined for i in ex.issues]
     issues = _issues_frame(all_issues)
     files_frame = pd.DataFrame([o.__dict__ for o in outcomes], columns=list(FileOutcome.__dataclass_fields__))
@@ -513,12 +582,22 @@ def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_
         out = []
         for future in futures:
             ex = future.result()
-            if ex.identity is not None:
-                ident = ex.identity
-                ident.instrument = ctx.registry.get(*ident.instrument)
+            for one in [ex, *(ex.parts or [])]:
+                if one.identity is not None:
+                    one.identity.instrument = ctx.registry.get(*one.identity.instrument)
             out.append(ex)
             on_progress(1)
     return out, column_engine
+
+
+def _quarantine_parts(db: Path, files: list[Examined]) -> None:
+    """Copy a many-respondent file with any rejected or unreadable respondent to the quarantine, once."""
+    for ex in files:
+        bad = [p for p in ex.parts if p.outcome in ("rejected", "quarantined")]
+        if bad:
+            reason = "\n\n".join(_reason(p) for p in bad)
+            for f in ex.unit.files:
+                store.quarantine_file(db, f["path"], f["sha256"], reason)
 
 
 def _distribution_warnings(con, examined: list[Examined]) -> None:
@@ -530,8 +609,11 @@ def _distribution_warnings(con, examined: list[Examined]) -> None:
         if ident.round not in cache:
             cache[ident.round] = store.distributed_orgs(con, ident.round)
         sent = cache[ident.round]
+        if is_individual(ident.instrument):   # platform invitations are not in the register
+            continue
         if sent is not None and (ident.org_code, ident.instrument.id) not in sent:
-            ex.issues.append(Issue("W027", f"{ident.org_code} was not sent {ident.instrument.id} in round {ident.round} "
+            ex.issues.append(Issue("W027", f"{ident.org_code} was not sent {ident.instrument.id} in round "
+                                           f"{ident.round} "
                                            "(it is not in the round's distribution register); check the organisation "
                                            "code", file=ex.unit.name, value=ident.org_code))
 

@@ -1,0 +1,130 @@
+"""Individual returns: survey-platform CSV exports and many-respondent SPSS/CSV files.
+
+An instrument whose audience is ``individual`` (``individual_review``) is keyed by a pseudonymous
+respondent id, which the store keeps where an organisation's ODS code goes (``org_code``). Each
+respondent is **one submission**, whatever the file held: a workbook holds one respondent, an SPSS or
+CSV file one case per respondent, a platform export one row per respondent. So a respondent's later
+answer (in any format) supersedes the earlier one, ``diff RESPONDENT_ID`` compares that respondent's
+two answers, and one bad row rejects that respondent only. Every submission of a file records the
+file (``submission_files``), so ingesting the same file again is a no-op.
+
+A **platform CSV** is recognised by its header row: the mapping file (``--mapping FILE``, else any in
+``<instruments>/mappings/``) that names the largest share of the file's headers (as mapped, dropped or
+personal columns), when that share is at least :data:`PLATFORM_MIN_SHARE`. A CSV in the instrument's
+own variable names is not a platform export and is read by variable names like an SPSS file.
+The mapping turns labels into codes, leaves personal columns
+(names, emails, IP addresses) unread, reports unknown columns (P001) and redacts email addresses typed
+into text answers (P006): no name or email reaches the answers table or the wide views.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from trust_survey.ingest.issues import Issue
+from trust_survey.ingest.readers import DataRecord
+
+log = logging.getLogger(__name__)
+
+PLATFORM_MIN_SHARE = 0.5   # of a file's non-blank headers the mapping must explain
+PLATFORM_KIND = "platform"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    path: Path
+    mapping: object            # trust_survey.review_cycle.platform_csv.PlatformMapping
+    explicit: bool = False
+
+
+def find_mappings(instruments_dir: Path | None, explicit: Path | None = None, registry=None) -> list[Mapping]:
+    """The mapping files to try: ``explicit`` first (checked against its instrument; a bad one raises
+    DefinitionError), then every ``*.yaml`` in ``<instruments_dir>/mappings`` (a broken one is skipped
+    with a log message: it only matters when a file needs it, and then the file is reported unknown)."""
+    from trust_survey.errors import TrustSurveyError
+    from trust_survey.review_cycle.platform_csv import load_mapping
+
+    out: list[Mapping] = []
+    if explicit is not None:
+        mapping = load_mapping(explicit)
+        inst = registry.get(mapping.instrument, mapping.version) if registry is not None else None
+        out.append(Mapping(Path(explicit), load_mapping(explicit, inst), True))
+    folder = Path(instruments_dir) / "mappings" if instruments_dir else None
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.glob("*.y*ml")):
+            if explicit is not None and path.resolve() == Path(explicit).resolve():
+                continue
+            try:
+                out.append(Mapping(path, load_mapping(path)))
+            except TrustSurveyError as exc:
+                log.warning("mapping file %s was skipped: %s", path, exc)
+    return out
+
+
+def _norm(text) -> str:
+    return " ".join(str(text).replace("\ufeff", "").split()).casefold()
+
+
+def platform_share(columns: list[str], mapping) -> float:
+    """The share of a file's non-blank headers that the mapping names (mapped, dropped or personal)."""
+    headers = {_norm(c) for c in columns if str(c).strip()}
+    if not headers:
+        return 0.0
+    known = {_norm(c) for c in [*mapping.columns, *mapping.drop, *mapping.personal]}
+    return len(headers & known) / len(headers)
+
+
+def choose_mapping(record: DataRecord, mappings: list[Mapping]) -> Mapping | None:
+    """The mapping that explains this CSV's headers best, if one explains enough of them."""
+    best, best_share = None, 0.0
+    for m in mappings:
+        share = platform_share(record.columns, m.mapping)
+        if share > best_share:
+            best, best_share = m, share
+    return best if best is not None and best_share >= PLATFORM_MIN_SHARE else None
+
+
+def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataRecord, object, list[Issue]]:
+    """Read a platform export through its mapping: (a record in the instrument's variable names with
+    codes as values, the instrument, the mapping's findings as issues)."""
+    from trust_survey.review_cycle.platform_csv import apply_mapping, load_mapping
+
+    mapping = found.mapping
+    inst = registry.get(mapping.instrument, mapping.version)
+    load_mapping(found.path, inst)   # checked against the instrument (raises DefinitionError if it does not fit)
+    name = record.path.name
+    skip = mapping.header_rows - 1
+    rows, numbers = record.rows[skip:], record.numbers[skip:]
+    raw = pd.DataFrame(rows, columns=range(len(record.columns)), index=numbers, dtype=object)
+    raw.columns = record.columns
+    frame, found_issues = apply_mapping(raw, mapping, inst, source=name)
+    issues = [Issue("W032", f"read as a survey-platform export through {found.path.name} ({len(frame)} "
+                            f"respondent(s))", file=name, value=found.path.name)]
+    for i in found_issues:
+        issues.append(Issue(i.code, i.message, file=name, row=i.row, column=i.column or "",
+                            value=i.value or "", severity=i.severity))
+    fields = {f.field_id: f for f in inst.fields()}
+    columns = [fields[c].var_name for c in frame.columns]
+    values = []
+    for row in frame.itertuples(index=False, name=None):
+        values.append([None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                       else (int(v) if hasattr(v, "__int__") and not isinstance(v, str) and float(v).is_integer()
+                             else v) for v in row])
+    mapped = DataRecord(record.path, PLATFORM_KIND, columns, values, {}, list(record.issues),
+                        [int(n) for n in frame.index])
+    return mapped, inst, issues
+
+
+def split_cases(record: DataRecord) -> list[DataRecord]:
+    """One single-case record per case of an individual instrument's record file."""
+    return [DataRecord(record.path, record.kind, record.columns, [row], record.notes, [], [number])
+            for row, number in zip(record.rows, record.numbers)]
+
+
+def part_sha(file_sha: str, number: int, respondent: str) -> str:
+    """A stable ledger key for one respondent's part of a many-respondent file."""
+    return hashlib.sha256(f"{file_sha}:{number}:{respondent}".encode()).hexdigest()
