@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "trust_survey.cli.ingest",
     "trust_survey.cli.commission",
     "trust_survey.cli.geography",
+    "trust_survey.cli.report",
 ]
 
 

@@ -1,0 +1,412 @@
+"""`trust-survey report`: the real CLI end to end on three simulated rounds, the page checked against its workbook.
+
+Rounds 2024 and 2025 use trust_capability v1; 2026 uses a v2 made here whose crosswalk breaks the
+"in post" series, so the trend must show a break instead of a joined line. One department in 2026 is
+named with hostile HTML. Individual returns for 2026 are simulated with the report's group shape
+(12 trainees, 4 current, 5 former) and taken in by ingest when the store can give them back, else
+stored as tidy answers directly (the shape the report's reader falls back on).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from trust_survey import store
+from trust_survey.cli import cli
+from trust_survey.instruments import load_registry
+from trust_survey.instruments.layout import build_layout
+
+REPO = Path(__file__).resolve().parent.parent
+XSS = "<img src=x onerror=alert(1)>"
+COMMENT_XSS = "<script>window.__xss=1</script> more flexible hours"
+ORGS = (
+    "org_code,org_name,org_type,region_code,icb_code,contact_email\n"
+    "RJ1,Guy's and St Thomas' NHS Foundation Trust,trust,Y56,QKK,lead@rj1.nhs.uk.example\n"
+    "RGT,Cambridge University Hospitals NHS Foundation Trust,trust,Y61,QUE,lead@rgt.nhs.uk.example\n"
+    "RRK,University Hospitals Birmingham NHS Foundation Trust,trust,Y60,QHL,lead@rrk.nhs.uk.example\n"
+    "RHM,University Hospital Southampton NHS Foundation Trust,trust,Y59,QRL,lead@rhm.nhs.uk.example\n"
+    "RBV,The Christie NHS Foundation Trust,trust,Y62,QOP,lead@rbv.nhs.uk.example\n"
+)
+ROUNDS = {2024: 1, 2025: 1, 2026: 2}
+BREAK_NOTE = "From version 2 HSST trainees in post are counted too"
+
+
+def invoke(*args, expect=(0,)):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code in expect, f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result
+
+
+def _instruments(folder: Path) -> Path:
+    shutil.copytree(REPO / "instruments", folder)
+    v1 = (folder / "trust_capability.v1.yaml").read_text(encoding="utf-8")
+    v2 = v1.replace("\nversion: 1\n", "\nversion: 2\n", 1)
+    v2 += f"\ncrosswalk:\n  - {{item: kf_in_post, continues: false, note: \"{BREAK_NOTE}\"}}\n"
+    (folder / "trust_capability.v2.yaml").write_text(v2, encoding="utf-8")
+    return folder
+
+
+def _hostile_department(received: Path, inst) -> None:
+    """Rename RJ1's first department, and the staff rows that name it, to hostile HTML."""
+    layout = build_layout(inst)
+    path = next(received.glob("RJ1_trust_capability_v2_2026*.xlsx"))
+    wb = openpyxl.load_workbook(path)
+    dept = layout.locate("dept_name")
+    sheet = wb[dept.sheet]
+    cell = sheet.cell(row=dept.first_row, column=dept.col)
+    old = cell.value
+    cell.value = XSS
+    staff = layout.locate("staff_dept")
+    ws = wb[staff.sheet]
+    for row in range(staff.first_row, ws.max_row + 1):
+        if ws.cell(row=row, column=staff.col).value == old:
+            ws.cell(row=row, column=staff.col).value = XSS
+    wb.save(path)
+
+
+def _store_individuals(db: Path, inst, frame: pd.DataFrame, round_: int) -> None:
+    """Keep individual returns as tidy answers, one submission per respondent (ingest's shape)."""
+    codes = {name: {c.key: c.value for c in choices} for name, choices in inst.lists().items()}
+    fields = {f.field_id: f for f in inst.fields()}
+    with store.open_store(db) as con:
+        for k, row in enumerate(frame.to_dict("records"), start=1):
+            answers = []
+            for field_id, value in row.items():
+                if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+                    continue
+                f = fields[field_id]
+                number = codes[f.choice_list][value] if f.choice_list and isinstance(value, str) else (
+                    float(value) if f.type in ("integer", "likert", "decimal") else None)
+                answers.append({"org_code": row["respondent_id"], "round": round_, "instrument_id": inst.id,
+                                "instrument_version": inst.version, "section_id": None, "table_id": None,
+                                "row_index": 0, "field_id": field_id, "item_id": field_id,
+                                "value": str(value), "value_num": number, "file_name": "simulated",
+                                "sheet": None, "cell": None})
+            sub = {"org_code": row["respondent_id"], "org_name": None, "instrument_id": inst.id,
+                   "instrument_version": inst.version, "round": round_, "file_name": f"simulated_{k}",
+                   "format": "csv", "sha256": f"sim-{round_}-{k}", "bytes": 0,
+                   "received_at": dt.datetime(round_ + 1, 2, 1), "outcome": "accepted", "errors": 0,
+                   "warnings": 0, "identified_by": "test", "run_id": "test"}
+            with store.transaction(con):
+                store.store_submission(con, sub, [], pd.DataFrame(answers, columns=store.ANSWER_COLUMNS[1:]),
+                                       pd.DataFrame(columns=store.ISSUE_COLUMNS[1:]))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    inst_dir = _instruments(base / "instruments")
+    db = base / "survey.duckdb"
+    orgs = base / "orgs.csv"
+    orgs.write_text(ORGS, encoding="utf-8")
+    common = ["--instruments", inst_dir]
+    registry = load_registry(inst_dir)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRUST_SURVEY_OUTPUTS", str(base / "outputs"))
+        mp.setenv("TRUST_SURVEY_DB", str(db))
+        mp.setenv("TRUST_SURVEY_INSTRUMENTS", str(inst_dir))
+        for round_, version in ROUNDS.items():
+            sent, received = base / f"sent_{round_}", base / f"received_{round_}"
+            invoke("instruments", "build", "trust_capability", "--orgs", orgs, "--round", round_, "--version", version,
+                   "--out", sent, "--db", db, "--quiet", *common)
+            invoke("simulate", "--round", round_, "--orgs", orgs, "--out", received, "--seed", round_,
+                   "--version", version, *common)
+            if round_ == 2026:
+                _hostile_department(received, registry.get("trust_capability", 2))
+            invoke("ingest", received, "--round", round_, "--db", db, "--out", base / f"ingest_{round_}",
+                   *common, expect=(0, 1))
+        ir = base / "individual_2026"
+        invoke("simulate", "--instrument", "individual_review", "--round", 2026, "--respondents", 21,
+               "--seed", 5, "--out", ir, *common)
+        export = ir / "individual_review_platform_export_2026.csv"
+        raw = pd.read_csv(export, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raw.loc[0, "Q9 - What would make you more likely to stay in the NHS?"] = COMMENT_XSS
+        raw.to_csv(export, index=False, encoding="utf-8-sig")
+        individual = registry.get("individual_review")
+        invoke("ingest", ir, "--round", 2026, "--db", db, "--out", base / "ingest_ir", *common, expect=(0, 1))
+        # Respondents ingest could not take in yet (a format it does not read) are kept as tidy answers.
+        from trust_survey.report.sources import individual_responses
+        from trust_survey.simulate.individual_files import _with_comments
+        from trust_survey.simulate.individuals import simulate_individuals
+
+        truth = _with_comments(simulate_individuals(individual, 21, 2026, 5), 5, 2026)
+        first_csv = pd.read_csv(ir / "individual_manifest.csv").query("format == 'platform_csv'")
+        truth.loc[truth["respondent_id"] == first_csv["respondent_id"].iloc[0], "comment_keep"] = COMMENT_XSS
+        have = set(individual_responses(db, 2026, individual, registry)["respondent_id"])
+        _store_individuals(db, individual, truth[~truth["respondent_id"].isin(have)], 2026)
+        out = base / "report_2026"
+        said = invoke("report", "--round", 2026, "--out", out, "--db", db, *common)
+        said_2025 = invoke("report", "--round", 2025, "--out", base / "report_2025", "--db", db, *common)
+        invoke("report", "--round", 2026, "--out", base / "report_free", "--db", db, "--include-free-text",
+                      *common)
+    return {"base": base, "db": db, "out": out, "said": said.output, "said_2025": said_2025.output,
+            "html": (out / "review_cycle_report_2026.html").read_text(encoding="utf-8"),
+            "xlsx": out / "review_cycle_report_2026.xlsx", "inst_dir": inst_dir,
+            "html_2025": (base / "report_2025" / "review_cycle_report_2025.html").read_text(encoding="utf-8"),
+            "xlsx_2025": base / "report_2025" / "review_cycle_report_2025.xlsx",
+            "html_free": (base / "report_free" / "review_cycle_report_2026.html").read_text(encoding="utf-8")}
+
+
+class _Tables(HTMLParser):
+    """Every <table data-sheet> of a page: sheet -> (header, rows of cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+        self._sheet = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._header: list[str] = []
+        self._rows: list[list[str]] = []
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += [(k, v or "") for k, v in attrs]
+        attrs = dict(attrs)
+        if tag == "table" and "data-sheet" in attrs:
+            self._sheet, self._header, self._rows = attrs["data-sheet"], [], []
+        elif self._sheet and tag == "tr":
+            self._row = []
+        elif self._sheet and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if self._sheet is None:
+            return
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if not self._header:
+                self._header = self._row
+            else:
+                self._rows.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self.tables[self._sheet] = (self._header, self._rows)
+            self._sheet = None
+
+
+def page_tables(html: str) -> dict:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def sheet_rows(path: Path, sheet: str) -> tuple[list, list[list]]:
+    ws = openpyxl.load_workbook(path)[sheet]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    return rows[0], rows[1:]
+
+
+def sheet_frame(path: Path, sheet: str) -> pd.DataFrame:
+    header, rows = sheet_rows(path, sheet)
+    return pd.DataFrame(rows, columns=header)
+
+
+# ---- the command ---------------------------------------------------------------------------------------
+
+def test_report__says_where_it_wrote_the_page_and_the_workbook(pipeline):
+    out = pipeline["out"]
+    assert f"wrote report page: {out / 'review_cycle_report_2026.html'}" in pipeline["said"]
+    assert f"wrote report tables: {out / 'review_cycle_report_2026.xlsx'}" in pipeline["said"]
+
+
+def test_report__existing_outputs_are_not_replaced_without_force(pipeline):
+    common = ["--db", pipeline["db"], "--instruments", pipeline["inst_dir"]]
+    result = invoke("report", "--round", 2026, "--out", pipeline["out"], *common, expect=(1,))
+    assert "[OUT" in result.output and "--force" in result.output
+    other = pipeline["base"] / "again"
+    invoke("report", "--round", 2026, "--out", other, *common)
+    invoke("report", "--round", 2026, "--out", other, "--force", *common)
+
+
+def test_report__help_has_an_example(pipeline):
+    result = invoke("report", "--help")
+    assert "Example:" in result.output and "--include-free-text" in result.output
+
+
+# ---- numbers in the page are the numbers in the workbook ------------------------------------------------
+
+def test_report__every_table_in_the_page_is_its_workbook_sheet_cell_for_cell(pipeline):
+    tables = page_tables(pipeline["html"])
+    book = openpyxl.load_workbook(pipeline["xlsx"])
+    assert set(tables) == set(book.sheetnames) - {"Read me"}
+    assert {"Key figures", "Key figure trend", "Trainees by stream", "Key figures by region", "Key figures by trust",
+            "Likert distributions", "Scale scores", "Tests", "Reliability", "Response status", "Chase list",
+            "Top candidates", "Demand by region"} <= set(tables)
+    checked = 0
+    for sheet, (header, rows) in tables.items():
+        wb_header, wb_rows = sheet_rows(pipeline["xlsx"], sheet)
+        assert header == list(wb_header), sheet
+        if rows == [["no rows"]]:
+            assert wb_rows == [], sheet
+            continue
+        assert len(rows) == len(wb_rows), sheet
+        for r, (shown, stored) in enumerate(zip(rows, wb_rows)):
+            for c, (text, value) in enumerate(zip(shown, stored)):
+                where = f"{sheet}!{header[c]} row {r + 2}"
+                if value is None:  # no value (a dash in the page), or empty text
+                    assert text in ("–", ""), where
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    assert float(text) == pytest.approx(value, abs=1e-12), where
+                    checked += 1
+                else:
+                    assert text == str(value), where
+    assert checked > 200
+
+
+# ---- key figures and trends ------------------------------------------------------------------------------
+
+def test_report__key_figures_are_the_sums_of_the_stored_returns(pipeline):
+    with store.open_store(pipeline["db"], read_only=True) as con:
+        stored = con.execute("""SELECT s.round, a.field_id, sum(a.value_num) AS total FROM answers a
+                                JOIN submissions s USING (submission_id)
+                                WHERE s.instrument_id = 'trust_capability'
+                                  AND s.status IN ('accepted', 'accepted_with_warnings')
+                                  AND a.field_id IN ('kf_in_post', 'kf_trainees_gen', 'kf_left_nhs')
+                                GROUP BY 1, 2""").df()
+    national = sheet_frame(pipeline["xlsx"], "Key figures").set_index("round")
+    assert list(national.index) == [2024, 2025, 2026]
+    for row in stored.itertuples():
+        assert national.at[row.round, row.field_id] == pytest.approx(row.total)
+    assert list(national["instrument_version"]) == [1, 1, 2]
+    by_region = sheet_frame(pipeline["xlsx"], "Key figures by region")
+    assert set(by_region["region_code"]) == {"Y56", "Y59", "Y60", "Y61", "Y62"}
+    assert "London" in set(by_region["region_name"])
+
+
+def test_report__crosswalk_break_is_marked_and_the_series_is_not_joined(pipeline):
+    trend = sheet_frame(pipeline["xlsx"], "Key figure trend")
+    in_post = trend[trend["figure_id"] == "kf_in_post"].set_index("round")
+    assert list(in_post["break_before"]) == ["no", "no", "yes"]
+    assert in_post.at[2026, "series_id"] != in_post.at[2025, "series_id"]
+    assert in_post.at[2026, "crosswalk_note"] == BREAK_NOTE
+    gen = trend[trend["figure_id"] == "kf_trainees_gen"]
+    assert set(gen["break_before"]) == {"no"} and gen["series_id"].nunique() == 1
+    html = pipeline["html"]
+    assert "Series break in 2026" in html and BREAK_NOTE in html
+    assert 'class="series-break"' in html
+    svg = html[html.index("<svg", html.index('id="key_figures"')):]
+    svg = svg[:svg.index("</svg>")]
+    # in post is drawn as 2024-2025 and 2026 apart: no polyline has three points
+    for points in re.findall(r'<polyline class="series" points="([^"]+)"', svg):
+        assert len(points.split()) <= 3
+    streams = sheet_frame(pipeline["xlsx"], "Trainees by stream")
+    assert set(streams["stream"]) == {"genomics", "health informatics", "physical sciences"}
+
+
+# ---- individual responses ----------------------------------------------------------------------------
+
+def test_report__group_means_match_the_published_sanity_figures(pipeline):
+    scores = sheet_frame(pipeline["xlsx"], "Scale scores")
+    equity = scores[(scores["scale"] == "equity_sensitivity") & (scores["grouping"] == "group")].set_index("group")
+    for group, (n, mean) in {"trainee": (12, 4.03), "current": (4, 4.24), "former": (5, 4.14)}.items():
+        assert equity.at[group, "n"] == n
+        # n people x 5 items: a group mean moves in steps of 1/(5n), so it lands within half a step
+        assert equity.at[group, "mean"] == pytest.approx(mean, abs=1 / (10 * n) + 1e-3), group
+    assert equity.at["current", "below_min_n"] == "yes" and equity.at["trainee", "below_min_n"] == "no"
+    assert equity.at["All", "n"] == 21
+    tests = sheet_frame(pipeline["xlsx"], "Tests")
+    row = tests[(tests["scale"] == "equity_sensitivity") & (tests["grouping"] == "group")].iloc[0]
+    assert row["test"] == "anova" and row["df1"] == 2 and row["df2"] == 18
+    assert "current: n=4 is below 5" in row["warnings"]
+    assert "current: n=4 is below 5" in pipeline["html"]
+    alpha = sheet_frame(pipeline["xlsx"], "Reliability").set_index("scale")
+    assert set(alpha.index) == {"retention", "utilisation", "equity_sensitivity"}
+    assert alpha["n_complete"].max() == 21
+
+
+def test_report__likert_counts_add_up_and_small_groups_are_not_shown_answer_by_answer(pipeline):
+    likert = sheet_frame(pipeline["xlsx"], "Likert distributions")
+    cols = ["strongly_disagree", "disagree", "neither", "agree", "strongly_agree", "not_answered"]
+    everyone = likert[likert["group"] == "all"]
+    assert len(everyone) == 14 and (everyone[cols].sum(axis=1) == 21).all()
+    current = likert[likert["group"] == "current"]
+    assert (current["shown"] == "no").all() and current["agree"].isna().all()
+    trainee = likert[likert["group"] == "trainee"]
+    assert (trainee[cols].sum(axis=1) == 12).all()
+
+
+def test_report__pseudonymous_no_names_emails_ids_or_free_text_unless_asked(pipeline):
+    html = pipeline["html"]
+    assert "IR2026-" not in html
+    assert not re.search(r"[\w.]+@[\w.]+\.\w+", html)
+    assert "Recipient" not in html
+    assert "more flexible hours" not in html and "--include-free-text" in html
+    free = pipeline["html_free"]
+    assert "more flexible hours" in free and "IR2026-" not in free
+    assert not re.search(r"[\w.]+@[\w.]+\.\w+", free)
+
+
+# ---- hostile text and the network ----------------------------------------------------------------------
+
+def test_report__hostile_text_is_escaped_and_the_page_loads_nothing(pipeline):
+    for html in (pipeline["html"], pipeline["html_free"]):
+        parser = _Tables()
+        parser.feed(html)
+        assert {"script", "img", "link", "iframe", "object", "embed"}.isdisjoint(parser.tags)
+        assert not re.search(r"https?://", html)
+        assert not [v for k, v in parser.attrs if k in ("src", "srcset", "action", "xlink:href")]
+        assert all(v.startswith("#") for k, v in parser.attrs if k == "href")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pipeline["html"]
+    top = page_tables(pipeline["html"])["Top candidates"]
+    assert any(XSS in row for row in top[1])
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in pipeline["html_free"]
+
+
+@pytest.mark.chromium
+def test_report__in_chromium_offline__no_errors_no_requests_and_hostile_text_is_text(pipeline, chromium, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(pipeline["html_free"], encoding="utf-8")
+    evals = [
+        "document.querySelectorAll('table.data').length",
+        "document.querySelectorAll('svg.chart').length",
+        "document.querySelectorAll('img, script').length",
+        "window.__xss === undefined",
+        "Array.from(document.querySelectorAll('td')).filter(function (td) {"
+        " return td.textContent === '<img src=x onerror=alert(1)>'; }).length",
+    ]
+    cmd = [sys.executable, str(chromium), str(page), "--offline", "--fail-on-errors", "--timeout", "60"]
+    for e in evals:
+        cmd += ["--eval", e]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
+    assert report is not None, proc.stderr[-2000:]
+    assert proc.returncode == 0, json.dumps(report, indent=1)[:3000]
+    assert report["failed_requests"] == [] and report["errors"] == []
+    assert not [c for c in report["console"] if c["level"] == "SEVERE"]
+    tables, charts, tags, safe, hostile = report["eval"].values()
+    assert tables >= 10 and charts >= 4 and tags == 0 and safe is True and hostile >= 1
+
+
+# ---- what is missing is said ----------------------------------------------------------------------------
+
+def test_report__missing_parts_are_stated_not_left_out(pipeline):
+    html = pipeline["html_2025"]
+    assert "no individual responses for round 2025" in html
+    assert "Title coding: not run" in html or "Title coding: not run for round 2025" in html
+    readme = openpyxl.load_workbook(pipeline["xlsx_2025"])["Read me"]
+    missing = [r[1] for r in readme.iter_rows(values_only=True) if r[0] == "(missing)"]
+    assert any("no individual responses" in m for m in missing)
+    assert any("Title coding" in m for m in missing)
+    assert "missing: Answers to each statement" in pipeline["said_2025"]
+    trend = sheet_frame(pipeline["xlsx_2025"], "Key figure trend")
+    assert sorted(set(trend["round"])) == [2024, 2025]

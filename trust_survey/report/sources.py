@@ -1,0 +1,216 @@
+"""Read what the review-cycle report needs from the store: the I/O edge of :mod:`trust_survey.report`.
+
+Everything is read once, read-only, into :class:`ReportInputs`; the stage functions in
+:mod:`trust_survey.report.tables` never touch the database. A part that cannot be read (no individual
+responses yet, no match results, no accepted trust returns) comes back as ``None`` with the reason in
+words, so the report can say so instead of leaving it out.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from trust_survey.errors import TrustSurveyError
+from trust_survey.instruments.model import Instrument
+
+log = logging.getLogger(__name__)
+
+TRUST_INSTRUMENT = "trust_capability"
+INDIVIDUAL_INSTRUMENT = "individual_review"
+ACCEPTED = ("accepted", "accepted_with_warnings")
+MATCH_COLUMNS = {"submission_id", "row_index", "stream", "relation", "decision", "round"}
+
+
+@dataclass
+class ReportInputs:
+    """One round's report inputs. ``*_missing`` says in words why a part is None."""
+
+    round: int
+    rounds: list[int]
+    status: pd.DataFrame
+    distribution: pd.DataFrame                 # every round up to this one, trust returns
+    kf_answers: pd.DataFrame                   # round, org_code, field_id, value_num, instrument_version
+    round_versions: dict[int, int]
+    trust_versions: list[Instrument]
+    individual: Instrument | None
+    responses: pd.DataFrame | None
+    responses_missing: str = ""
+    matches: pd.DataFrame | None = None
+    matches_missing: str = ""
+    candidates: pd.DataFrame | None = None
+    demand: pd.DataFrame | None = None
+    commissioning_missing: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _accepted(con, round_: int, instrument_id: str) -> pd.DataFrame:
+    marks = ", ".join("?" * len(ACCEPTED))
+    return con.execute(f"""SELECT s.submission_id, s.org_code, s.round, s.instrument_version, a.table_id,
+                                  a.row_index, a.field_id, a.value, a.value_num
+                           FROM answers a JOIN submissions s USING (submission_id)
+                           WHERE s.round = ? AND s.instrument_id = ? AND s.status IN ({marks})""",
+                       [round_, instrument_id, *ACCEPTED]).df()
+
+
+def key_figure_answers(con, round_: int) -> pd.DataFrame:
+    """Key-figure answers of current accepted trust returns of every round up to ``round_``."""
+    marks = ", ".join("?" * len(ACCEPTED))
+    return con.execute(f"""SELECT s.round, s.org_code, s.instrument_version, a.field_id, a.value_num
+                           FROM answers a JOIN submissions s USING (submission_id)
+                           WHERE s.round <= ? AND s.instrument_id = ? AND s.status IN ({marks})
+                             AND a.table_id IS NULL AND a.field_id LIKE 'kf\\_%' ESCAPE '\\'
+                           ORDER BY s.round, s.org_code, a.field_id""", [round_, TRUST_INSTRUMENT, *ACCEPTED]).df()
+
+
+def distribution_rounds(con, round_: int) -> pd.DataFrame:
+    """Who was sent the trust return in each round up to ``round_``: round, org_code, org_name, region_code."""
+    return con.execute("""SELECT round, org_code, any_value(org_name) AS org_name,
+                                 any_value(region_code) AS region_code
+                          FROM distribution WHERE round <= ? AND instrument_id = ?
+                          GROUP BY round, org_code ORDER BY round, org_code""", [round_, TRUST_INSTRUMENT]).df()
+
+
+def round_versions(con, round_: int) -> dict[int, int]:
+    """The trust return's instrument version in each round (the newest accepted or sent)."""
+    rows = con.execute("""SELECT round, max(instrument_version) FROM (
+                              SELECT round, instrument_version FROM submissions WHERE instrument_id = ?
+                              UNION ALL SELECT round, instrument_version FROM distribution WHERE instrument_id = ?)
+                          WHERE round <= ? AND instrument_version IS NOT NULL GROUP BY round""",
+                       [TRUST_INSTRUMENT, TRUST_INSTRUMENT, round_]).fetchall()
+    return {int(r): int(v) for r, v in rows}
+
+
+def match_table(con) -> str | None:
+    """The table ``match run`` stores its results in, found by its columns (a rename does not break us)."""
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
+        columns.setdefault(table, set()).add(column)
+    hits = [t for t, cols in columns.items() if MATCH_COLUMNS <= cols]
+    return sorted(hits)[0] if hits else None
+
+
+def stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str]:
+    """The round's stored job-title codings, or None and why not."""
+    table = match_table(con)
+    if table is None:
+        return None, ("not run: the store holds no job-title match results; run `trust-survey match run "
+                      f"--round {round_}` to code job titles to STP streams")
+    frame = con.execute(f'SELECT * FROM "{table}" WHERE round = ?', [round_]).df()
+    if frame.empty:
+        return None, (f"not run for round {round_}: no match results stored for this round; run "
+                      f"`trust-survey match run --round {round_}`")
+    return frame, ""
+
+
+def responses_from_answers(answers: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
+    """Stored answers of individual returns -> one row per respondent, one column per analysis field.
+
+    Choice and number fields carry the stored number (a choice's code), text fields the text. Personal
+    items and email addresses are never columns. A respondent id seen twice keeps its latest submission.
+    """
+    from trust_survey.review_cycle.platform_csv import analysis_fields
+
+    fields = {f.field_id: f for f in analysis_fields(inst)}
+    keep = answers[answers["field_id"].isin(fields) & answers["table_id"].isna()]
+    if keep.empty:
+        return pd.DataFrame(columns=list(fields))
+    text = {k for k, f in fields.items() if f.type not in ("integer", "decimal") and not f.choice_list
+            and f.type != "likert"}
+    value = keep["value_num"].astype(object).where(~keep["field_id"].isin(text), keep["value"])
+    value = value.where(keep["field_id"].isin(text) | keep["value_num"].notna(), None)
+    wide = keep.assign(_v=value).pivot_table(index=["submission_id", "row_index"], columns="field_id", values="_v",
+                                             aggfunc="first", dropna=False)
+    wide = wide.reindex(columns=list(fields)).reset_index()
+    id_item = inst.id_item
+    if id_item in wide.columns and wide[id_item].notna().any():
+        wide = wide.sort_values(["submission_id", "row_index"]).drop_duplicates(id_item, keep="last")
+    return wide[list(fields)].reset_index(drop=True)
+
+
+def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
+                         include_free_text: bool = False) -> pd.DataFrame:
+    """A round's individual responses, one row per respondent, item ids as columns (analysis fields only).
+
+    Reads through the store's :func:`trust_survey.store.individual_responses`, or, with a store that has
+    none, the accepted ``individual_review`` answers in the answers table. Free text is only read when
+    asked for. Choice items may hold codes or choice keys; :func:`trust_survey.report.tables.as_keys`
+    reads both.
+    """
+    from trust_survey import store
+    from trust_survey.review_cycle.platform_csv import analysis_fields
+
+    allowed = [f.field_id for f in analysis_fields(inst)
+               if include_free_text or f.type not in ("text", "long_text") or f.field_id == inst.id_item]
+    reader = getattr(store, "individual_responses", None)
+    if reader is not None:
+        frame = reader(Path(db), round_, inst.id, registry=registry, include_free_text=include_free_text)
+        extra = [c for c in ("region",) if c in frame.columns]
+        return frame.reindex(columns=[c for c in allowed if c in frame.columns] + extra).reset_index(drop=True)
+    with store.open_store(Path(db), read_only=True) as con:
+        answers = _accepted(con, round_, inst.id)
+    frame = responses_from_answers(answers, inst)
+    return frame.reindex(columns=[c for c in allowed if c in frame.columns])
+
+
+def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = False,
+                on_step=lambda what: None) -> ReportInputs:
+    """Read everything the round's report needs; raises only when the store itself cannot be opened."""
+    from trust_survey.store import open_store, round_status
+
+    on_step("reading the store")
+    with open_store(Path(db), read_only=True) as con:
+        status = round_status(con, round_)
+        dist = distribution_rounds(con, round_)
+        kf = key_figure_answers(con, round_)
+        versions = round_versions(con, round_)
+        matches, matches_missing = stored_matches(con, round_)
+        rounds = sorted(int(r[0]) for r in con.execute(
+            "SELECT round FROM distribution WHERE round <= ? UNION SELECT round FROM submissions WHERE round <= ?",
+            [round_, round_]).fetchall())
+    individual_ids = {i.id for i in registry.all() if "individual" in i.audience}
+    status = status[~status["instrument_id"].isin(individual_ids)].reset_index(drop=True)
+    trust_versions = [registry.get(TRUST_INSTRUMENT, v) for v in registry.versions(TRUST_INSTRUMENT)] \
+        if TRUST_INSTRUMENT in registry.ids() else []
+    inputs = ReportInputs(round_, rounds, status, dist, kf, versions, trust_versions, None, None,
+                          matches=matches, matches_missing=matches_missing)
+
+    on_step("reading individual responses")
+    if INDIVIDUAL_INSTRUMENT not in registry.ids():
+        inputs.responses_missing = f"no {INDIVIDUAL_INSTRUMENT} instrument is defined, so there are no scores"
+    else:
+        inputs.individual = registry.get(INDIVIDUAL_INSTRUMENT)
+        try:
+            responses = individual_responses(db, round_, inputs.individual, registry,
+                                             include_free_text=include_free_text)
+        except TrustSurveyError as exc:
+            responses, inputs.responses_missing = None, f"individual responses could not be read: {exc}"
+        if responses is not None and responses.empty:
+            responses = None
+            inputs.responses_missing = (f"no individual responses for round {round_} in the store yet: ingest the "
+                                        f"{INDIVIDUAL_INSTRUMENT} returns (platform CSV, workbooks, SPSS files) "
+                                        "with `trust-survey ingest`")
+        inputs.responses = responses
+
+    on_step("ranking candidate departments and estimating demand")
+    inputs.candidates, inputs.demand, inputs.commissioning_missing = _commissioning(db, round_, inputs.notes)
+    return inputs
+
+
+def _commissioning(db: Path, round_: int, notes: list[str]):
+    """Candidate departments and demand by region, from the library the commissioning commands use."""
+    from trust_survey.candidates import load_weights
+    from trust_survey.commission import candidates_for, demand_for
+    from trust_survey.commission_store import load_round
+
+    try:
+        weights = load_weights(None)
+        data = load_round(Path(db), round_)
+        notes.extend(data.notes)
+        scores, _ = candidates_for(data, weights)
+        demand = demand_for(Path(db), round_, "region", weights)
+    except TrustSurveyError as exc:
+        return None, None, f"not available: {exc}"
+    return scores, demand, ""
