@@ -17,6 +17,7 @@ from trust_survey import settings
 
 SAMPLE_ORGS = settings.PACKAGE_DATA / "sample" / "orgs.csv"
 ROUNDS_BACK = 2  # simulate earlier rounds too, so trends across rounds show
+INDIVIDUALS = 60  # respondents to the individual review questionnaire each round
 
 
 def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]]]:
@@ -30,6 +31,7 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
     ]
     for r in range(round_ - ROUNDS_BACK, round_ + 1):
         sent, received = out / f"round_{r}" / "sent", out / f"round_{r}" / "received"
+        individuals = out / f"round_{r}" / "individuals"
         steps += [
             (f"Round {r}: build every organisation's return",
              ["instruments", "build", "trust_capability", "--orgs", orgs, "--round", str(r), "--out", str(sent),
@@ -38,6 +40,10 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
              ["simulate", "--round", str(r), "--orgs", orgs, "--out", str(received), "--seed", str(r),
               "--messiness", "0.3", "--force"], (0,)),
             (f"Round {r}: ingest and validate the returns", ["ingest", str(received), "--round", str(r)], (0, 1)),
+            (f"Round {r}: simulate the individual review questionnaires",
+             ["simulate", "--instrument", "individual_review", "--round", str(r), "--respondents",
+              str(INDIVIDUALS), "--out", str(individuals), "--seed", str(r), "--force"], (0,)),
+            (f"Round {r}: ingest the individual responses", ["ingest", str(individuals), "--round", str(r)], (0,)),
         ]
     steps += [
         ("Who has returned, and whom to chase",
@@ -91,8 +97,9 @@ def run_demo(out: Path, round_: int) -> int:
         print(f"\n== {title}\n$ trust-survey {' '.join(args)}", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
-            cli.main(args=args, prog_name="trust-survey", standalone_mode=False)
-            code = 0
+            # without standalone mode click returns the exit code of ctx.exit() instead of raising
+            code = cli.main(args=args, prog_name="trust-survey", standalone_mode=False) or 0
+            code = code if isinstance(code, int) else 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except Exception as exc:  # click exceptions carry their own exit codes

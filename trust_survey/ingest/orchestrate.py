@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: Files found in folders that are never returns (our own outputs); named explicitly they are read.
 NOT_RETURNS = {"distribution.csv", "simulation_manifest.csv", "simulation_injections.csv",
-               "simulation_job_titles.csv", "issues.csv", "files.csv"}
+               "simulation_job_titles.csv", "individual_manifest.csv", "issues.csv", "files.csv"}
 RETURN_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".sav", ".zsav", ".txt"}
 PARALLEL_FROM = 24
 ORG_NAME_FIELD = "org_name"   # the form item the builder pre-fills with the organisation's name
