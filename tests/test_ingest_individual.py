@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ingest_helpers import REPO, ROUND, make_individual_return, query, read_issues
 from trust_survey import store
@@ -127,3 +128,84 @@ def test_ingest__individual_resubmission__supersedes_that_respondent_only_and_di
     assert frame.loc["P-002", "format"] == "xlsx"
     diff = run("diff", "P-002", "--round", ROUND, "--db", db)
     assert "ret_plans" in diff.stdout or "Leaving the NHS" in diff.stdout
+
+
+LIKERT = ["ret_plans", "ret_offer", "ret_promotion", "ret_elsewhere", "ret_recommend", "use_skills", "use_routine",
+          "use_understood", "use_research", "eq_give_more", "eq_get_more", "eq_hard_work", "eq_owed", "eq_contribute"]
+SAV_CASES = [   # RESPID, RGROUP, stream, trust_code, training_year, years_nhs, likert answers (-9 not answered)
+    ["S-001", 1, 1, "RJ1", 2, 1, [4, 5, 3, 2, 4, 4, 2, 1, 4, 4, 2, 5, 2, 4]],
+    ["S-002", 2, 2, "RGT", 9, 8, [5, 5, 4, 1, 5, 5, 1, 4, 4, 3, 3, 4, 3, 3]],
+    ["", 3, 1, "RRK", 9, 4, [2, 2, 2, 4, 2, 2, 4, 2, 2, 3, 3, 3, 3, 3]],     # no respondent id
+    ["S-004", 3, 3, "RRK", 9, 6, [1, 2, -9, 5, 2, 2, 4, 2, 2, 3, 3, 3, 3, 3]],
+]
+
+
+def _sav_frame() -> pd.DataFrame:
+    rows = [{"RESPID": c[0], "RGROUP": c[1], "stream": c[2], "trust_code": c[3], "training_year": c[4],
+             "years_nhs": c[5], **dict(zip(LIKERT, c[6]))} for c in SAV_CASES]
+    return pd.DataFrame(rows)
+
+
+def test_ingest__spss_file_from_pyreadstat__one_submission_per_case(tmp_path, run):
+    import pyreadstat
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frame = _sav_frame()
+    pyreadstat.write_sav(frame, str(folder / f"review_{ROUND}.sav"),
+                         missing_ranges={v: [-9] for v in LIKERT})
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", folder, "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    assert "[case 3]" in result.stdout and "F012" in result.stdout
+    subs = query(db, "SELECT org_code, status, format, identified_by FROM submissions ORDER BY org_code")
+    assert subs.org_code.tolist() == ["S-001", "S-002", "S-004"] and set(subs.format) == {"sav"}
+    # the file's own warnings (W033: no comment variables) are stored once, with its first respondent
+    assert subs.status.tolist() == ["accepted_with_warnings", "accepted", "accepted"]
+    assert set(subs.identified_by) == {"variables"}
+    got = store.individual_responses(db, ROUND).set_index("respondent_id")
+    assert got.loc["S-002", "group"] == "current" and got.loc["S-002", "stream"] == "hi"
+    assert got.loc["S-002", "training_year"] == "na" and got.loc["S-004", "group"] == "former"
+    assert pd.isna(got.loc["S-004", "ret_promotion"]) and got.loc["S-004", "ret_plans"] == 1
+    assert got.loc["S-001", "region_code"] == "Y56"
+
+
+@pytest.mark.pspp
+def test_ingest__spss_file_written_by_pspp__one_submission_per_case(tmp_path, run, pspp):
+    import subprocess
+
+    frame = _sav_frame().iloc[[0, 1, 3]]
+    source = tmp_path / "cases.csv"
+    frame.to_csv(source, index=False)
+    labels = tmp_path / "labels.sps"
+    labels.write_text("VALUE LABELS RGROUP 1 'STP trainee' 2 'Qualified' 3 'Former'.\n"
+                      f"MISSING VALUES {' '.join(LIKERT)} (-9).\n", encoding="utf-8")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    target = folder / f"individual_review_{ROUND}.zsav"
+    proc = subprocess.run(["bash", str(pspp), "-l", str(labels), str(source), str(target)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    db = tmp_path / "s.duckdb"
+    run("ingest", folder, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    got = store.individual_responses(db, ROUND)
+    assert got.respondent_id.tolist() == ["S-001", "S-002", "S-004"]
+    assert got.group.tolist() == ["trainee", "current", "former"] and got.format.tolist() == ["sav"] * 3
+    assert got.ret_promotion.isna().tolist() == [False, False, True]
+
+
+def test_export__individual_responses__drop_free_text_unless_asked(tmp_path, run):
+    make_individual_return(tmp_path / "in", "IR2026-0001")
+    db = tmp_path / "s.duckdb"
+    run("ingest", tmp_path / "in", "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    run("export", "--round", ROUND, "--format", "csv", "--out", tmp_path / "plain", "--db", db)
+    plain = pd.read_csv(tmp_path / "plain" / f"individual_review_v1_{ROUND}_form.csv")
+    assert "comment_keep" not in plain.columns and plain.org_code.tolist() == ["IR2026-0001"]
+    assert plain.ret_plans.tolist() == ["Agree"]
+    run("export", "--round", ROUND, "--format", "csv", "--out", tmp_path / "all", "--db", db, "--include-free-text")
+    full = pd.read_csv(tmp_path / "all" / f"individual_review_v1_{ROUND}_form.csv")
+    assert full.comment_keep.tolist() == ["Protected time for research."]
+    run("export", "--round", ROUND, "--format", "sav", "--out", tmp_path / "sav", "--db", db)
+    import pyreadstat
+
+    frame, meta = pyreadstat.read_sav(str(tmp_path / "sav" / f"individual_review_v1_{ROUND}_form.sav"))
+    assert "comment_keep" not in frame.columns and meta.column_names_to_labels["RESPID"].startswith("Respondent")

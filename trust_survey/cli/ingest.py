@@ -209,16 +209,20 @@ def feedback_cmd(round_, out, db, force, quiet) -> None:
               help="CSV files, one Excel workbook per instrument version, or SPSS .sav files.")
 @click.option("--out", "out", type=_DIR, required=True, help="Folder for the exported tables.")
 @click.option("--instrument", "instrument_id", default=None, help="Only this instrument (default: all).")
+@click.option("--include-free-text", "free_text", is_flag=True,
+              help="Keep individual respondents' free-text answers (left out by default).")
 @instruments_option
 @db_option
 @force_option
 @quiet_option
-def export_cmd(round_, fmt, out, instrument_id, instruments_dir, db, force, quiet) -> None:
+def export_cmd(round_, fmt, out, instrument_id, free_text, instruments_dir, db, force, quiet) -> None:
     """Export the round's accepted returns as tidy tables (and the ledger) in CSV, Excel or SPSS.
 
     One table per instrument version and record type: the form (one row per organisation) and each
     table (one row per organisation and row). SPSS files carry the definition's variable and value
     labels. Text that a spreadsheet would run as a formula is made safe; numbers stay numbers.
+    Individual questionnaires come one row per respondent (pseudonymous id); their free-text
+    answers are left out unless --include-free-text.
 
     \b
     Example:
@@ -228,6 +232,6 @@ def export_cmd(round_, fmt, out, instrument_id, instruments_dir, db, force, quie
     from trust_survey.ingest.export import export_round
 
     result = export_round(resolve_db(db), _registry(instruments_dir), round_, fmt, out,
-                          instrument_id=instrument_id, force=force)
+                          instrument_id=instrument_id, force=force, include_free_text=free_text)
     info(f"exported {len(result.written)} file(s) for round {round_}", quiet)
     wrote(result.out_dir, f"{fmt} tables", quiet)

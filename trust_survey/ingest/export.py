@@ -6,6 +6,10 @@ version is written through its own definition, so no answer is lost when version
 items (names, emails) are left out. Text that a spreadsheet would run (``=``, ``+``, ``-``, ``@``)
 is made safe in CSV and Excel; numbers, negative ones included, stay numbers. SPSS files carry the
 definition's variable names, variable labels, value labels and measure levels, choices as codes.
+
+Individual questionnaires (audience ``individual``) are exported one row per respondent under their
+pseudonymous id, and their free-text answers (text and long-text items) are left out unless
+``include_free_text`` is set: comments can name people even when nobody was asked to.
 """
 from __future__ import annotations
 
@@ -34,14 +38,19 @@ class ExportResult:
     written: list[Path]
 
 
-def _fields(inst: Instrument, record: str) -> list[AnswerField]:
-    return [f for f in inst.fields() if (f.table or "form") == record and not f.item.personal]
+FREE_TEXT = ("text", "long_text")
+
+
+def _fields(inst: Instrument, record: str, include_free_text: bool = True) -> list[AnswerField]:
+    drop_text = not include_free_text and "individual" in inst.audience
+    return [f for f in inst.fields() if (f.table or "form") == record and not f.item.personal
+            and not (drop_text and f.type in FREE_TEXT and f.field_id != inst.id_item)]
 
 
 def record_frame(answers: pd.DataFrame, subs: pd.DataFrame, inst: Instrument, record: str,
-                 codes: bool) -> pd.DataFrame:
+                 codes: bool, include_free_text: bool = True) -> pd.DataFrame:
     """One record type of one instrument version as a wide table (labels, or codes when ``codes``)."""
-    fields = _fields(inst, record)
+    fields = _fields(inst, record, include_free_text)
     mine = answers[answers.table_id.fillna("form") == record]
     keys = ["submission_id"] if record == "form" else ["submission_id", "row_index"]
     base = subs[["submission_id", "org_code"]]
@@ -87,7 +96,8 @@ def _write_sav(frame: pd.DataFrame, inst: Instrument, record: str, path: Path) -
         elif fmt == "EDATE10":
             renamed[name] = pd.to_datetime(renamed[name])
     formats[id_var] = f"A{max([5] + [len(str(v)) for v in renamed[id_var]])}"
-    labels = {**meta["labels"], id_var: "ODS organisation code", "submission_id": "Submission in the ledger"}
+    id_label = "Respondent id (pseudonymous)" if "individual" in inst.audience else "ODS organisation code"
+    labels = {**meta["labels"], id_var: id_label, "submission_id": "Submission in the ledger"}
     if "row_index" in renamed:
         labels["row_index"] = "Row of the table in the return"
     pyreadstat.write_sav(renamed, str(path), column_labels=labels, variable_value_labels=meta["value_labels"],
@@ -121,8 +131,11 @@ def _write_xlsx(frames: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: Path, *,
-                 instrument_id: str | None = None, force: bool = False) -> ExportResult:
-    """Write the round's tidy tables in ``fmt`` into ``out_dir`` (refusing to overwrite without force)."""
+                 instrument_id: str | None = None, force: bool = False,
+                 include_free_text: bool = False) -> ExportResult:
+    """Write the round's tidy tables in ``fmt`` into ``out_dir`` (refusing to overwrite without force).
+
+    Individual questionnaires' free-text answers are left out unless ``include_free_text``."""
     from trust_survey.safe_text import neutralise_frame
 
     out_dir = Path(out_dir)
@@ -152,7 +165,8 @@ def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: P
             stem = f"{inst.id}_v{inst.version}_{round_}"
             tables[stem] = {}
             for record in records:
-                frame = record_frame(mine, subs, inst, record, codes=fmt == "sav")
+                frame = record_frame(mine, subs, inst, record, codes=fmt == "sav",
+                                     include_free_text=include_free_text)
                 tables[stem][record] = frame
                 if fmt == "sav":
                     _write_sav(frame, inst, record, staging / f"{stem}_{record}.sav")

@@ -273,6 +273,7 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
     """Every answer of an SPSS or CSV return: one record file for the form, one per table."""
     out = Extracted()
     inst = identity.instrument
+    individual = "individual" in inst.audience
     variables = record_variables(inst)
     fields = inst.fields()
     id_field = next(f for f in fields if f.field_id == inst.id_item)
@@ -316,6 +317,11 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
         for f in rec_fields:
             i = cols.get(f.var_name.casefold())
             if i is None:
+                if individual and not f.item.required:   # a survey team may leave out optional questions
+                    out.issues.append(Issue("W033", f"variable {f.var_name} ('{f.label}') is not in {name}; its "
+                                                    "answers are blank", file=name, column=f.var_name,
+                                            field=f.field_id, expected=f.var_name))
+                    continue
                 out.issues.append(Issue("V013", f"variable {f.var_name} ('{f.label}') is missing from {name}; its "
                                                 "answers could not be read", file=name, column=f.var_name,
                                         field=f.field_id, expected=f.var_name))

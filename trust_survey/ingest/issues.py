@@ -72,6 +72,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W030": (WARNING, "text file is not UTF-8"),
     "W031": (WARNING, "macros present (not run)"),
     "W032": (WARNING, "read as a survey-platform export through a mapping file"),
+    "W033": (WARNING, "optional variable missing from an individual's file (its answers are blank)"),
     # Survey-platform CSV exports (trust_survey.review_cycle.platform_csv): same meaning, same codes.
     "P001": (WARNING, "platform column not in the mapping (left out)"),
     "P002": (WARNING, "mapped platform column not in the file"),
