@@ -225,6 +225,19 @@ def test_commission__return_ingested_after_the_match_run__asks_for_another_run(r
     assert "RRK" in set(pd.read_csv(tmp_path / "c.csv")["org_code"])
 
 
+def test_demand__earlier_round_not_matched__is_coded_now_with_a_note_but_asked_for_it_is_an_error(
+        run, db, tmp_path):
+    make_return(tmp_path / "old", "RJ1", round_=2025, tables={"departments": DEPARTMENTS, "staff": RJ1_STAFF})
+    run("ingest", tmp_path / "old", "--round", 2025, "--out", tmp_path / "old_run", "--engine", "pandas", "--quiet")
+    run("match", "run", "--round", ROUND)
+    result = run("demand", "--round", ROUND, "--by", "region", "--out", tmp_path / "d.csv")
+    assert "round 2025: job titles coded now with the current taxonomy (not coded by `trust-survey match run " \
+           "--round 2025`" in result.stderr
+    assert "round 2026: job titles coded now" not in result.stderr
+    result = run("candidates", "--round", 2025, "--out", tmp_path / "c.csv", expect=1)
+    assert "[CAND002] round 2025" in result.stderr
+
+
 # ---------------------------------------------------------------------------------------------- review export
 def test_review_export__before_match_run__says_to_run_it(run, db, tmp_path):
     result = run("match", "review-export", "--round", ROUND, "--out", tmp_path / "r.xlsx", expect=1)

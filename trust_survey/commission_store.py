@@ -88,17 +88,22 @@ def _stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str | None]:
 
 
 def _code_titles(staff: pd.DataFrame, matches: pd.DataFrame | None, table: str | None, round_: int,
-                 notes: list[str]) -> tuple[pd.DataFrame, str | None]:
-    """The staff rows with stream / relation / decision from the stored match results."""
+                 notes: list[str], strict: bool = True) -> tuple[pd.DataFrame, str | None]:
+    """The staff rows with stream / relation / decision from the stored match results.
+
+    With ``strict`` (the round asked for) a round ``match run`` has not coded is an error; otherwise (an
+    earlier round read for a trend) its titles are coded now, with a note."""
     if staff.empty:
         return staff.assign(stream=pd.Series(dtype=object), relation=pd.Series(dtype=object),
                             decision=pd.Series(dtype=object)), None
-    if matches is None:
-        # This version of the toolkit stores no match results: code the titles now, with the same matcher.
+    if matches is None or (matches.empty and not strict):
+        # No stored match results to use: code the titles now, with the same matcher.
         from trust_survey.matching.matcher import match_frame
 
         coded = match_frame(staff, "job_title", "staff_dept")
-        notes.append("job titles coded now with the current taxonomy (no stored match results to use)")
+        why = ("no stored match results to use" if matches is None else
+               f"not coded by `trust-survey match run --round {round_}`, which stores them for review")
+        notes.append(f"job titles coded now with the current taxonomy ({why})")
         version = str(coded["taxonomy_version"].iloc[0]) if len(coded) else None
         return coded, version
     if matches.empty:
@@ -182,7 +187,7 @@ def load_round(db: Path, round_: int, *, require_returns: bool = True) -> RoundD
     departments = _geocode_departments(departments)
 
     staff = _table(tables, "staff")
-    staff, taxonomy_version = _code_titles(staff, matches, match_table, round_, notes)
+    staff, taxonomy_version = _code_titles(staff, matches, match_table, round_, notes, strict=require_returns)
     capacity = form.drop_duplicates("org_code", keep="last").reset_index(drop=True)
     partners = _table(tables, "partners")
     return RoundData(round_, departments, staff, capacity, partners, dist, taxonomy_version, notes)
