@@ -218,3 +218,64 @@ def test_match_titles__repeated_titles__are_scored_once(matcher):
     out = matcher.code(titles)
     assert len(out) == 10000
     assert out["normalised_title"].nunique() == 2
+
+
+# ------------------------------------------------------------------ defects found on fresh staff lists
+@pytest.mark.parametrize("title, department", [
+    ("Dialysis Assistant", "Renal"),            # the department alone would make a "renal specialist"
+    ("Porter", "Medical Physics"),
+    ("Receptionist", "Genomics Laboratory Hub"),
+    ("Office Manager", "Clinical Engineering"),
+])
+def test_match_titles__department_alone__never_codes_a_stream(matcher, title, department):
+    r = code(matcher, title, department)
+    assert r["stream"] == "none", r
+
+
+@pytest.mark.parametrize("title, department, stream", [
+    ("Chief Information Officer", "Digital", "none"),        # not completed to a chief *digital* ... officer
+    ("Chief Clinical Information Officer", "Digital", "health_informatics"),
+    ("Staff Nurse", "Digital Services", "none"),
+])
+def test_match_titles__title_that_names_a_role__is_not_overruled_by_the_department(
+        matcher, title, department, stream):
+    r = code(matcher, title, department)
+    assert (r["stream"], r["decision"]) == (stream, "auto"), r
+
+
+@pytest.mark.parametrize("title, stream", [
+    ("Digital CSO", "health_informatics"),
+    ("CSO - Digital", "health_informatics"),
+    ("SystmOne Analyst", "health_informatics"),
+    ("RiO Build Analyst", "health_informatics"),
+    ("Nervecentre Configuration Analyst", "health_informatics"),
+    ("Oracle Health Analyst", "health_informatics"),
+    ("BadgerNet Analyst", "health_informatics"),
+    ("MRSE", "physical_sciences"),
+    ("Radioactive Waste Adviser (RWA)", "physical_sciences"),
+    ("Brachytherapy Physicist", "physical_sciences"),
+    ("Nuc Med Physicist", "physical_sciences"),
+    ("Clin Scientist RT Physics", "physical_sciences"),
+    ("Sci Comp Engineer", "physical_sciences"),
+    ("Posture & Mobility Engineer", "physical_sciences"),
+    ("Clinical Scientist Genetics HCPC Reg", "genomics"),
+])
+def test_match_titles__staff_list_variants_of_relevant_roles__are_coded(matcher, title, stream):
+    r = code(matcher, title)
+    assert (r["stream"], r["decision"]) == (stream, "auto"), r
+
+
+@pytest.mark.parametrize("title", [
+    "Chief Digital Information Officer", "Nuc Med Technologist", "Medical Devices Trainer", "SystmOne Trainer",
+    "RiO Support Analyst", "Digital Clinical Safety Administrator", "Ultrasound Practitioner", "Office Manager",
+])
+def test_match_titles__look_alikes_found_on_staff_lists__are_not_a_stream(matcher, title):
+    r = code(matcher, title)
+    assert r["stream"] == "none", r
+
+
+def test_match_titles__many_aliases_of_one_role__do_not_crowd_out_the_alternatives(matcher):
+    # medical_physicist has dozens of aliases scoring above every other role; other roles still compete
+    r = code(matcher, "Medical Physicist")
+    assert r["alternatives"].count(";") == matcher.scoring.alternatives - 1, r
+    assert "(none)" in r["alternatives"]

@@ -25,13 +25,18 @@ How a title meets the taxonomy (``role_taxonomy.yaml``):
    - ``score = 100 * alias_cov ** alias_power * title_cov ** title_power``; key terms score a little less
      (``key_term_factor``), aliases completed by the department a little less (``context_factor``).
    - Exclusion terms veto a role ("Genomics Nurse" is never a genomics scientist); department contexts
-     veto a stream or add ``context_support_bonus`` to one.
+     veto a stream or add ``context_support_bonus`` to one. The department only completes what the title
+     says: an alias none of whose meaningful words is in the title scores nothing ("Dialysis Assistant" in
+     "Renal" is not a "renal specialist").
 4. **Fuzzy string** similarity for near-misses the word level cannot see ("bioinformaticsscientist"):
    ``process.cdist`` with ``fuzz.ratio`` on the sorted words of the unique titles still below
    ``fuzzy_cap``, accepted from ``fuzzy_min`` and capped at ``fuzzy_cap`` so it alone never decides
    automatically at the default thresholds. Symmetric ratios cannot fall into the subset trap
    ("scientist" vs "clinical genomics scientist" is 50).
-5. **Decide**: a candidate whose alias words are a strict subset of a fully matched candidate's alias is
+5. **Decide**: every role puts its best alias forward (so a role with many aliases cannot crowd another
+   stream out of the margin). A title that is exactly a role's alias is not overruled by aliases the
+   department completes ("Chief Information Officer" in Digital). A candidate whose alias words are a
+   strict subset of a fully matched candidate's alias is
    dominated ("Software Engineer" by "Software Engineer, Medical Physics") and is no alternative. The
    best remaining candidate is coded ``auto`` when its score reaches ``auto_score`` and its margin over the
    best candidate of a *different stream* reaches ``auto_margin``; ``none`` when nothing reaches
@@ -175,6 +180,14 @@ class Matcher:
         neutral = taxonomy.tables.neutral
         self.phrase_core = [frozenset(t for t in p.tokens if t not in neutral) or frozenset(p.tokens)
                             for p in phrases]
+        # Phrases are compiled role by role; the start of each role's block lets every role put its best
+        # alias forward, so a role with many aliases cannot crowd another stream out of the margin.
+        starts = np.flatnonzero(np.r_[True, np.diff(self.phrase_role) != 0]) if P else np.zeros(0, int)
+        self.role_starts = starts if (np.diff(self.phrase_role) >= 0).all() else None
+        self._block_of = np.cumsum(np.r_[True, np.diff(self.phrase_role) != 0]) - 1 if P else starts
+        self.phrase_has_core = np.array([any(t not in neutral for t in p.tokens) for p in phrases])
+        self.phrase_ambiguous = np.array([taxonomy.roles[p.role_id].ambiguous for p in phrases])
+        self._core_cols = sparse.diags(self.meaningful.astype(np.float32))
         self.phrase_weight = self.W_A
         self.phrase_sorted = [" ".join(sorted(p.tokens)) for p in phrases]
         self.exact = {}
@@ -293,6 +306,12 @@ class Matcher:
         score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * self.phrase_factor
         context_used = hit - in_t > 1e-6
         score = np.where(context_used, score * s.context_factor, score)
+        if context_used.any():
+            # The department completes what the title says; it never says it alone ("Dialysis Assistant"
+            # in "Renal" is not a "renal specialist"): the title must bring a meaningful word of the alias.
+            in_core = ((T @ self._core_cols) @ self.A_T).toarray()
+            orphan = context_used & (in_core <= 1e-6) & self.phrase_has_core[None, :]
+            score[orphan] = 0.0
 
         present = (T.sign() @ self.E_T).toarray() >= self.E_size - 0.5
         for i, k in zip(*np.nonzero(present & (self.E_size > 1))):
@@ -340,12 +359,24 @@ class Matcher:
             return result
         k = min(_TOP_K, len(scores))
         idx = np.argpartition(-scores, k - 1)[:k]
+        if self.role_starts is not None:
+            role_max = np.maximum.reduceat(scores, self.role_starts)
+            best_of_role = np.flatnonzero((scores >= role_max[self._block_of]) & (scores > 0))
+            idx = np.union1d(idx, best_of_role)
         cands = [_Candidate(int(j), float(scores[j]) * self._gap_factor(toks, int(j)), bool(full[j]),
                             bool(ctx_used[j])) for j in idx if scores[j] > 0]
+        # The department completes a title that is not itself a role's alias ("Software Engineer" in Medical
+        # Physics); it never competes with one that is ("Chief Information Officer" in Digital is not a
+        # chief *digital* information officer, "Chief Clinical Information Officer" stays automatic).
+        key = token_key(toks)
+        if any(not c.context_used and not self.phrase_ambiguous[c.phrase] and self.phrases[c.phrase].key == key
+               for c in cands):
+            cands = [c for c in cands if not c.context_used]
         # Dominance on meaningful words: "software engineer" (or "research software engineer") gives way
         # to a fully present "medical physics software engineer".
-        full_sets = [self.phrase_core[c.phrase] for c in cands if c.full]
-        kept = [c for c in cands if not any(self.phrase_core[c.phrase] < fs for fs in full_sets)]
+        core = self.phrase_core
+        full_sets = [core[c.phrase] for c in cands if c.full]
+        kept = [c for c in cands if not any(core[c.phrase] < fs for fs in full_sets)]
         kept.sort(key=lambda c: (-c.score, c.context_used, -self.phrase_weight[c.phrase], c.phrase))
         by_role: list[_Candidate] = []
         seen_roles: set[int] = set()

@@ -5,8 +5,8 @@
 
 1. folds case and Unicode, turns dashes, slashes and brackets into spaces, ``&``/``+`` into ``and``;
 2. drops bracketed asides that only say how the post is held (``(Fixed Term)``, ``(maternity cover)``);
-3. removes bands and grades (``Band 7``, ``B8a``, ``AfC 6``, ``8a``, ``Grade 5``) and turns medical
-   training grades (``ST3``, ``FY1``) into ``doctor``;
+3. removes bands and grades (``Band 7``, ``B8a``, ``AfC 6``, ``8a``, ``Grade 5``) and registration
+   (``HCPC Reg``: not a registrar) and turns medical training grades (``ST3``, ``FY1``) into ``doctor``;
 4. expands abbreviations and fixes British/American spellings token by token (``snr`` -> senior,
    ``eng`` -> engineer, ``counselor`` -> counsellor, ``genomic`` -> genomics);
 5. rewrites multi-word phrases (``electronic patient record`` -> ``epr``);
@@ -35,6 +35,8 @@ _BANDS = [
     re.compile(r"\b\d+(?:\.\d+)?\s*(?:wte|fte|hrs|hours|hour|months|month|mths|years|yrs|weeks|wks|pas?)\b"),
 ]
 _MEDICAL_GRADES = re.compile(r"\b(?:st|ct|fy|f|sho|spr|str)\s?\d\b")
+# "HCPC Reg", "AHCS registered": registration with a body, not a registrar (doctor).
+_REGISTRATION = re.compile(r"\b(?:hcpc|ahcs|nmc|gmc|gphc|rcc)\s*(?:reg|regd|registered|registration|registrant)\b")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _NUMBERISH = re.compile(r"^(?:\d+|\d+(?:st|nd|rd|th)|[ivx]{1,4})$")
 
@@ -101,6 +103,7 @@ def _clean_text(text: str, tables: NormalisationTables) -> str:
     text = _DASHES.sub(" ", text)
     for pattern in _BANDS:
         text = pattern.sub(" ", text)
+    text = _REGISTRATION.sub(" ", text)
     text = _MEDICAL_GRADES.sub(" doctor ", text)
     return text
 
