@@ -145,17 +145,23 @@ def pipeline(tmp_path_factory):
         truth.loc[truth["respondent_id"] == first_csv["respondent_id"].iloc[0], "comment_keep"] = COMMENT_XSS
         have = set(individual_responses(db, 2026, individual, registry)["respondent_id"])
         _store_individuals(db, individual, truth[~truth["respondent_id"].isin(have)], 2026)
+        invoke("report", "--round", 2026, "--out", base / "report_unmatched", "--db", db, *common)
+        matched = "run" in cli.commands["match"].commands
+        if matched:
+            invoke("match", "run", "--round", 2026, "--db", db, "--quiet")
         out = base / "report_2026"
         said = invoke("report", "--round", 2026, "--out", out, "--db", db, *common)
         said_2025 = invoke("report", "--round", 2025, "--out", base / "report_2025", "--db", db, *common)
-        invoke("report", "--round", 2026, "--out", base / "report_free", "--db", db, "--include-free-text",
-                      *common)
-    return {"base": base, "db": db, "out": out, "said": said.output, "said_2025": said_2025.output,
-            "html": (out / "review_cycle_report_2026.html").read_text(encoding="utf-8"),
-            "xlsx": out / "review_cycle_report_2026.xlsx", "inst_dir": inst_dir,
-            "html_2025": (base / "report_2025" / "review_cycle_report_2025.html").read_text(encoding="utf-8"),
-            "xlsx_2025": base / "report_2025" / "review_cycle_report_2025.xlsx",
-            "html_free": (base / "report_free" / "review_cycle_report_2026.html").read_text(encoding="utf-8")}
+        invoke("report", "--round", 2026, "--out", base / "report_free", "--db", db, "--include-free-text", *common)
+
+    def page(folder, round_=2026):
+        return (base / folder / f"review_cycle_report_{round_}.html").read_text(encoding="utf-8")
+
+    return {"base": base, "db": db, "out": out, "matched": matched, "inst_dir": inst_dir,
+            "said": said.output, "said_2025": said_2025.output,
+            "html": page("report_2026"), "xlsx": out / "review_cycle_report_2026.xlsx",
+            "html_2025": page("report_2025", 2025), "xlsx_2025": base / "report_2025" / "review_cycle_report_2025.xlsx",
+            "html_free": page("report_free"), "html_unmatched": page("report_unmatched")}
 
 
 class _Tables(HTMLParser):
@@ -410,3 +416,55 @@ def test_report__missing_parts_are_stated_not_left_out(pipeline):
     assert "missing: Answers to each statement" in pipeline["said_2025"]
     trend = sheet_frame(pipeline["xlsx_2025"], "Key figure trend")
     assert sorted(set(trend["round"])) == [2024, 2025]
+
+
+def test_report__title_coding_statistics_come_from_the_stored_match_run(pipeline):
+    if not pipeline["matched"]:
+        pytest.skip("this version has no `match run`, so nothing stores match results")
+    with store.open_store(pipeline["db"], read_only=True) as con:
+        stored = con.execute("SELECT decision, count(*) FROM title_matches WHERE round = 2026 GROUP BY 1").fetchall()
+    decisions = sheet_frame(pipeline["xlsx"], "Coding decisions").set_index("decision")["titles"].to_dict()
+    assert decisions == dict(stored)
+    by_stream = sheet_frame(pipeline["xlsx"], "Coding by stream")
+    assert by_stream["titles"].sum() == sum(n for _, n in stored)
+    assert "Title coding: not run" in pipeline["html_unmatched"]
+    assert "Title coding: not run" not in pipeline["html"]
+
+
+# ---- stage functions on in-memory frames ----------------------------------------------------------------
+
+def _kf_answers(rows):
+    return pd.DataFrame([{"round": r, "org_code": o, "instrument_version": 1, "field_id": f, "value_num": v}
+                         for r, o, f, v in rows])
+
+
+def test_key_figure_section__merged_trust_carries_its_successor_and_no_return_is_not_zero():
+    from trust_survey.report.tables import key_figure_section
+
+    answers = _kf_answers([(2024, "RR1", "kf_in_post", 3), (2024, "RRK", "kf_in_post", 5),
+                           (2026, "RRK", "kf_in_post", 9)])
+    dist = pd.DataFrame({"round": [2024, 2024, 2026, 2026], "org_code": ["RR1", "RRK", "RRK", "RGT"],
+                         "org_name": ["Heart of England", "UHB", "UHB", "CUH"],
+                         "region_code": ["Y60", "Y60", "Y60", "Y61"]})
+    section = key_figure_section(answers, dist, {2024: 1, 2026: 1}, [], 2026, {"Y60": "Midlands"},
+                                 {"RR1": "RRK"})
+    trust = next(t for t in section.tables if t.sheet == "Key figures by trust").frame
+    assert trust.set_index(["round", "org_code"])["org_code_now"].to_dict() == {
+        (2024, "RR1"): "RRK", (2024, "RRK"): "RRK", (2026, "RGT"): "RGT", (2026, "RRK"): "RRK"}
+    region = next(t for t in section.tables if t.sheet == "Key figures by region").frame.set_index(
+        ["round", "region_code"])
+    assert region.at[(2024, "Y60"), "kf_in_post"] == 8 and region.at[(2024, "Y60"), "region_name"] == "Midlands"
+    assert region.at[(2026, "Y61"), "kf_in_post"] is None and region.at[(2026, "Y61"), "not_returned"] == 1
+
+
+def test_line_chart__a_new_series_or_a_missing_round_starts_a_new_line():
+    from trust_survey.report.charts import line_chart
+
+    frame = pd.DataFrame({"round": [2023, 2024, 2025, 2026, 2027], "figure": ["in post"] * 5,
+                          "value": [3, 4, None, 6, 7], "series_id": ["a", "a", "a", "b", "b"],
+                          "break_before": ["no", "no", "no", "yes", "no"]})
+    svg = line_chart(frame, x="round", y="value", label="figure", series="series_id", breaks="break_before",
+                     title="<b>t</b>")
+    lines = re.findall(r'<polyline class="series" points="([^"]+)"', svg)
+    assert [len(p.split()) for p in lines] == [2, 2]
+    assert svg.count('class="series-break"') == 1 and "&lt;b&gt;t&lt;/b&gt;" in svg and "<b>" not in svg

@@ -33,11 +33,13 @@ def report_paths(out_dir: Path, round_: int) -> tuple[Path, Path]:
     return Path(out_dir) / f"review_cycle_report_{round_}.html", Path(out_dir) / f"review_cycle_report_{round_}.xlsx"
 
 
-def geography_lookups(distribution) -> tuple[dict[str, str], dict[str, str]]:
-    """(trust code -> region name, region code -> region name) from the reference geography, with the
-    distribution list filling trusts the reference does not know. Merged trusts follow their successor."""
+def geography_lookups(distribution) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(trust code -> region name, region code -> region name, trust code -> the trust it is part of now)
+    from the reference geography, with the distribution list filling trusts the reference does not know.
+    Merged trusts follow their successor."""
     region_names: dict[str, str] = {}
     region_of: dict[str, str] = {}
+    successor_of: dict[str, str] = {}
     try:
         from trust_survey import geography as geo
 
@@ -49,6 +51,8 @@ def geography_lookups(distribution) -> tuple[dict[str, str], dict[str, str]]:
         successors = geo.load_trust_successors()
         for code in successors["old_code"].astype(str):
             later = geo.resolve_successor(code)
+            if later != code:
+                successor_of[code] = later
             if later in codes and code not in region_of:
                 region_of[code] = region_names.get(codes[later], codes[later])
     except Exception as exc:  # noqa: BLE001 - the report works without reference geography
@@ -57,7 +61,7 @@ def geography_lookups(distribution) -> tuple[dict[str, str], dict[str, str]]:
         for code, region in zip(distribution["org_code"], distribution["region_code"]):
             if isinstance(region, str) and region.strip() and str(code) not in region_of:
                 region_of[str(code)] = region_names.get(region, region)
-    return region_of, region_names
+    return region_of, region_names, successor_of
 
 
 def _summary(report: Report) -> str:
@@ -77,9 +81,9 @@ def run_report(db: Path, round_: int, out_dir: Path, *, registry, include_free_t
     check_writable(xlsx_path, force)
     inputs = load_inputs(db, round_, registry, include_free_text=include_free_text, on_step=on_step)
     on_step("building the tables")
-    region_of, region_names = geography_lookups(inputs.distribution)
+    region_of, region_names, successor_of = geography_lookups(inputs.distribution)
     report = build_report(inputs, include_free_text=include_free_text, region_of=region_of,
-                          region_names=region_names)
+                          region_names=region_names, successor_of=successor_of)
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     on_step("writing the workbook")
     write_atomic(xlsx_path, lambda p: write_workbook(report, p, generated=generated), force=force)

@@ -31,7 +31,8 @@ padding-bottom:4px;margin-top:36px}h3{font-size:1.05em;margin:22px 0 6px}
 .note{color:#425563;font-size:.9em;margin:4px 0}
 table.data{border-collapse:collapse;font-size:.82em;margin:6px 0 14px;display:block;overflow-x:auto}
 table.data th,table.data td{border:1px solid #d8dde0;padding:3px 6px;text-align:left;vertical-align:top}
-table.data th{background:#f0f4f5}table.data td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.data th{background:#f0f4f5}table.data td.long{min-width:24em}
+table.data td.num{text-align:right;font-variant-numeric:tabular-nums}
 nav ul{columns:2;padding-left:18px}svg.chart{display:block;margin:8px 0;max-width:100%;height:auto;
 font-family:Arial,Helvetica,sans-serif}details>summary{cursor:pointer;color:#005eb8}
 """
@@ -69,8 +70,9 @@ def _table_html(table) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
     rows = []
     for record in frame.itertuples(index=False, name=None):
-        cells = "".join(f'<td class="num">{_e(cell_text(v))}</td>' if _is_number(v) else f"<td>{_e(cell_text(v))}</td>"
-                        for v in record)
+        cells = "".join(f'<td class="num">{_e(cell_text(v))}</td>' if _is_number(v) else
+                        f'<td class="long">{_e(cell_text(v))}</td>' if len(cell_text(v)) > 40 else
+                        f"<td>{_e(cell_text(v))}</td>" for v in record)
         rows.append(f"<tr>{cells}</tr>")
     body = "".join(rows) or f'<tr><td colspan="{max(1, len(frame.columns))}">no rows</td></tr>'
     html = (f'<table class="data" data-sheet="{_e(table.sheet)}"><thead><tr>{head}</tr></thead>'

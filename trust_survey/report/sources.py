@@ -200,17 +200,26 @@ def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = Fa
 
 
 def _commissioning(db: Path, round_: int, notes: list[str]):
-    """Candidate departments and demand by region, from the library the commissioning commands use."""
+    """Candidate departments and demand by region, from the library the commissioning commands use.
+
+    When an earlier round cannot be read for the demand trend, the round's own demand is still given
+    (as ``trust-survey map`` estimates it) and a note says why the trend is missing."""
     from trust_survey.candidates import load_weights
     from trust_survey.commission import candidates_for, demand_for
     from trust_survey.commission_store import load_round
+    from trust_survey.demand import estimate_demand
 
     try:
         weights = load_weights(None)
         data = load_round(Path(db), round_)
         notes.extend(data.notes)
         scores, _ = candidates_for(data, weights)
-        demand = demand_for(Path(db), round_, "region", weights)
     except TrustSurveyError as exc:
         return None, None, f"not available: {exc}"
+    try:
+        demand = demand_for(Path(db), round_, "region", weights)
+    except TrustSurveyError as exc:
+        notes.append(f"demand across earlier rounds not available ({exc}); this round's demand only")
+        demand = estimate_demand(scores, data.capacity, data.distribution, weights.demand, "region")
+        demand = demand.assign(round=round_) if "round" not in demand.columns else demand
     return scores, demand, ""

@@ -26,6 +26,8 @@ from trust_survey.review_cycle.trends import KEY_FIGURES, key_figures, series_wi
 #: Decimal places kept in the tables (and so shown in the page).
 DECIMALS = 3
 PCT_DECIMALS = 1
+P_DECIMALS = 6
+P_COLUMNS = ("p_value", "p_holm")
 #: Fewer responses than this in a group: its Likert answers are not shown (the questionnaire's promise).
 MIN_SHOWN = 5
 #: Below this many responses a comparison names the group in a small-group warning.
@@ -99,7 +101,7 @@ def tidy(frame: pd.DataFrame, pct: tuple[str, ...] = ()) -> pd.DataFrame:
             out[col] = s.map(lambda v: "yes" if bool(v) else "no")
         elif pd.api.types.is_float_dtype(s) or str(s.dtype) in ("Float64", "Int64"):
             numbers = pd.to_numeric(s, errors="coerce").astype(float)
-            numbers = numbers.round(PCT_DECIMALS if col in pct else DECIMALS)
+            numbers = numbers.round(PCT_DECIMALS if col in pct else P_DECIMALS if col in P_COLUMNS else DECIMALS)
             whole = numbers.dropna()
             if len(whole) and (whole == whole.round()).all() and whole.abs().max() < 1e15:
                 out[col] = pd.array([None if math.isnan(v) else int(v) for v in numbers], dtype=object)
@@ -156,7 +158,8 @@ def _with_region_names(frame: pd.DataFrame, region_names: dict[str, str]) -> pd.
 
 
 def key_figure_section(answers: pd.DataFrame, distribution: pd.DataFrame, round_versions: dict[int, int],
-                       trust_versions: list, round_: int, region_names: dict[str, str]) -> Section:
+                       trust_versions: list, round_: int, region_names: dict[str, str],
+                       successor_of: dict[str, str] | None = None) -> Section:
     section = Section("key_figures", "Workforce key figures from trust returns")
     if answers.empty:
         section.missing.append(f"no accepted trust returns with key figures for round {round_} or before, so "
@@ -172,6 +175,8 @@ def key_figure_section(answers: pd.DataFrame, distribution: pd.DataFrame, round_
     names = dist.drop_duplicates(["round", "org_code"]).set_index(["round", "org_code"])["org_name"]
     by_trust.insert(2, "org_name", [names.get((r, o), "") for r, o in zip(by_trust["round"], by_trust["org_code"])])
     by_trust = _with_region_names(by_trust, region_names)
+    # Organisations follow mergers: a trust's rows carry the trust it is part of now, to follow it over rounds.
+    by_trust.insert(2, "org_code_now", by_trust["org_code"].map(lambda c: (successor_of or {}).get(str(c), c)))
 
     figures = [f for f in KEY_FIGURES if f in national.columns]
     values = national.melt(id_vars=["round"], value_vars=figures, var_name="item_id", value_name="value")
@@ -200,7 +205,7 @@ def key_figure_section(answers: pd.DataFrame, distribution: pd.DataFrame, round_
             "not; figures are totals over the organisations that returned (no return is never counted as 0).")
     section.tables += [
         Table("Key figures", "Key figures for England, by round", tidy(national)),
-        Table("Key figure trend", "Each key figure across rounds, with series breaks", tidy(trend),
+        Table("Key figure trend", "Each key figure across rounds, with series breaks", tidy(trend), collapsed=True,
               note="break_before = yes: the question changed in that round (see crosswalk_note), so the value "
                    "starts a new series and is not joined to earlier rounds."),
         Table("Trainees by stream", "STP trainees in training by stream, across rounds", tidy(streams)),
@@ -277,7 +282,7 @@ def likert_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Secti
                               "(1 = strongly disagree, 5 = strongly agree), before reverse keying; pct_agree is "
                               "the share answering agree or strongly agree.")
     section.tables.append(Table("Likert distributions", "Answers per statement and group",
-                                tidy(frame, ("pct_agree",))))
+                                tidy(frame, ("pct_agree",)), collapsed=True))
     section.charts.append(("likert", "Likert distributions"))
     return section
 
@@ -309,8 +314,8 @@ def scores_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Secti
                 "hedges_g": t.hedges_g if t else None, "eta_squared": t.eta_squared if t else None,
                 "omega_squared": t.omega_squared if t else None, "summary": result.summary(),
                 "warnings": "; ".join(result.warnings + result.notes)})
-            for w in result.warnings:
-                section.warnings.append(f"{labels[scale.id]} by {GROUPINGS[grouping]}: {w}")
+            for w in result.warnings:  # the same small groups recur for every scale: say it once per grouping
+                section.warnings.append(f"By {GROUPINGS[grouping]}: {w}")
             if len(result.pairwise):
                 p = result.pairwise_frame()
                 p.insert(0, "grouping", grouping)
@@ -388,8 +393,9 @@ DEMAND_SHOWN = ["round", "group_code", "group_name", "stream", "status", "orgs",
 
 
 def commissioning_section(candidates: pd.DataFrame | None, demand: pd.DataFrame | None, missing: str,
-                          round_: int) -> Section:
+                          round_: int, notes: list[str] = ()) -> Section:
     section = Section("commissioning", "Candidate departments and demand")
+    section.paragraphs += [f"Note: {n}" for n in dict.fromkeys(notes)]
     if candidates is None or demand is None:
         section.missing.append(f"Candidate departments and demand: {missing}")
         return section
@@ -414,12 +420,12 @@ def commissioning_section(candidates: pd.DataFrame | None, demand: pd.DataFrame 
 # ---------------------------------------------------------------------------------------------- the lot
 
 def build_report(inputs, *, include_free_text: bool = False, region_of: dict[str, str] | None = None,
-                 region_names: dict[str, str] | None = None) -> Report:
+                 region_names: dict[str, str] | None = None, successor_of: dict[str, str] | None = None) -> Report:
     """Every section of the round's report, from its inputs (see :mod:`trust_survey.report.sources`)."""
     region_names = region_names or {}
     sections = [status_section(inputs.status, inputs.round),
                 key_figure_section(inputs.kf_answers, inputs.distribution, inputs.round_versions,
-                                   inputs.trust_versions, inputs.round, region_names)]
+                                   inputs.trust_versions, inputs.round, region_names, successor_of)]
     if inputs.responses is None:
         for sid, title in (("likert", "Answers to each statement"), ("scores", "Scale scores and group comparisons")):
             sections.append(Section(sid, title, missing=[inputs.responses_missing]))
@@ -437,5 +443,5 @@ def build_report(inputs, *, include_free_text: bool = False, region_of: dict[str
             "Free-text answers are left out of this report; run it with --include-free-text to include them."]))
     sections.append(coding_section(inputs.matches, inputs.matches_missing))
     sections.append(commissioning_section(inputs.candidates, inputs.demand, inputs.commissioning_missing,
-                                          inputs.round))
+                                          inputs.round, inputs.notes))
     return Report(inputs.round, f"Clinical bioinformatics review cycle: round {inputs.round}", sections)
