@@ -119,6 +119,8 @@ def match_group() -> None:
 
     \b
     Example:
+      trust-survey match run --round 2026
+      trust-survey match review-export --round 2026 --out review.xlsx
       trust-survey match titles staff.csv --column title --context-column department --out coded.csv
       trust-survey match evaluate tests/data/titles_dev.csv --column title --label stream
     """

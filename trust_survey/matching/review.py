@@ -123,6 +123,7 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
         "  reject         - the title is not a clinical bioinformatics role (stream none)",
         "Put your name in Reviewer. Decisions become reviewed aliases, so these titles are coded",
         "automatically next time. Import with: trust-survey match review-import <this file>",
+        "A decision applies to the title wherever it appears, whatever the department.",
         f"Taxonomy version {taxonomy.version}. Streams: " + ", ".join(ALL_STREAMS) + ".",
     ]
     for i, line in enumerate(guide, start=1):
