@@ -391,3 +391,46 @@ def test_libreoffice__resaved_store_review_workbook__imports_into_its_round(run,
     rec = q(db, "SELECT * FROM title_reviews").iloc[0]
     assert (rec["action"], rec["reviewer"], rec["round"]) == ("reject", "lo user", ROUND)
     assert set(matches(db).query("job_title == 'Applications Developer'")["stream"]) == {"none"}
+
+
+# ---------------------------------------------------------------------------------------------- stage functions
+def test_changed_decisions__same_decision_in_any_word_order_is_skipped_a_changed_one_kept():
+    from trust_survey.matching.store import changed_decisions
+
+    existing = pd.DataFrame([{"alias": "software developer", "action": "reject", "role_id": "", "stream": "none",
+                              "note": ""}])
+    decisions = pd.DataFrame([
+        {"alias": "developer software", "action": "reject", "role_id": None, "stream": "none", "note": "",
+         "reviewer": "someone else"},
+        {"alias": "clinical scientist", "action": "reject", "role_id": "", "stream": "none", "note": ""},
+    ])
+    assert list(changed_decisions(decisions, existing)["alias"]) == ["clinical scientist"]
+    changed = decisions.assign(note=["now with a note", ""])
+    assert list(changed_decisions(changed, existing)["alias"]) == ["developer software", "clinical scientist"]
+    assert len(changed_decisions(decisions, pd.DataFrame())) == 2
+
+
+def test_apply_reviews__latest_decision_per_title_wins_and_other_rows_are_untouched():
+    from trust_survey.matching.store import apply_reviews
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(REPO / "role_taxonomy.yaml")
+    frame = pd.DataFrame({"title_key": ["developer software", "developer software", "bioinformatician"],
+                          "role_id": ["unspecified_developer", "unspecified_developer", "bioinformatician"],
+                          "role": ["x", "x", "y"], "stream": ["none", "none", "genomics"],
+                          "relation": ["none", "none", "direct"], "score": [80, 80, 100], "margin": [5, 5, 50],
+                          "method": ["fuzzy", "fuzzy", "exact"], "matched_alias": ["", "", "bioinformatician"],
+                          "decision": ["review", "review", "auto"]})
+    reviews = pd.DataFrame([
+        {"title_key": "developer software", "alias": "software developer", "action": "reject", "role_id": "",
+         "stream": "none", "reviewer": "jo", "decided_at": "t1"},
+        {"title_key": "developer software", "alias": "software developer", "action": "change_role",
+         "role_id": "clinical_software_developer", "stream": "health_informatics", "reviewer": "sam",
+         "decided_at": "t2"},
+    ])
+    out, changed = apply_reviews(frame, reviews, tax)
+    assert changed == 2
+    assert list(out["stream"]) == ["health_informatics", "health_informatics", "genomics"]
+    assert list(out["decision"]) == ["auto", "auto", "auto"] and list(out["reviewed_by"][:2]) == ["sam", "sam"]
+    assert out.loc[2, "method"] == "exact" and pd.isna(out.loc[2, "review_action"])
+    assert list(frame["stream"]) == ["none", "none", "genomics"]          # the input is not changed

@@ -170,6 +170,13 @@ def apply_reviews(matches: pd.DataFrame, reviews: pd.DataFrame, taxonomy: Taxono
     return out, int(hit.sum())
 
 
+def _plain(value) -> str:
+    """Text for comparing decisions: None, NaN and blanks are all ''."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
 def changed_decisions(decisions: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
     """The decisions that differ (in :data:`DECISION_KEY`) from the latest ``existing`` one on the same title.
 
@@ -189,7 +196,7 @@ def changed_decisions(decisions: pd.DataFrame, existing: pd.DataFrame) -> pd.Dat
         if key not in ex.index:
             return False
         old = ex.loc[key]
-        return all(str(decisions.iloc[i].get(c) or "") == str(old.get(c) or "") for c in DECISION_KEY)
+        return all(_plain(decisions.iloc[i].get(c)) == _plain(old.get(c)) for c in DECISION_KEY)
 
     keep = [not same(i, k) for i, k in enumerate(keys)]
     return decisions[keep].reset_index(drop=True)
