@@ -258,18 +258,30 @@ def test_ingest__a_crash_mid_file__leaves_the_database_exactly_as_it_was(run, tm
 
     ingest(run, make_return(tmp_path / "a"))
     before = db_counts(DB)
-    real = store._insert_staged
 
-    def boom(con, table, *args):
-        if table == "issues":   # after the ledger row and the answers were written
-            raise RuntimeError("disk on fire")
-        return real(con, table, *args)
+    def boom(con, instruments):   # inside the transaction, after the ledger rows and answers were written
+        raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store, "_insert_staged", boom)
-    result = run("ingest", make_return(tmp_path / "b", "RGT", form={"kf_dest_public": "N/A"}), "--out", "r2", "--engine", "pandas",
-                 expect=1)
+    monkeypatch.setattr(store, "ensure_views", boom)
+    result = run("ingest", make_return(tmp_path / "b", "RGT", form={"kf_dest_public": "N/A"}), "--out", "r2",
+                 "--engine", "pandas", expect=1)
     assert "disk on fire" in result.stderr and "Traceback" not in result.stderr
     assert db_counts(DB) == before
+
+
+def test_ingest__when_the_one_transaction_fails__each_return_is_stored_on_its_own(run, tmp_path, monkeypatch):
+    from trust_survey import store
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("batch failed")
+
+    monkeypatch.setattr(store, "store_batch", fails)
+    make_return(tmp_path / "in", "RJ1")
+    make_return(tmp_path / "in", "RGT", form={"kf_in_post": "lots"})
+    run("ingest", tmp_path / "in", "--out", "r", "--engine", "pandas", expect=1)
+    got = query(DB, "SELECT org_code, status FROM submissions ORDER BY org_code")
+    assert got.values.tolist() == [["RGT", "rejected"], ["RJ1", "accepted"]]
+    assert query(DB, "SELECT count(*) AS n FROM answers").n[0] > 50
 
 
 def test_ingest__database_held_by_another_process__says_so_without_a_traceback(run, tmp_path):
@@ -278,7 +290,8 @@ def test_ingest__database_held_by_another_process__says_so_without_a_traceback(r
 
     ingest(run, make_return(tmp_path / "a"))
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(DB)], stdout=subprocess.PIPE, text=True)
+                               "print('ready', flush=True); time.sleep(60)", str(DB)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         result = run("ingest", make_return(tmp_path / "b", "RGT"), "--out", "r2", "--engine", "pandas", expect=1)
@@ -306,7 +319,8 @@ def test_ingest__column_rule_failures__are_complete_never_truncated(run, tmp_pat
 
 def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path):
     paths = [make_return(tmp_path / "in", "RJ1", form={"places_gen": 99, "icb_code": "bad code!", "will_hi": "Maybe"}),
-             make_return(tmp_path / "in", "RGT", form={"respondent_email": "x@y", "signoff_date": dt.datetime(2040, 1, 1)},
+             make_return(tmp_path / "in", "RGT",
+                         form={"respondent_email": "x@y", "signoff_date": dt.datetime(2040, 1, 1)},
                          tables={"departments": [{"dept_name": "Lab", "dept_type": "Lab", "dept_postcode": "ZZ",
                                                   "dept_hosting": "Has never hosted"}]})]
     found = {}

@@ -87,7 +87,8 @@ def test_store__second_writer__gets_a_clear_busy_error(tmp_path):
     db = tmp_path / "s.duckdb"
     store.connect(db).close()
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+                               "print('ready', flush=True); time.sleep(60)", str(db)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreBusyError) as err:
@@ -108,3 +109,24 @@ def test_store__titles_for_round__gives_titles_with_their_department_type(run, t
                                       "Clinical Scientist (Medical Physics)"]
     assert list(titles.dept_type) == ["Genomics or genetics laboratory"] * 2 + ["Medical physics"]
     assert store.titles_for_round(Path("outputs/trust_survey.duckdb"), 2025).empty
+
+
+def test_store__batch__supersedes_exactly_as_one_by_one_inside_and_outside_the_batch(tmp_path):
+    empty_answers = pd.DataFrame(columns=["_unit"] + [c for c in store.ANSWER_COLUMNS if c != "submission_id"])
+    empty_issues = pd.DataFrame(columns=["_unit"] + [c for c in store.ISSUE_COLUMNS if c != "submission_id"])
+    later = [("RJ1", "rejected", 2), ("RJ1", "accepted", 4), ("RGT", "accepted", 2), ("RJ1", "accepted", 3),
+             ("RGT", "rejected", 5)]
+    got = {}
+    for how in ("one_by_one", "batch"):
+        with store.open_store(tmp_path / f"{how}.duckdb") as con:
+            _put(con, org="RJ1", day=1)
+            if how == "batch":
+                store.stage(con, empty_answers, empty_issues)
+                store.store_batch(con, [(_sub(*args), [], k) for k, args in enumerate(later)])
+            else:
+                for args in later:
+                    _put(con, org=args[0], outcome=args[1], day=args[2])
+            got[how] = con.execute("SELECT submission_id, org_code, outcome, status, supersedes, superseded_by "
+                                   "FROM submissions ORDER BY submission_id").fetchall()
+    assert got["batch"] == got["one_by_one"]
+    assert {r[3] for r in got["batch"]} == {"superseded", "accepted", "rejected"}

@@ -333,6 +333,85 @@ class Writer:
         return stored
 
 
+SUBMISSION_COLUMNS = ["submission_id", "org_code", "org_name", "instrument_id", "instrument_version", "round",
+                      "file_name", "format", "sha256", "bytes", "received_at", "ingested_at", "outcome", "status",
+                      "supersedes", "superseded_by", "errors", "warnings", "identified_by", "run_id"]
+
+
+def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=None) -> list[dict]:
+    """Store many staged submissions, oldest first, in ONE transaction and a handful of statements.
+
+    ``items`` are ``(sub, files, unit)`` as for :func:`store_submission` (answers and issues staged by
+    :func:`stage`). Supersession follows exactly the rules of :func:`store_submission` applied one
+    submission after another (a later return in the batch supersedes an earlier one). All or nothing:
+    any error rolls the whole batch back and is re-raised, so the caller can retry file by file.
+    ``before_commit(con)`` runs inside the transaction. Returns one result per item, as
+    :func:`store_submission` does.
+    """
+    writer = Writer(con)
+    next_id, live = writer.next_id, writer.live
+    pending: dict[int, dict] = {}
+    in_db: dict[int, int] = {}   # stored submission -> the new one that supersedes it
+    results = []
+    now = _now()
+    for sub, files, unit in items:
+        sid = next_id
+        next_id += 1
+        key = (sub["org_code"], sub["round"], sub["instrument_id"])
+        mine = live.get(key, [])
+        override, superseded_by, older = _supersession(mine, sub["outcome"] in ACCEPTED, sub["received_at"])
+        status = override or sub["outcome"]
+        for old in older:
+            if old in pending:
+                pending[old].update(status="superseded", superseded_by=sid)
+            else:
+                in_db[old] = sid
+        pending[sid] = {**{k: sub.get(k) for k in SUBMISSION_COLUMNS}, "submission_id": sid, "ingested_at": now,
+                        "status": status, "supersedes": older[-1] if older else None,
+                        "superseded_by": superseded_by, "_unit": unit, "_files": files}
+        gone = set(older)
+        kept = [r for r in mine if r[0] not in gone]
+        if status != "superseded":
+            kept.append((sid, sub["outcome"], sub["received_at"]))
+            kept.sort(key=lambda r: (r[2] is None, r[2], r[0]))
+        live[key] = kept
+        results.append({"submission_id": sid, "status": status, "supersedes": older[-1] if older else None,
+                        "superseded_by": superseded_by, "superseded": older})
+    subs = pd.DataFrame([{k: v for k, v in row.items() if not k.startswith("_")} for row in pending.values()],
+                        columns=SUBMISSION_COLUMNS)
+    for col in ("supersedes", "superseded_by", "submission_id", "instrument_version", "round", "bytes", "errors",
+                "warnings"):
+        subs[col] = pd.array(subs[col], dtype="Int64")
+    units = pd.DataFrame({"unit": [row["_unit"] for row in pending.values()], "sid": list(pending)},
+                         columns=["unit", "sid"]).astype("int64")
+    files = pd.DataFrame([{"submission_id": sid, **{k: f.get(k) for k in ("file_name", "sha256", "bytes",
+                                                                          "archive_path")}}
+                          for sid, row in pending.items() for f in row["_files"]],
+                         columns=["submission_id", "file_name", "sha256", "bytes", "archive_path"])
+    files["bytes"] = pd.array(files["bytes"], dtype="Int64")
+    superseded = pd.DataFrame({"sid": list(in_db), "by": list(in_db.values())}, columns=["sid", "by"]).astype("int64")
+    with transaction(con):
+        if len(superseded):
+            con.register("_batch_superseded", superseded)
+            con.execute("""UPDATE submissions SET status = 'superseded', superseded_by = m.by
+                           FROM _batch_superseded m WHERE submissions.submission_id = m.sid""")
+        if len(subs):
+            _insert_frame(con, "submissions", subs, SUBMISSION_COLUMNS)
+            _insert_frame(con, "submission_files", files, list(files.columns))
+            con.register("_batch_units", units)
+            for table, columns in (("answers", ANSWER_COLUMNS), ("issues", ISSUE_COLUMNS)):
+                cols = ", ".join(f's."{c}"' for c in columns if c != "submission_id")
+                names = ", ".join(f'"{c}"' for c in columns if c != "submission_id")
+                con.execute(f'INSERT INTO {table} ("submission_id", {names}) SELECT m.sid, {cols} '
+                            f"FROM {STAGED[table]} s JOIN _batch_units m ON s._unit = m.unit ORDER BY m.sid")
+        if before_commit:
+            before_commit(con)
+    for name in ("_batch_superseded", "_batch_units"):
+        with contextlib.suppress(Exception):
+            con.unregister(name)
+    return results
+
+
 def _insert_frame(con, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     if frame.empty:
         return

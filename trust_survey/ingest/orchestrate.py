@@ -9,8 +9,9 @@
    (:mod:`.extract`), clean it (:mod:`.clean`) and check cross-field rules and duplicates
    (:mod:`.validate`); large runs do this on every core while Great Expectations loads;
 3. **column rules** once per instrument version and record type over every unit of the run;
-4. **store** each unit in its own transaction, oldest first (so a resubmission supersedes the
-   return before it); unreadable and rejected files are also copied to the quarantine;
+4. **store** every unit, oldest first (so a resubmission supersedes the return before it), all in one
+   transaction (all or nothing); should that fail, each unit is stored in its own transaction so one
+   bad unit blocks no other. Unreadable and rejected files are also copied to the quarantine;
 5. **report**: ``issues.csv``, ``issues.json``, ``files.csv`` and ``report.html`` in the run folder.
 """
 from __future__ import annotations
@@ -431,21 +432,21 @@ def _reason(ex: Examined) -> str:
     return "\n".join(lines)
 
 
-def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_done: set[str],
-                   registry: Registry) -> FileOutcome:
-    """Archive and store one examined unit in one transaction; quarantine it when it is rejected."""
+def _fatal_outcome(db: Path, ex: Examined) -> FileOutcome:
     unit = ex.unit
     outcome = FileOutcome(unit.name, ex.outcome, errors=ex.errors, warnings=ex.warnings)
-    if ex.fatal:
-        first = next(i for i in ex.issues if i.is_error)
-        if not unit.part_of:   # a many-respondent file is quarantined once, after all its respondents
-            for f in unit.files:
-                store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
-        outcome.message = f"[{first.code}] {first.message}"
-        return outcome
-    inst, identity = ex.identity.instrument, ex.identity
-    outcome.org_code, outcome.instrument, outcome.round = identity.org_code, inst.key, identity.round
-    outcome.identified_by = identity.source
+    first = next(i for i in ex.issues if i.is_error)
+    if not unit.part_of:   # a many-respondent file is quarantined once, after all its respondents
+        for f in unit.files:
+            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+    outcome.message = f"[{first.code}] {first.message}"
+    return outcome
+
+
+def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]]:
+    """Archive the unit's files; return its ledger row and file rows."""
+    unit, identity = ex.unit, ex.identity
+    inst = identity.instrument
     for f in unit.files:
         f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
     sub = {"org_code": identity.org_code, "org_name": identity.org_name, "instrument_id": inst.id,
@@ -455,11 +456,15 @@ def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_don
            "run_id": run_id}
     files = [{"file_name": f["file_name"], "sha256": f["sha256"], "bytes": f["bytes"],
               "archive_path": f["archive_path"]} for f in unit.files]
-    with store.transaction(con):
-        stored = store.store_submission(con, sub, files, unit=key)
-        if inst.id not in views_done:
-            store.ensure_views(con, [registry.get(inst.id, v) for v in registry.versions(inst.id)])
-    views_done.add(inst.id)
+    return sub, files
+
+
+def _stored_outcome(db: Path, ex: Examined, stored: dict) -> FileOutcome:
+    """The outcome of a stored unit; a rejected one is also copied to the quarantine."""
+    unit, identity = ex.unit, ex.identity
+    outcome = FileOutcome(unit.name, ex.outcome, errors=ex.errors, warnings=ex.warnings,
+                          org_code=identity.org_code, instrument=identity.instrument.key, round=identity.round,
+                          identified_by=identity.source)
     outcome.submission_id, outcome.supersedes = stored["submission_id"], stored["supersedes"]
     if stored["status"] == "superseded":
         outcome.status = "superseded"
@@ -473,6 +478,48 @@ def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_don
         outcome.message = (outcome.message + "; " if outcome.message else "") + \
             f"first error: [{first.code}] {first.where()}: {first.message}"
     return outcome
+
+
+def _views(registry: Registry, inst_ids: set[str]):
+    def make(con) -> None:
+        for inst_id in sorted(inst_ids):
+            store.ensure_views(con, [registry.get(inst_id, v) for v in registry.versions(inst_id)])
+    return make
+
+
+def store_examined(con, db: Path, ex: Examined, key: int, run_id: str, views_done: set[str],
+                   registry: Registry) -> FileOutcome:
+    """Archive and store one examined unit in one transaction; quarantine it when it is rejected."""
+    if ex.fatal:
+        return _fatal_outcome(db, ex)
+    inst = ex.identity.instrument
+    sub, files = _ledger_entry(db, ex, run_id)
+    with store.transaction(con):
+        stored = store.store_submission(con, sub, files, unit=key)
+        if inst.id not in views_done:
+            _views(registry, {inst.id})(con)
+    views_done.add(inst.id)
+    return _stored_outcome(db, ex, stored)
+
+
+def store_all(con, db: Path, examined: list[Examined], order: list[int], run_id: str,
+              registry: Registry) -> list[FileOutcome]:
+    """Store every examined unit, oldest first: all together in one transaction (all or nothing), or,
+    if that fails for any reason, each unit in its own transaction so one bad unit blocks no other."""
+    good = [i for i in order if not examined[i].fatal]
+    entries = {i: _ledger_entry(db, examined[i], run_id) for i in good}
+    stored: dict[int, dict] = {}
+    try:
+        results = store.store_batch(con, [(*entries[i], i) for i in good],
+                                    before_commit=_views(registry, {examined[i].identity.instrument.id
+                                                                    for i in good}))
+        stored = dict(zip(good, results))
+    except Exception:  # noqa: BLE001 - rolled back; retried one unit per transaction below
+        log.warning("storing the run in one transaction failed; storing each return on its own", exc_info=True)
+        views_done: set[str] = set()
+        return [store_examined(con, db, examined[i], i, run_id, views_done, registry) for i in order]
+    return [_fatal_outcome(db, examined[i]) if examined[i].fatal else _stored_outcome(db, examined[i], stored[i])
+            for i in order]
 
 
 # ---- the run ------------------------------------------------------------------------------------------------
@@ -541,11 +588,9 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
         _distribution_warnings(con, examined)
         for ex in examined:
             ex.issues.sort(key=_issue_order)
-        views_done: set[str] = set()
         stage_examined(con, examined)
         order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
-        for i in order:
-            outcomes.append(store_examined(con, db, examined[i], i, run_id, views_done, registry))
+        outcomes.extend(store_all(con, db, examined, order, run_id, registry))
         _quarantine_parts(db, files_of_parts)
     all_issues = [i for ex in examined for i in ex.issues]
     issues = _issues_frame(all_issues)
