@@ -44,6 +44,17 @@ def definition_hash(inst: Instrument) -> str:
     return held[1]
 
 
+_FIELDS: dict[int, tuple[Instrument, dict]] = {}
+
+
+def field_map(inst: Instrument) -> dict:
+    """field_id -> AnswerField of a loaded definition, computed once (``inst.fields()`` rebuilds its list)."""
+    held = _FIELDS.get(id(inst))
+    if held is None or held[0] is not inst:
+        held = _FIELDS[id(inst)] = (inst, {f.field_id: f for f in inst.fields()})
+    return held[1]
+
+
 def layout_for(inst: Instrument) -> Layout:
     key = inst.key + definition_hash(inst)
     if key not in _LAYOUTS:

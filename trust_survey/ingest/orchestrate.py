@@ -33,7 +33,7 @@ from trust_survey import store
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
-    Identity, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
+    Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
 )
 from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
@@ -331,7 +331,7 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
 
 def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[Issue]:
     inst = identity.instrument
-    fields = {f.field_id: f for f in inst.fields()}
+    fields = field_map(inst)
     issues = []
     for cell in ext.cells:
         f = fields[cell.field_id]
@@ -388,7 +388,7 @@ def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
 
 def _answer_rows(unit: int, ex: Examined) -> list[tuple]:
     inst = ex.identity.instrument
-    fields = {f.field_id: f for f in inst.fields()}
+    fields = field_map(inst)
     rows = []
     for c in ex.extracted.cells:
         if c.text is None:

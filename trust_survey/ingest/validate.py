@@ -27,6 +27,7 @@ import pandas as pd
 
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted
+from trust_survey.ingest.identify import field_map
 from trust_survey.ingest.issues import Issue, display
 from trust_survey.instruments.model import AnswerField, CrossRule, Instrument
 
@@ -247,7 +248,7 @@ def column_issues(inst: Instrument, record: str, frame: pd.DataFrame, keys: list
     """
     unreadable = {unit: {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad}
                   for unit, ext in extracts.items()}
-    fields = {f.field_id: f for f in inst.fields()}
+    fields = field_map(inst)
     out: dict[int, list[Issue]] = {}
     for rule, positions in results:
         f = fields[rule.field_id]
@@ -279,7 +280,7 @@ def _side_total(values: Iterable[float | None]) -> float | None:
 
 def cross_issues(inst: Instrument, ext: Extracted) -> list[Issue]:
     """Cross-field rules (form and table, row by row), duplicate rows and required multiple choice."""
-    fields = {f.field_id: f for f in inst.fields()}
+    fields = field_map(inst)
     nums: dict[tuple[str, int, str], float] = {}
     cells = {}
     for cell in ext.cells:
