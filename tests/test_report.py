@@ -3,12 +3,12 @@
 Rounds 2024 and 2025 use trust_capability v1; 2026 uses a v2 made here whose crosswalk breaks the
 "in post" series, so the trend must show a break instead of a joined line. One department in 2026 is
 named with hostile HTML. Individual returns for 2026 are simulated with the report's group shape
-(12 trainees, 4 current, 5 former) and taken in by ingest when the store can give them back, else
-stored as tidy answers directly (the shape the report's reader falls back on).
+(12 trainees, 4 current, 5 former) and taken in
+through the real ingest: a survey-platform export, workbooks and SPSS files. Round 2024 has individual
+returns too, so scale scores have a trend.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import shutil
@@ -75,34 +75,6 @@ def _hostile_department(received: Path, inst) -> None:
     wb.save(path)
 
 
-def _store_individuals(db: Path, inst, frame: pd.DataFrame, round_: int) -> None:
-    """Keep individual returns as tidy answers, one submission per respondent (ingest's shape)."""
-    codes = {name: {c.key: c.value for c in choices} for name, choices in inst.lists().items()}
-    fields = {f.field_id: f for f in inst.fields()}
-    with store.open_store(db) as con:
-        for k, row in enumerate(frame.to_dict("records"), start=1):
-            answers = []
-            for field_id, value in row.items():
-                if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-                    continue
-                f = fields[field_id]
-                number = codes[f.choice_list][value] if f.choice_list and isinstance(value, str) else (
-                    float(value) if f.type in ("integer", "likert", "decimal") else None)
-                answers.append({"org_code": row["respondent_id"], "round": round_, "instrument_id": inst.id,
-                                "instrument_version": inst.version, "section_id": None, "table_id": None,
-                                "row_index": 0, "field_id": field_id, "item_id": field_id,
-                                "value": str(value), "value_num": number, "file_name": "simulated",
-                                "sheet": None, "cell": None})
-            sub = {"org_code": row["respondent_id"], "org_name": None, "instrument_id": inst.id,
-                   "instrument_version": inst.version, "round": round_, "file_name": f"simulated_{k}",
-                   "format": "csv", "sha256": f"sim-{round_}-{k}", "bytes": 0,
-                   "received_at": dt.datetime(round_ + 1, 2, 1), "outcome": "accepted", "errors": 0,
-                   "warnings": 0, "identified_by": "test", "run_id": "test"}
-            with store.transaction(con):
-                store.store_submission(con, sub, [], pd.DataFrame(answers, columns=store.ANSWER_COLUMNS[1:]),
-                                       pd.DataFrame(columns=store.ISSUE_COLUMNS[1:]))
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
@@ -133,18 +105,12 @@ def pipeline(tmp_path_factory):
         raw = pd.read_csv(export, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         raw.loc[0, "Q9 - What would make you more likely to stay in the NHS?"] = COMMENT_XSS
         raw.to_csv(export, index=False, encoding="utf-8-sig")
-        individual = registry.get("individual_review")
         invoke("ingest", ir, "--round", 2026, "--db", db, "--out", base / "ingest_ir", *common, expect=(0, 1))
-        # Respondents ingest could not take in yet (a format it does not read) are kept as tidy answers.
-        from trust_survey.report.sources import individual_responses
-        from trust_survey.simulate.individual_files import _with_comments
-        from trust_survey.simulate.individuals import simulate_individuals
-
-        truth = _with_comments(simulate_individuals(individual, 21, 2026, 5), 5, 2026)
-        first_csv = pd.read_csv(ir / "individual_manifest.csv").query("format == 'platform_csv'")
-        truth.loc[truth["respondent_id"] == first_csv["respondent_id"].iloc[0], "comment_keep"] = COMMENT_XSS
-        have = set(individual_responses(db, 2026, individual, registry)["respondent_id"])
-        _store_individuals(db, individual, truth[~truth["respondent_id"].isin(have)], 2026)
+        ir_2024 = base / "individual_2024"
+        invoke("simulate", "--instrument", "individual_review", "--round", 2024, "--respondents", 30,
+               "--seed", 6, "--out", ir_2024, *common)
+        invoke("ingest", ir_2024, "--round", 2024, "--db", db, "--out", base / "ingest_ir_2024", *common,
+               expect=(0, 1))
         invoke("report", "--round", 2026, "--out", base / "report_unmatched", "--db", db, *common)
         matched = "run" in cli.commands["match"].commands
         if matched:
@@ -157,7 +123,7 @@ def pipeline(tmp_path_factory):
     def page(folder, round_=2026):
         return (base / folder / f"review_cycle_report_{round_}.html").read_text(encoding="utf-8")
 
-    return {"base": base, "db": db, "out": out, "matched": matched, "inst_dir": inst_dir,
+    return {"base": base, "db": db, "out": out, "matched": matched, "inst_dir": inst_dir, "registry": registry,
             "said": said.output, "said_2025": said_2025.output,
             "html": page("report_2026"), "xlsx": out / "review_cycle_report_2026.xlsx",
             "html_2025": page("report_2025", 2025), "xlsx_2025": base / "report_2025" / "review_cycle_report_2025.xlsx",
@@ -340,6 +306,24 @@ def test_report__group_means_match_the_published_sanity_figures(pipeline):
     assert alpha["n_complete"].max() == 21
 
 
+def test_report__every_simulated_respondent_came_in_through_ingest_in_every_format(pipeline):
+    with store.open_store(pipeline["db"], read_only=True) as con:
+        formats = dict(con.execute("""SELECT format, count(*) FROM submissions
+                                      WHERE instrument_id = 'individual_review' AND round = 2026
+                                        AND status IN ('accepted', 'accepted_with_warnings') GROUP BY 1""").fetchall())
+    assert sum(formats.values()) == 21 and len(formats) == 3, formats
+
+
+def test_report__scale_scores_have_a_trend_across_rounds(pipeline):
+    trend = sheet_frame(pipeline["xlsx"], "Score trend")
+    everyone = trend[(trend["group"] == "All") & (trend["scale"] == "equity_sensitivity")].set_index("round")
+    assert list(everyone.index) == [2024, 2026] and list(everyone["n"]) == [30, 21]
+    scores = sheet_frame(pipeline["xlsx"], "Scale scores")
+    now = scores[(scores["scale"] == "equity_sensitivity") & (scores["grouping"] == "group")].set_index("group")
+    assert everyone.at[2026, "mean"] == now.at["All", "mean"]
+    assert set(trend["break_before"]) == {"no"}
+
+
 def test_report__likert_counts_add_up_and_small_groups_are_not_shown_answer_by_answer(pipeline):
     likert = sheet_frame(pipeline["xlsx"], "Likert distributions")
     cols = ["strongly_disagree", "disagree", "neither", "agree", "strongly_agree", "not_answered"]
@@ -468,3 +452,23 @@ def test_line_chart__a_new_series_or_a_missing_round_starts_a_new_line():
     lines = re.findall(r'<polyline class="series" points="([^"]+)"', svg)
     assert [len(p.split()) for p in lines] == [2, 2]
     assert svg.count('class="series-break"') == 1 and "&lt;b&gt;t&lt;/b&gt;" in svg and "<b>" not in svg
+
+
+def test_score_trend__a_reworded_statement_breaks_its_scale_and_only_its_scale():
+    from trust_survey.instruments.model import Crosswalk
+    from trust_survey.report.tables import score_trend
+    from trust_survey.simulate import simulate_individuals
+
+    v1 = load_registry(REPO / "instruments").get("individual_review")
+    v2 = v1.model_copy(update={"version": 2, "crosswalk": [
+        Crosswalk(item="eq_owed", continues=False, note="reworded: 'repay' became 'reward'")]})
+    frames = {r: simulate_individuals(v1, 21, r, seed=r).assign(instrument_version=v) for r, v in
+              ((2024, 1), (2025, 1), (2026, 2))}
+    trend = score_trend(frames, v2, [v1, v2])
+    everyone = trend[trend["group"] == "All"]
+    equity = everyone[everyone["scale"] == "equity_sensitivity"].set_index("round")
+    assert list(equity["break_before"]) == [False, False, True]
+    assert equity.at[2026, "series_id"] != equity.at[2025, "series_id"]
+    assert "reworded" in equity.at[2026, "crosswalk_note"]
+    retention = everyone[everyone["scale"] == "retention"]
+    assert set(retention["break_before"]) == {False} and retention["series_id"].nunique() == 1

@@ -219,6 +219,9 @@ def chart_for(kind: str, frame: pd.DataFrame, title: str) -> str:
     if kind == "streams":
         return line_chart(frame, x="round", y="trainees", label="stream", series="series_id", breaks="break_before",
                           title=title)
+    if kind == "score_trend":
+        return line_chart(frame[frame["group"] == "All"], x="round", y="mean", label="scale", series="series_id",
+                          breaks="break_before", title=title)
     if kind == "likert":
         return likert_chart(frame, title)
     if kind == "means":

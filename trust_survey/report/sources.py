@@ -38,21 +38,14 @@ class ReportInputs:
     individual: Instrument | None
     responses: pd.DataFrame | None
     responses_missing: str = ""
+    earlier_responses: dict[int, pd.DataFrame] = field(default_factory=dict)   # earlier rounds, for trends
+    individual_versions: list[Instrument] = field(default_factory=list)
     matches: pd.DataFrame | None = None
     matches_missing: str = ""
     candidates: pd.DataFrame | None = None
     demand: pd.DataFrame | None = None
     commissioning_missing: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-def _accepted(con, round_: int, instrument_id: str) -> pd.DataFrame:
-    marks = ", ".join("?" * len(ACCEPTED))
-    return con.execute(f"""SELECT s.submission_id, s.org_code, s.round, s.instrument_version, a.table_id,
-                                  a.row_index, a.field_id, a.value, a.value_num
-                           FROM answers a JOIN submissions s USING (submission_id)
-                           WHERE s.round = ? AND s.instrument_id = ? AND s.status IN ({marks})""",
-                       [round_, instrument_id, *ACCEPTED]).df()
 
 
 def key_figure_answers(con, round_: int) -> pd.DataFrame:
@@ -105,54 +98,20 @@ def stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str]:
     return frame, ""
 
 
-def responses_from_answers(answers: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
-    """Stored answers of individual returns -> one row per respondent, one column per analysis field.
-
-    Choice and number fields carry the stored number (a choice's code), text fields the text. Personal
-    items and email addresses are never columns. A respondent id seen twice keeps its latest submission.
-    """
-    from trust_survey.review_cycle.platform_csv import analysis_fields
-
-    fields = {f.field_id: f for f in analysis_fields(inst)}
-    keep = answers[answers["field_id"].isin(fields) & answers["table_id"].isna()]
-    if keep.empty:
-        return pd.DataFrame(columns=list(fields))
-    text = {k for k, f in fields.items() if f.type not in ("integer", "decimal") and not f.choice_list
-            and f.type != "likert"}
-    value = keep["value_num"].astype(object).where(~keep["field_id"].isin(text), keep["value"])
-    value = value.where(keep["field_id"].isin(text) | keep["value_num"].notna(), None)
-    wide = keep.assign(_v=value).pivot_table(index=["submission_id", "row_index"], columns="field_id", values="_v",
-                                             aggfunc="first", dropna=False)
-    wide = wide.reindex(columns=list(fields)).reset_index()
-    id_item = inst.id_item
-    if id_item in wide.columns and wide[id_item].notna().any():
-        wide = wide.sort_values(["submission_id", "row_index"]).drop_duplicates(id_item, keep="last")
-    return wide[list(fields)].reset_index(drop=True)
-
-
 def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
                          include_free_text: bool = False) -> pd.DataFrame:
-    """A round's individual responses, one row per respondent, item ids as columns (analysis fields only).
-
-    Reads through the store's :func:`trust_survey.store.individual_responses`, or, with a store that has
-    none, the accepted ``individual_review`` answers in the answers table. Free text is only read when
-    asked for. Choice items may hold codes or choice keys; :func:`trust_survey.report.tables.as_keys`
-    reads both.
-    """
+    """A round's individual responses from :func:`trust_survey.store.individual_responses`: one row per
+    respondent, the instrument's analysis fields as columns (choice items as choice keys, Likert as the
+    number answered), plus ``region`` and ``instrument_version``. Free text only when asked for."""
     from trust_survey import store
     from trust_survey.review_cycle.platform_csv import analysis_fields
 
     allowed = [f.field_id for f in analysis_fields(inst)
                if include_free_text or f.type not in ("text", "long_text") or f.field_id == inst.id_item]
-    reader = getattr(store, "individual_responses", None)
-    if reader is not None:
-        frame = reader(Path(db), round_, inst.id, registry=registry, include_free_text=include_free_text)
-        extra = [c for c in ("region",) if c in frame.columns]
-        return frame.reindex(columns=[c for c in allowed if c in frame.columns] + extra).reset_index(drop=True)
-    with store.open_store(Path(db), read_only=True) as con:
-        answers = _accepted(con, round_, inst.id)
-    frame = responses_from_answers(answers, inst)
-    return frame.reindex(columns=[c for c in allowed if c in frame.columns])
+    frame = store.individual_responses(Path(db), round_, inst.id, registry=registry,
+                                       include_free_text=include_free_text)
+    extra = [c for c in ("region", "instrument_version") if c in frame.columns]
+    return frame.reindex(columns=[c for c in allowed if c in frame.columns] + extra).reset_index(drop=True)
 
 
 def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = False,
@@ -182,6 +141,8 @@ def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = Fa
         inputs.responses_missing = f"no {INDIVIDUAL_INSTRUMENT} instrument is defined, so there are no scores"
     else:
         inputs.individual = registry.get(INDIVIDUAL_INSTRUMENT)
+        inputs.individual_versions = [registry.get(INDIVIDUAL_INSTRUMENT, v)
+                                      for v in registry.versions(INDIVIDUAL_INSTRUMENT)]
         try:
             responses = individual_responses(db, round_, inputs.individual, registry,
                                              include_free_text=include_free_text)
@@ -193,6 +154,14 @@ def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = Fa
                                         f"{INDIVIDUAL_INSTRUMENT} returns (platform CSV, workbooks, SPSS files) "
                                         "with `trust-survey ingest`")
         inputs.responses = responses
+        for earlier in [r for r in rounds if r < round_]:
+            try:
+                frame = individual_responses(db, earlier, inputs.individual, registry)
+            except TrustSurveyError as exc:
+                inputs.notes.append(f"individual responses of round {earlier} could not be read: {exc}")
+                continue
+            if len(frame):
+                inputs.earlier_responses[earlier] = frame
 
     on_step("ranking candidate departments and estimating demand")
     inputs.candidates, inputs.demand, inputs.commissioning_missing = _commissioning(db, round_, inputs.notes)

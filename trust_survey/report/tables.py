@@ -21,6 +21,7 @@ import pandas as pd
 from trust_survey.review_cycle.compare import compare_groups
 from trust_survey.review_cycle.platform_csv import EMAIL, EMAIL_REDACTED
 from trust_survey.review_cycle.scoring import alphas_frame, choice_keys, scale_alphas, scale_scores
+from trust_survey.instruments.model import Crosswalk
 from trust_survey.review_cycle.trends import KEY_FIGURES, key_figures, series_with_breaks
 
 #: Decimal places kept in the tables (and so shown in the page).
@@ -340,6 +341,51 @@ def scores_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Secti
     return section
 
 
+def scale_crosswalk(versions: list) -> dict[int, list[Crosswalk]]:
+    """The item crosswalk lifted to scales: a scale's series breaks in a version where one of its items does."""
+    out: dict[int, list[Crosswalk]] = {}
+    for inst in versions:
+        out[inst.version] = []
+        for scale in inst.scales:
+            broken = [c for c in inst.crosswalk if c.item in scale.items and not c.continues]
+            if broken:
+                note = "; ".join(f"{c.item}: {c.note}" for c in broken)
+                out[inst.version].append(Crosswalk(item=scale.id, continues=False, note=note))
+    return out
+
+
+def score_trend(by_round: dict[int, pd.DataFrame], inst, versions: list) -> pd.DataFrame:
+    """Mean scale scores by round, for everyone and per respondent group, with series breaks.
+
+    Each round is scored with its own instrument version; a scale whose items changed in a version
+    starts a new series there (``break_before``), so the trend never joins different questions."""
+    by_version = {v.version: v for v in versions}
+    rows = []
+    for round_, frame in sorted(by_round.items()):
+        version = inst.version
+        if "instrument_version" in frame and frame["instrument_version"].notna().any():
+            version = int(pd.to_numeric(frame["instrument_version"]).max())
+        scoring = by_version.get(version, inst)
+        scores = scale_scores(frame, scoring)
+        groups = as_keys(frame["group"], scoring, "group") if "group" in frame else pd.Series(None, index=frame.index)
+        parts = [("All", pd.Series(True, index=frame.index))]
+        parts += [(g, groups == g) for g in _order(scoring, "group") if (groups == g).any()]
+        for scale in scoring.scales:
+            for group, mask in parts:
+                v = scores.loc[mask, scale.id].dropna()
+                rows.append({"round": round_, "item_id": scale.id, "group": group, "n": int(len(v)),
+                             "mean": float(v.mean()) if len(v) else np.nan, "below_min_n": len(v) < MIN_COMPARE,
+                             "instrument_version": version})
+    if not rows:
+        return pd.DataFrame()
+    trend = series_with_breaks(pd.DataFrame(rows), scale_crosswalk(versions) or {inst.version: []})
+    trend = trend.rename(columns={"item_id": "scale"})
+    order = {s.id: i for i, s in enumerate(inst.scales)}
+    trend = trend.sort_values(["scale", "group", "round"], key=lambda s: s.map(order) if s.name == "scale" else s)
+    return trend[["scale", "group", "round", "n", "mean", "below_min_n", "series_id", "break_before",
+                  "crosswalk_note", "instrument_version"]].reset_index(drop=True)
+
+
 def comments_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Section:
     section = Section("comments", "Comments")
     rows = []
@@ -435,7 +481,16 @@ def build_report(inputs, *, include_free_text: bool = False, region_of: dict[str
         n = len(inputs.responses)
         likert = likert_section(inputs.responses, groups, inst)
         likert.paragraphs.insert(0, f"{n} individual responses in round {inputs.round}.")
-        sections += [likert, scores_section(inputs.responses, groups, inst)]
+        scores = scores_section(inputs.responses, groups, inst)
+        trend = score_trend({**inputs.earlier_responses, inputs.round: inputs.responses}, inst,
+                            inputs.individual_versions or [inst])
+        if len(trend):
+            rounds = sorted(set(trend["round"]))
+            scores.tables.append(Table("Score trend", "Scale scores across rounds, with series breaks", tidy(trend),
+                                       note="Rounds with individual responses: " + ", ".join(map(str, rounds))
+                                       + ". break_before = yes: a statement of the scale changed in that round."))
+            scores.charts.append(("score_trend", "Score trend"))
+        sections += [likert, scores]
         if include_free_text:
             sections.append(comments_section(inputs.responses, groups, inst))
     if not include_free_text:
