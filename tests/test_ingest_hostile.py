@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -136,3 +137,108 @@ def test_ingest__macro_enabled_workbook__is_read_and_its_macros_are_not_run(run,
         dst.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"Module1\"\nSub AutoOpen(): Shell \"calc\"")
     run("ingest", macro, "--out", "run", "--engine", "pandas")
     assert list(read_issues(Path("run")).code) == ["W031"]
+
+
+def _declared_bomb(path: Path) -> Path:
+    """A tiny .xlsx-shaped zip whose central directory declares a 3.7 GB sheet (a forged size)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")    # the last central-directory entry: the sheet
+    data[entry + 24:entry + 28] = (0xF0000000).to_bytes(4, "little")   # its uncompressed size
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _big_csv(path: Path, mb: int = 50) -> Path:
+    """A real CSV return of ``mb`` megabytes: the staff record file repeated far past any table's size."""
+    columns = ["ORGCODE"] + [f.var_name for f in INST.fields() if f.table == "staff"]
+    row = "RJ1,Clinical Bioinformatician <script>alert(1)</script>,Genomics Laboratory,Band 7,3,2.5,x,1\n"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(",".join(columns) + "\n")
+        fh.write(row * (mb * 2**20 // len(row)))
+    return path
+
+
+def test_ingest__hostile_files__are_refused_within_bounded_memory_and_touch_nothing(run, tmp_path):
+    import subprocess
+    import sys
+
+    run("ingest", make_return(tmp_path / "good"), "--out", "first", "--engine", "pandas")
+    before = db_counts(DB)
+    d = tmp_path / "hostile"
+    d.mkdir()
+    paths = [_zip_bomb(d / "RJ1_bomb.xlsx"), _declared_bomb(d / "RGT_forged.xlsx"),
+             _big_csv(d / f"RRK_trust_capability_v1_{ROUND}__staff.csv")]
+    with open(d / "RBV_noise.xlsx", "wb") as fh:   # 50 MB that is no format at all
+        fh.write(os.urandom(50 * 2**20))
+    paths.append(d / "RBV_noise.xlsx")
+    probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+             "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "trust_survey", "ingest", *map(str, paths),
+                          "--max-mb", "60", "--out", "run", "--engine", "pandas", "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    code, peak_kb = map(int, out.stdout.split()[-2:])
+    assert code == 1 and peak_kb < 500 * 1024, (code, peak_kb, out.stderr[-2000:])
+    issues = read_issues(Path("run")).set_index("file")
+    assert issues.loc["RJ1_bomb.xlsx", "code"] == "F003"
+    assert issues.loc["RGT_forged.xlsx", "code"] == "F003" and "zip bomb" in issues.loc["RGT_forged.xlsx", "message"]
+    big = issues.loc[f"RRK_trust_capability_v1_{ROUND}__staff.csv"]
+    assert big.code == "F011" and "far more than a return" in big.message
+    assert issues.loc["RBV_noise.xlsx", "code"] in ("F001", "F006")
+    assert db_counts(DB) == before
+
+
+ENCRYPT = '''
+import os, shutil, sys, tempfile
+sys.path.insert(0, sys.argv[3])
+import lo_fill as lo
+uno = lo.import_uno()
+profile = tempfile.mkdtemp(prefix="lo-encrypt.")
+pipe = f"lo_encrypt_{os.getpid()}"
+proc = lo.start_office(profile, pipe)
+try:
+    ctx = lo.connect(uno, pipe, proc)
+    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+    work = os.path.join(profile, "in.xlsx")
+    shutil.copyfile(sys.argv[1], work)
+    doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(work), "_blank", 0, (lo.prop(uno, "Hidden", True),))
+    for target in sys.argv[2].split(","):
+        kind = lo.FILTERS[os.path.splitext(target)[1]]
+        doc.storeToURL(uno.systemPathToFileUrl(os.path.abspath(target)),
+                       (lo.prop(uno, "FilterName", kind), lo.prop(uno, "Overwrite", True),
+                        lo.prop(uno, "Password", "secret")))
+    doc.close(True)
+    desktop.terminate()
+finally:
+    try:
+        proc.wait(timeout=20)
+    except Exception:
+        proc.kill()
+    shutil.rmtree(profile, ignore_errors=True)
+'''
+
+
+@pytest.mark.libreoffice
+def test_ingest__workbooks_saved_with_a_password_by_libreoffice__are_refused_as_encrypted(
+        run, tmp_path, libreoffice, shared_tools):
+    import subprocess
+    import sys
+
+    script = tmp_path / "encrypt.py"
+    script.write_text(ENCRYPT, encoding="utf-8")
+    good = make_return(tmp_path / "src")
+    targets = [tmp_path / "locked" / f"RJ1_locked.{ext}" for ext in ("ods", "xls")]
+    targets[0].parent.mkdir()
+    proc = subprocess.run([sys.executable, str(script), str(good), ",".join(map(str, targets)), str(shared_tools)],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0 and all(t.exists() for t in targets), proc.stderr
+    result = run("ingest", *targets, "--out", "run", "--engine", "pandas", expect=1)
+    assert "Traceback" not in result.stderr
+    issues = read_issues(Path("run")).set_index("file")
+    for target in targets:
+        assert issues.loc[target.name, "code"] == "F004", issues.loc[target.name, "message"]
+        assert "password" in issues.loc[target.name, "message"]
+    assert not DB.exists() or db_counts(DB)["submissions"] == 0

@@ -16,8 +16,8 @@ from typing import Any
 
 from trust_survey import constants as C
 from trust_survey.ingest.identify import Identity, layout_for, norm_header, record_variables
-from trust_survey.ingest.issues import Issue, display
-from trust_survey.ingest.readers import DataRecord, address, col_letter
+from trust_survey.ingest.issues import FileProblem, Issue, display
+from trust_survey.ingest.readers import MAX_DATA_ROWS, DataRecord, address, col_letter, too_many_rows
 from trust_survey.instruments.layout import SheetLayout
 
 FORM = "form"
@@ -108,6 +108,8 @@ def _cell_value(grid, scan, r: int, c: int) -> tuple[Any, str | None]:
 def _extract_table(book, sheet: SheetLayout, name: str, file: str, out: Extracted) -> None:
     table = sheet.section.table
     grid = book.grid(name)
+    if len(grid) - 1 > MAX_DATA_ROWS:
+        raise FileProblem("F011", f"sheet '{name}': " + too_many_rows(len(grid) - 1, "rows"))
     scan = book.scan(name)
     header = list(grid[0]) if grid else []
     normed = [norm_header(h) if h is not None else "" for h in header]

@@ -32,6 +32,10 @@ from trust_survey.ingest.sniff import check_zip
 
 MAX_CELLS = 4_000_000           # cells calamine may allocate for one sheet (A1 to the last used cell)
 MAX_SHEET_XML = 48 * 2**20       # bytes of one sheet's XML
+#: Data rows one table (sheet or record file) may hold: tables have room for at most a few hundred
+#: rows and a survey-platform export one row per respondent, so beyond this the file is refused
+#: before its rows become Python objects (a 50 MB CSV would otherwise need gigabytes).
+MAX_DATA_ROWS = 20_000
 _LAST_ROW = re.compile(rb'<row [^>]*?\br="([0-9]{1,7})"')
 _CELL_ROWS = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
 _CELL_COLS = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
@@ -267,6 +271,11 @@ class DataRecord:
     numbers: list[int] = field(default_factory=list)   # each case's number (SPSS) or line (CSV, header = 1)
 
 
+def too_many_rows(n: int, what: str) -> str:
+    return (f"it holds {n:,} {what}, far more than a return (at most {MAX_DATA_ROWS:,}); it was refused unread. "
+            "Check it is the right file, or split it")
+
+
 def _clean_sav_value(value: Any) -> Any:
     if value is None:
         return None
@@ -285,6 +294,9 @@ def read_sav(path: Path) -> DataRecord:
     import pyreadstat
 
     try:
+        _, head = pyreadstat.read_sav(str(path), metadataonly=True)
+        if (head.number_rows or 0) > MAX_DATA_ROWS:
+            raise FileProblem("F011", too_many_rows(head.number_rows, "cases"))
         df, meta = pyreadstat.read_sav(str(path), user_missing=True)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise FileProblem("F001", f"damaged SPSS file: {exc}; ask the trust to save it again from SPSS "
@@ -315,7 +327,11 @@ def _decode(raw: bytes, path: Path) -> tuple[str, list[Issue]]:
 def read_csv(path: Path) -> DataRecord:
     """Read a CSV return file: header row of variable names, one case per line, every value as text."""
     raw = Path(path).read_bytes()
+    lines = raw.count(b"\n")
+    if lines > MAX_DATA_ROWS + 10:
+        raise FileProblem("F011", too_many_rows(lines, "lines"))
     text, issues = _decode(raw, Path(path))
+    del raw
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")

@@ -72,6 +72,12 @@ def _sniff_zip(path: Path, suffix: str, size: int) -> Sniffed:
         names = set(zf.namelist())
         if "mimetype" in names:
             if zf.read("mimetype").strip().startswith(ODS_MIME):
+                manifest = "META-INF/manifest.xml"
+                if manifest in names and zf.getinfo(manifest).file_size < 2**20 and \
+                        b"encryption-data" in zf.read(manifest):
+                    raise FileProblem("F004", "password-protected (an encrypted OpenDocument spreadsheet): it cannot "
+                                              "be read without the password; ask the trust to save it again without "
+                                              "a password (File > Save As, untick 'Save with password') and resend")
                 return Sniffed("ods", size, _renamed(suffix, "ods"))
         if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
             macro = "xl/vbaProject.bin" in names or b"macroEnabled" in zf.read("[Content_Types].xml")
