@@ -8,6 +8,7 @@ import pytest
 
 from trust_survey.cli import cli
 from trust_survey.matching.matcher import EXTRA_COLUMNS, RESULT_COLUMNS
+from trust_survey.matching.taxonomy import load_taxonomy
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,7 @@ def test_match_titles__csv__out_is_the_input_plus_the_coding_columns(run, tmp_pa
     assert out[3] == {**out[6]}
     assert out[4]["method"] == "none" and out[4]["score"] == "0"
     assert "genomics" in out[5]["alternatives"]
-    assert {r["taxonomy_version"] for r in out} == {"1"}
+    assert {r["taxonomy_version"] for r in out} == {str(load_taxonomy().version)}
     assert "coded 7 title(s)" in result.stderr and "wrote coded titles" in result.stderr
     assert result.stdout == ""
 

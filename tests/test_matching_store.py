@@ -19,10 +19,12 @@ from trust_survey.cli import cli
 from trust_survey.commission_store import NotMatchedError, load_round
 from trust_survey.matching.review import COL, LISTS_SHEET, META_SHEET, REVIEW_SHEET
 from trust_survey.matching.store import MATCH_COLUMNS, save_matches
+from trust_survey.matching.taxonomy import load_taxonomy
 from trust_survey.store import titles_for_round
 
 REPO = Path(__file__).resolve().parent.parent
 ROUND = 2026
+TAXONOMY_VERSION = load_taxonomy(REPO / "role_taxonomy.yaml").version
 EVIL_TITLE = '=HYPERLINK("http://evil","Clinical Scientist")'
 EVIL_DEPT = "=cmd|' /C calc'!A0"
 DEPARTMENTS = TABLES["departments"] + [
@@ -125,7 +127,7 @@ def test_match_run__stores_every_title_of_the_round_with_its_coding_and_versions
     assert set(MATCH_COLUMNS) <= set(stored.columns)
     assert set(stored["decision"]) <= {"auto", "review", "none"}
     assert set(stored["stream"]) <= {"genomics", "health_informatics", "physical_sciences", "none"}
-    assert set(stored["taxonomy_version"]) == {1} and stored["matched_at"].notna().all()
+    assert set(stored["taxonomy_version"]) == {TAXONOMY_VERSION} and stored["matched_at"].notna().all()
     assert stored["run_id"].nunique() == 1 and set(stored["overrides_version"]) == {0}
     bioinf = stored[stored["job_title"] == "Clinical Bioinformatician"].iloc[0]
     assert (bioinf["stream"], bioinf["decision"], bioinf["org_code"]) == ("genomics", "auto", "RJ1")
@@ -135,7 +137,7 @@ def test_match_run__stores_every_title_of_the_round_with_its_coding_and_versions
     d = stored["decision"].value_counts()
     assert f"coded {len(stored)} title(s) from 2 organisation(s)" in err
     assert f"by decision: auto {d.get('auto', 0)}, review {d.get('review', 0)}, none {d.get('none', 0)}" in err
-    assert "by stream: genomics " in err and "taxonomy version 1" in err
+    assert "by stream: genomics " in err and f"taxonomy version {TAXONOMY_VERSION}" in err
     assert f"{db} (table title_matches, round {ROUND})" in err
 
 
@@ -197,7 +199,7 @@ def test_commission__reads_the_stored_matches_instead_of_coding_again(run, db):
     assert not any("coded now" in n for n in data.notes)
     by_title = data.staff.set_index("job_title")
     assert by_title.loc["Bioinformatician", "stream"] == "health_informatics"   # what is stored, not recomputed
-    assert data.taxonomy_version == "1"
+    assert data.taxonomy_version == str(TAXONOMY_VERSION)
 
 
 def test_commission_and_review_export__coding_older_than_the_taxonomy__say_to_run_again(run, db, tmp_path):
@@ -205,10 +207,10 @@ def test_commission_and_review_export__coding_older_than_the_taxonomy__say_to_ru
     con = duckdb.connect(str(db))
     con.execute("UPDATE title_matches SET taxonomy_version = 0")
     con.close()
-    expected = f"taxonomy version 0; the taxonomy is now version 1: run `trust-survey match run --round {ROUND}`"
+    expected = f"taxonomy version 0; the taxonomy is now version {TAXONOMY_VERSION}: run `trust-survey match run --round {ROUND}`"
     assert any(expected in n for n in load_round(db, ROUND).notes)
     result = run("match", "review-export", "--round", ROUND, "--out", tmp_path / "r.xlsx")
-    assert "coded with taxonomy version 0; the taxonomy is now version 1" in result.stderr
+    assert f"coded with taxonomy version 0; the taxonomy is now version {TAXONOMY_VERSION}" in result.stderr
 
 
 def test_commission__return_ingested_after_the_match_run__asks_for_another_run(run, db, tmp_path):
