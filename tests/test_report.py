@@ -472,3 +472,25 @@ def test_score_trend__a_reworded_statement_breaks_its_scale_and_only_its_scale()
     assert "reworded" in equity.at[2026, "crosswalk_note"]
     retention = everyone[everyone["scale"] == "retention"]
     assert set(retention["break_before"]) == {False} and retention["series_id"].nunique() == 1
+
+
+def test_line_chart__a_year_with_no_round_is_a_gap_not_a_join():
+    from trust_survey.report.charts import line_chart
+
+    frame = pd.DataFrame({"round": [2024, 2026, 2027], "scale": ["equity"] * 3, "mean": [4.1, 4.0, 4.2],
+                          "series_id": ["equity"] * 3, "break_before": ["no"] * 3})
+    svg = line_chart(frame, x="round", y="mean", label="scale", series="series_id", breaks="break_before",
+                     title="Scores")
+    assert [len(p.split()) for p in re.findall(r'<polyline class="series" points="([^"]+)"', svg)] == [2]
+    assert svg.count("<circle") == 3 and ">2025<" in svg
+
+
+def test_comments_section__small_groups_are_not_named_and_emails_are_removed():
+    from trust_survey.report.tables import comments_section, respondent_groups
+
+    inst = load_registry(REPO / "instruments").get("individual_review")
+    responses = pd.DataFrame({"group": ["trainee"] * 5 + ["former"],
+                              "comment_keep": ["ok"] * 4 + ["write to a.b@nhs.net.example", "better pay"]})
+    frame = comments_section(responses, respondent_groups(responses, inst, {}), inst).tables[0].frame
+    assert set(frame["group"]) == {"trainee", "a group of fewer than 5"}
+    assert "write to [email removed]" in set(frame["comment"]) and "@" not in "".join(frame["comment"])

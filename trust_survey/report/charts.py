@@ -55,7 +55,8 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
     data = frame.dropna(subset=[x])
     if data.empty:
         return ""
-    xs = sorted({int(v) for v in data[x]})
+    present = sorted({int(v) for v in data[x]})
+    xs = list(range(present[0], present[-1] + 1))   # every year, so a round with no data shows as a gap
     ys = [v for v in (_num(v) for v in data[y]) if v is not None]
     top = max(ys) if ys else 1
     ticks = _ticks(0, top * 1.1 if top > 0 else 1)
@@ -69,7 +70,8 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
         return upper + ph - ph * v / ticks[-1]
 
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>']
+             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>'
+             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>']
     for t in ticks:
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e8edee"/>'
                      f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>')
@@ -81,11 +83,13 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
         rows = data[data[label] == name].sort_values(x)
         segment: list[tuple[float, float]] = []
         segments = []
-        last_series = None
+        last_series, last_x = None, None
         for r in rows.itertuples(index=False):
             rec = r._asdict()
             value, sid = _num(rec[y]), rec[series]
-            if value is None or (last_series is not None and sid != last_series):
+            skipped = last_x is not None and int(rec[x]) - last_x > 1
+            last_x = int(rec[x])
+            if value is None or skipped or (last_series is not None and sid != last_series):
                 if segment:
                     segments.append(segment)
                 segment = []

@@ -389,17 +389,22 @@ def score_trend(by_round: dict[int, pd.DataFrame], inst, versions: list) -> pd.D
 def comments_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Section:
     section = Section("comments", "Comments")
     rows = []
+    sizes = groups["group"].astype(object).value_counts()
+    small = {g for g, n in sizes.items() if n < MIN_SHOWN}
     for _, item in inst.form_items():
         if item.type not in ("long_text",) or item.id not in responses:
             continue
         for idx, text in responses[item.id].items():
             if isinstance(text, str) and text.strip():
                 clean = EMAIL.sub(EMAIL_REDACTED, text.strip())
-                rows.append({"question": item.label, "group": groups.at[idx, "group"], "comment": clean})
+                group = groups.at[idx, "group"]
+                shown = f"a group of fewer than {MIN_SHOWN}" if group in small else group
+                rows.append({"question": item.label, "group": shown, "comment": clean})
     frame = pd.DataFrame(rows, columns=["question", "group", "comment"])
     frame = frame.sort_values(["question", "group", "comment"]).reset_index(drop=True)
     section.paragraphs.append("Free text as respondents typed it (email addresses removed), without respondent "
-                              "ids, sorted so that order does not link a comment to a person.")
+                              "ids, sorted so that order does not link a comment to a person; the group of a "
+                              f"comment is only named for groups of {MIN_SHOWN} or more.")
     section.tables.append(Table("Comments", "Free-text comments", tidy(frame.astype(object))))
     return section
 
