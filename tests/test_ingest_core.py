@@ -330,3 +330,20 @@ def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path):
         df = read_issues(Path(f"run_{engine}"))
         found[engine] = sorted(map(tuple, df[["file", "sheet", "cell", "code", "value"]].values.tolist()))
     assert found["gx"] == found["pandas"] and len(found["gx"]) >= 7
+
+
+def test_ingest__user_errors__get_a_clear_message_exit_1_and_no_traceback(run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.md").write_text("not a return")
+    result = run("ingest", tmp_path / "empty", tmp_path / "notes", expect=1)
+    assert "[ING001] no returns found" in result.stderr and "readme.md" in result.stderr
+    assert not DB.exists()
+    (tmp_path / "afile").write_text("x")
+    result = run("ingest", make_return(tmp_path / "in"), "--db", tmp_path / "afile" / "s.duckdb", expect=1)
+    assert "[DB001] cannot create the database" in result.stderr and "--db" in result.stderr
+    (tmp_path / "junk.duckdb").write_text("not a database")
+    result = run("ingest", tmp_path / "in", "--db", tmp_path / "junk.duckdb", expect=1)
+    assert "[DB001]" in result.stderr and "not a trust-survey database" in result.stderr
+    result = run("status", "--round", ROUND, "--db", tmp_path / "missing.duckdb", expect=1)
+    assert "[NF001] no database at" in result.stderr and "Traceback" not in result.stderr

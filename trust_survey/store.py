@@ -102,7 +102,11 @@ def connect(db: Path, read_only: bool = False):
     if read_only and not db.exists():
         raise NotFoundError(f"no database at {db}; run `trust-survey ingest` first, or pass --db")
     if not read_only:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the database at {db}: {exc.strerror or exc} ({db.parent} is not a "
+                             "folder that can be written); pass another --db") from None
     try:
         con = duckdb.connect(str(db), read_only=read_only)
     except duckdb.Error as exc:

@@ -30,6 +30,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.errors import InputFileError
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
@@ -552,6 +553,10 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
     mappings = find_mappings(getattr(registry, "folder", None), mapping, registry)
     db = Path(db)
     files, skipped = collect_files(paths)
+    if not files:
+        seen = f"; skipped {len(skipped)} file(s) that are not returns, e.g. {skipped[0].name}" if skipped else ""
+        raise InputFileError(f"no returns found in {', '.join(str(p) for p in paths)}{seen}. Returns are .xlsx, "
+                             ".xlsm, .xls, .ods, .csv, .sav or .zsav files", code="ING001")
     out_dir = Path(out_dir) if out_dir else run_folder()
     run_id = out_dir.name
     with store.open_store(db) as con:
