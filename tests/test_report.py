@@ -494,3 +494,28 @@ def test_comments_section__small_groups_are_not_named_and_emails_are_removed():
     frame = comments_section(responses, respondent_groups(responses, inst, {}), inst).tables[0].frame
     assert set(frame["group"]) == {"trainee", "a group of fewer than 5"}
     assert "write to [email removed]" in set(frame["comment"]) and "@" not in "".join(frame["comment"])
+
+
+def test_report__no_database__says_where_and_how_to_fix_it(run, tmp_path):
+    result = run("report", "--round", 2026, "--db", tmp_path / "none.duckdb", "--out", tmp_path / "r", expect=1)
+    assert "[NF001]" in result.output and "none.duckdb" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_report__a_round_with_nothing_in_it__still_writes_a_report_that_says_so(pipeline):
+    out = pipeline["base"] / "report_2030"
+    said = invoke("report", "--round", 2030, "--out", out, "--db", pipeline["db"],
+                  "--instruments", pipeline["inst_dir"]).output
+    html = (out / "review_cycle_report_2030.html").read_text(encoding="utf-8")
+    assert "nothing was sent or received for round 2030" in html
+    assert "no individual responses for round 2030" in html
+    assert "Candidate departments and demand: not available" in html
+    assert "missing: Response and chase status" in said
+
+
+@pytest.mark.parametrize("top", [1, 7, 26, 99.5, 190, 1234])
+def test_chart_ticks__the_top_tick_is_never_below_the_highest_value(top):
+    from trust_survey.report.charts import _ticks
+
+    ticks = _ticks(0, top * 1.1)
+    assert ticks[0] == 0 and ticks[-1] >= top * 1.1 and len(ticks) <= 8

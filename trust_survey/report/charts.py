@@ -41,10 +41,10 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    out, v = [], start
-    while v <= hi + step * 1e-9:
-        out.append(round(v, 10))
+    out, v = [round(start, 10)], start
+    while v < hi - step * 1e-9:   # the top tick is at or above the highest value
         v += step
+        out.append(round(v, 10))
     return out
 
 
