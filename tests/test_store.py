@@ -130,3 +130,25 @@ def test_store__batch__supersedes_exactly_as_one_by_one_inside_and_outside_the_b
                                    "FROM submissions ORDER BY submission_id").fetchall()
     assert got["batch"] == got["one_by_one"]
     assert {r[3] for r in got["batch"]} == {"superseded", "accepted", "rejected"}
+
+
+def test_key_figures__one_row_per_trust_and_round_with_region_and_blank_not_zero(tmp_path, run):
+    db = tmp_path / "k.duckdb"
+    make_return(tmp_path / "a", "RJ1")
+    make_return(tmp_path / "a", "RGT", form={"kf_in_post": 7, "kf_dest_unknown": None, "kf_left_nhs": 0,
+                                             "kf_dest_industry": 0})
+    make_return(tmp_path / "b", "RJ1", round_=2027, form={"kf_in_post": 6})
+    run("ingest", tmp_path / "a", "--db", db, "--out", tmp_path / "r1", "--engine", "pandas")
+    run("ingest", tmp_path / "b", "--db", db, "--out", tmp_path / "r2", "--engine", "pandas")
+    frame = store.key_figures(db)
+    assert list(frame.columns[:len(store.FORM_LEAD)]) == store.FORM_LEAD
+    assert all(c.startswith("kf_") for c in frame.columns[len(store.FORM_LEAD):])
+    got = frame.set_index(["round", "org_code"])
+    assert got.loc[(2026, "RJ1"), "kf_in_post"] == 5 and got.loc[(2027, "RJ1"), "kf_in_post"] == 6
+    assert got.loc[(2026, "RGT"), "kf_in_post"] == 7 and pd.isna(got.loc[(2026, "RGT"), "kf_dest_unknown"])
+    assert str(frame.kf_in_post.dtype) == "Int64"
+    assert got.loc[(2026, "RJ1"), "region"] == "London" and got.loc[(2026, "RGT"), "region_code"] == "Y61"
+    assert len(store.key_figures(db, 2027)) == 1
+    answers = store.form_answers(db, "trust_capability", 2026, fields=["will_gen", "places_gen"])
+    assert answers.will_gen.tolist() == ["ready", "ready"] and answers.places_gen.tolist() == [2, 2]
+    assert list(answers.columns) == store.FORM_LEAD + ["will_gen", "places_gen"]

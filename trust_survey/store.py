@@ -686,13 +686,103 @@ def individual_responses(db, round_: int, instrument_id: str | None = None, *, r
     return _individual_frame(db, round_, ids, registry, include_free_text)
 
 
+def _individual_frame(con, round_: int, ids: list[str], registry, include_free_text: bool) -> pd.DataFrame:
+    frame = _form_frame(con, [round_], ids, registry, include_free_text, "respondent_id", INDIVIDUAL_LEAD)
+    place = _trust_places(frame["trust_code"] if "trust_code" in frame.columns else
+                          pd.Series([pd.NA] * len(frame), dtype="string"))
+    for col in INDIVIDUAL_PLACE:
+        frame[col] = place[col].values
+    return frame
+
+
+#: Columns that lead every form-answers frame (organisations' returns), before the item columns.
+FORM_LEAD = ["round", "org_code", "org_name", "submission_id", "instrument_id", "instrument_version", "region_code",
+             "region"]
+KEY_FIGURE_PREFIX = "kf_"
+
+
+def form_answers(db, instrument_id: str, rounds: int | list[int] | None = None, *, fields: list[str] | None = None,
+                 registry=None) -> pd.DataFrame:
+    """Organisations' current accepted returns of an instrument: one row per organisation and round.
+
+    ``db`` is the store's path (opened read-only) or an open connection; ``rounds`` one round, a list, or
+    every round held. Columns: :data:`FORM_LEAD` (region from the round's distribution register, else the
+    reference trust list), then each non-personal form item (or only ``fields``) in definition order:
+    integers and decimals as numbers, choices as their code (``code`` in the definition, else the
+    value), dates as dates, text as text. Table answers (staff, departments) are not included.
+    """
+    from trust_survey.instruments import load_registry
+
+    registry = registry or load_registry()
+    if instrument_id not in registry.ids():
+        raise NotFoundError(f"no instrument '{instrument_id}'{_did_you_mean(instrument_id, registry.ids())}")
+    if isinstance(db, (str, Path)):
+        with open_store(Path(db), read_only=True) as con:
+            return _org_frame(con, rounds, instrument_id, registry, fields)
+    return _org_frame(db, rounds, instrument_id, registry, fields)
+
+
+def key_figures(db, rounds: int | list[int] | None = None, instrument_id: str = "trust_capability", *,
+                registry=None) -> pd.DataFrame:
+    """Key workforce figures from trust returns over rounds: one row per organisation and round.
+
+    :func:`form_answers` limited to the items whose id starts ``kf_`` (trainees in training by stream,
+    qualified staff in post, leavers from the programme and from the NHS, and leavers' destinations),
+    as nullable integers; a blank is an unanswered figure, not zero.
+    """
+    from trust_survey.instruments import load_registry
+
+    registry = registry or load_registry()
+    wanted = []
+    for version in sorted(registry.versions(instrument_id), reverse=True):
+        for _, item in registry.get(instrument_id, version).form_items():
+            if item.id.startswith(KEY_FIGURE_PREFIX) and item.id not in wanted:
+                wanted.append(item.id)
+    return form_answers(db, instrument_id, rounds, fields=wanted, registry=registry)
+
+
+def _org_frame(con, rounds, instrument_id: str, registry, fields: list[str] | None) -> pd.DataFrame:
+    if rounds is None:
+        rounds = [r[0] for r in con.execute("SELECT DISTINCT round FROM submissions WHERE instrument_id = ? "
+                                            "ORDER BY round", [instrument_id]).fetchall()]
+    elif isinstance(rounds, int):
+        rounds = [rounds]
+    frame = _form_frame(con, list(rounds), [instrument_id], registry, True, "org_code", FORM_LEAD,
+                        keep=set(fields) if fields is not None else None)
+    if frame.empty:
+        return frame
+    dist = con.execute(f"""SELECT round, org_code, any_value(nullif(region_code, '')) AS region_code
+                           FROM distribution WHERE instrument_id = ? AND round IN ({','.join('?' * len(rounds))})
+                           GROUP BY round, org_code""", [instrument_id, *rounds]).df()
+    given = frame[["round", "org_code"]].merge(dist, on=["round", "org_code"], how="left")["region_code"]
+    place = _trust_places(frame["org_code"])
+    frame["region_code"] = given.astype("string").fillna(place["region_code"]).values
+    regions = _region_names()
+    frame["region"] = frame["region_code"].map(lambda c: regions.get(c, pd.NA) if isinstance(c, str) else pd.NA
+                                               ).astype("string")
+    return frame
+
+
+def _region_names() -> dict[str, str]:
+    try:
+        from trust_survey.geography.reference import load_regions
+
+        regions = load_regions()
+    except Exception:  # noqa: BLE001 - without reference data, regions stay blank
+        return {}
+    return dict(zip(regions["region_ods"], regions["region_name"]))
+
+
 def _did_you_mean(value: str, options) -> str:
     from trust_survey.errors import did_you_mean
 
     return did_you_mean(value, options)
 
 
-def _individual_frame(con, round_: int, ids: list[str], registry, include_free_text: bool) -> pd.DataFrame:
+def _form_frame(con, rounds: list[int], ids: list[str], registry, include_free_text: bool, id_name: str,
+                lead: list[str], keep: set[str] | None = None) -> pd.DataFrame:
+    """Current accepted form answers of instruments ``ids`` in ``rounds``: one row per submission, the
+    submission's org_code as ``id_name``, then each item (only ``keep`` when given) as a column."""
     items: dict[str, object] = {}      # item id -> item (latest version first)
     choices: dict[tuple[str, float], str] = {}
     missing: dict[str, set[float]] = {}
@@ -705,28 +795,30 @@ def _individual_frame(con, round_: int, ids: list[str], registry, include_free_t
                     continue
                 if not include_free_text and item.type in FREE_TEXT_TYPES and item.id != inst.id_item:
                     continue
+                if item.id == inst.id_item or (keep is not None and item.id not in keep):
+                    continue
                 items.setdefault(item.id, item)
                 if item.choices or item.type == "likert":
                     for c in inst.choices_for(item):
                         choices.setdefault((item.id, float(c.value)), c.key)
                 missing.setdefault(item.id, set()).update(codes)
-    columns = INDIVIDUAL_LEAD + [i for i in items if i != "respondent_id"] + INDIVIDUAL_PLACE
-    if not ids:
+    columns = lead + list(items)
+    if not ids or not rounds:
         return pd.DataFrame(columns=columns)
-    marks = ",".join("?" * len(ids))
-    subs = con.execute(f"""SELECT round, org_code AS respondent_id, submission_id, instrument_id, instrument_version,
-                              file_name, format FROM submissions
-                           WHERE round = ? AND instrument_id IN ({marks})
+    marks, round_marks = ",".join("?" * len(ids)), ",".join("?" * len(rounds))
+    subs = con.execute(f"""SELECT round, org_code AS {id_name}, org_name, submission_id, instrument_id,
+                              instrument_version, file_name, format FROM submissions
+                           WHERE round IN ({round_marks}) AND instrument_id IN ({marks})
                              AND status IN ('accepted', 'accepted_with_warnings')
-                           ORDER BY org_code, submission_id""", [round_, *ids]).df()
+                           ORDER BY round, org_code, submission_id""", [*rounds, *ids]).df()
     answers = con.execute(f"""SELECT a.submission_id, a.field_id, a.value, a.value_num FROM answers a
                               JOIN submissions s USING (submission_id)
-                              WHERE s.round = ? AND s.instrument_id IN ({marks}) AND a.table_id IS NULL
-                                AND s.status IN ('accepted', 'accepted_with_warnings')""", [round_, *ids]).df()
+                              WHERE s.round IN ({round_marks}) AND s.instrument_id IN ({marks})
+                                AND a.table_id IS NULL AND a.field_id IN ({','.join('?' * max(len(items), 1))})
+                                AND s.status IN ('accepted', 'accepted_with_warnings')""",
+                          [*rounds, *ids, *(list(items) or [""])]).df()
     out = subs.set_index("submission_id", drop=False)
     for item_id, item in items.items():
-        if item_id == "respondent_id":
-            continue
         mine = answers[answers.field_id == item_id].set_index("submission_id")
         if item.type == "likert" or item.type in ("integer", "decimal"):
             nums = mine["value_num"].astype("float64")
@@ -748,10 +840,6 @@ def _individual_frame(con, round_: int, ids: list[str], registry, include_free_t
         elif item.type == "decimal":
             out[item_id] = out[item_id].astype("Float64")
     out = out.reset_index(drop=True)
-    trust_col = "trust_code" if "trust_code" in out.columns else None
-    place = _trust_places(out[trust_col] if trust_col else pd.Series([], dtype="string"))
-    for col in INDIVIDUAL_PLACE:
-        out[col] = place[col].values if len(out) else pd.Series([], dtype="string")
     out["round"] = out["round"].astype("int64")
     out["submission_id"] = out["submission_id"].astype("int64")
     out["instrument_version"] = out["instrument_version"].astype("int64")
