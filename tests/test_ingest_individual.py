@@ -209,3 +209,14 @@ def test_export__individual_responses__drop_free_text_unless_asked(tmp_path, run
 
     frame, meta = pyreadstat.read_sav(str(tmp_path / "sav" / f"individual_review_v1_{ROUND}_form.sav"))
     assert "comment_keep" not in frame.columns and meta.column_names_to_labels["RESPID"].startswith("Respondent")
+
+
+def test_feedback__individual_respondents__get_no_feedback_workbook(tmp_path, run):
+    from ingest_helpers import make_return
+
+    make_individual_return(tmp_path / "in", "IR2026-0001", answers={"years_nhs": "two"})
+    make_return(tmp_path / "in", "RJ1", form={"kf_in_post": "lots"})
+    db = tmp_path / "s.duckdb"
+    run("ingest", tmp_path / "in", "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    run("feedback", "--round", ROUND, "--out", tmp_path / "fb", "--db", db)
+    assert [p.name.split("_")[0] for p in (tmp_path / "fb").glob("*.xlsx")] == ["RJ1"]

@@ -33,10 +33,21 @@ class FeedbackResult:
 
 
 def feedback_targets(con, round_: int) -> pd.DataFrame:
-    """Per organisation and instrument, the latest live submission that has issues."""
+    """Per organisation and instrument, the latest live submission that has issues.
+
+    Individual questionnaires are left out: their respondents are pseudonymous, and nobody sends a
+    respondent a list of corrections (their issues are in the ingest run's report)."""
+    from trust_survey.instruments import load_registry
+
     live = store.current_submissions(con, round_)
     if live.empty:
         return live
+    try:
+        registry = load_registry()
+        individual = {i for i in registry.ids() if "individual" in registry.get(i).audience}
+    except Exception:  # noqa: BLE001 - without definitions, every return is an organisation's
+        individual = set()
+    live = live[~live.instrument_id.isin(individual)]
     latest = live.sort_values(["received_at", "submission_id"]).groupby(["org_code", "instrument_id"]).tail(1)
     return latest[(latest.errors > 0) | (latest.warnings > 0)].sort_values("org_code").reset_index(drop=True)
 
