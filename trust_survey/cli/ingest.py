@@ -124,12 +124,13 @@ def status_cmd(round_, chase, instrument_id, db, force, quiet) -> None:
 
     db = resolve_db(db)
     status = round_status(db, round_, instrument_id)
-    click.echo(f"{'org':<6} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  organisation")
+    w = max([6] + [len(str(c)) for c in status.org_code])   # respondent ids are longer than ODS codes
+    click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  organisation")
     for r in status.itertuples(index=False):
         when = "" if r.last_received is None or r.last_received != r.last_received else \
             f"{r.last_received:%d/%m/%Y %H:%M}"
         flag = "" if r.in_distribution else "  (not in distribution)"
-        click.echo(f"{r.org_code:<6} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} {r.submissions:>4}  "
+        click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} {r.submissions:>4}  "
                    f"{r.org_name or ''}{flag}")
     counts = status.state.value_counts()
     info(f"round {round_}: {len(status)} organisation(s): "
