@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -64,6 +65,15 @@ def geography_lookups(distribution) -> tuple[dict[str, str], dict[str, str], dic
     return region_of, region_names, successor_of
 
 
+def _usual_mode(*paths: Path) -> None:
+    """The temporary files renamed into place are private (0600); a report is for sharing, so give it the
+    mode a newly created file would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in paths:
+        os.chmod(path, 0o666 & ~umask)
+
+
 def _summary(report: Report) -> str:
     lines = [f"round {report.round}: {len(report.tables())} tables in {len(report.sections)} sections"]
     for s in report.sections:
@@ -90,4 +100,5 @@ def run_report(db: Path, round_: int, out_dir: Path, *, registry, include_free_t
     on_step("writing the page")
     page = render_html(report, generated=generated)
     write_atomic(html_path, lambda p: p.write_text(page, encoding="utf-8"), force=force)
+    _usual_mode(html_path, xlsx_path)
     return ReportResult(html_path, xlsx_path, report, _summary(report))
