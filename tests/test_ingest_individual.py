@@ -220,3 +220,23 @@ def test_feedback__individual_respondents__get_no_feedback_workbook(tmp_path, ru
     run("ingest", tmp_path / "in", "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
     run("feedback", "--round", ROUND, "--out", tmp_path / "fb", "--db", db)
     assert [p.name.split("_")[0] for p in (tmp_path / "fb").glob("*.xlsx")] == ["RJ1"]
+
+
+def test_ingest__individual_csv_in_variable_names__one_submission_per_row(tmp_path, run):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _sav_frame().iloc[[0, 1]].to_csv(folder / f"review_cases_{ROUND}.csv", index=False)
+    db = tmp_path / "s.duckdb"
+    run("ingest", folder, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    got = store.individual_responses(db, ROUND)
+    assert got.respondent_id.tolist() == ["S-001", "S-002"] and got.group.tolist() == ["trainee", "current"]
+    assert set(got.format) == {"csv"}
+
+
+def test_ingest__platform_csv_without_a_round__is_one_file_problem_not_one_per_row(tmp_path, run):
+    path = write_platform_csv(tmp_path / "in" / "export.csv")
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", path, "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    issues = read_issues(tmp_path / "run")
+    assert issues.code.tolist().count("F012") == 1 and "--round" in result.stdout
+    assert result.stdout.count("UNREADABLE") == 1

@@ -274,7 +274,7 @@ def instrument_of_records(records: list, registry: Registry) -> tuple[Instrument
     return inst, source, notes
 
 
-def _records_round(notes: dict, file: str, round_hint: int | None) -> int:
+def records_round(notes: dict, file: str, round_hint: int | None) -> int:
     if "round" in notes and _int(notes["round"]):
         return _int(notes["round"])
     return _round_from(file, round_hint, "CSV files carry no round")
@@ -291,7 +291,7 @@ def identify_respondent(record, inst: Instrument, source: str, notes: dict, regi
         rid = display(record.rows[0][i]).strip().upper() if i < len(record.rows[0]) else ""
     if not rid and len(record.rows) == 1:
         rid = str(notes.get("org_code", "")).upper()
-    identity = Identity(inst, _records_round(notes, file, round_hint), rid, "", source)
+    identity = Identity(inst, records_round(notes, file, round_hint), rid, "", source)
     return _finish(identity, registry, round_hint, notes.get("sha256"), file)
 
 
@@ -309,6 +309,6 @@ def identify_records(records: list, registry: Registry, file: str, round_hint: i
         raise FileProblem("F013", f"the record files of this return name different organisations "
                                   f"({', '.join(sorted(codes))}); send one organisation's files together")
     org = next(iter(codes), "") or str(notes.get("org_code", "")).upper()
-    round_ = _records_round(notes, file, round_hint)
+    round_ = records_round(notes, file, round_hint)
     identity = Identity(inst, round_, org, "", source)
     return _finish(identity, registry, round_hint, notes.get("sha256"), file)

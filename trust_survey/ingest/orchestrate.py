@@ -35,6 +35,7 @@ from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
     Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
+    records_round,
 )
 from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
@@ -300,6 +301,7 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
     whole: list[Issue] = []
     for issue in file_issues:
         (row_issues.setdefault(issue.row, []) if issue.row is not None else whole).append(issue)
+    records_round(notes, unit.name, ctx.round)   # no round at all is the file's problem, not each row's
     cases = [case for record in records for case in split_cases(record)]
     if not cases:
         raise FileProblem("F010", "the file holds no responses (a header row and nothing under it)")
