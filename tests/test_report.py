@@ -519,3 +519,20 @@ def test_chart_ticks__the_top_tick_is_never_below_the_highest_value(top):
 
     ticks = _ticks(0, top * 1.1)
     assert ticks[0] == 0 and ticks[-1] >= top * 1.1 and len(ticks) <= 8
+
+
+def test_write_workbook__text_a_spreadsheet_would_run_stays_text_and_numbers_stay_numbers(tmp_path):
+    from trust_survey.report.render import write_workbook
+    from trust_survey.report.tables import Report, Section, Table
+
+    frame = pd.DataFrame({"dept_name": ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "Genomics"],
+                          "total": [-3, 2.5, None]}).astype(object)
+    report = Report(2026, "t", [Section("s", "S", tables=[Table("Top candidates", "Top", frame)],
+                                        missing=["no match run"])])
+    path = tmp_path / "r.xlsx"
+    write_workbook(report, path, generated="2026-01-01 00:00")
+    ws = openpyxl.load_workbook(path)["Top candidates"]
+    assert ws["A2"].value == "=HYPERLINK(\"http://x\")" and ws["A2"].data_type == "s" and ws["A2"].quotePrefix
+    assert ws["A3"].data_type == "s" and ws["B2"].value == -3 and ws["B3"].value == 2.5 and ws["B4"].value is None
+    readme = [r for r in openpyxl.load_workbook(path)["Read me"].iter_rows(values_only=True)]
+    assert ("(missing)", "S: no match run") in readme
