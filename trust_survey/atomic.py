@@ -12,6 +12,12 @@ from typing import Callable, Iterator
 from trust_survey.errors import OutputExistsError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_writable(path: Path, force: bool) -> None:
     """Raise OutputExistsError when ``path`` exists and ``force`` is not set."""
     if Path(path).exists() and not force:
@@ -27,6 +33,7 @@ def write_atomic(path: Path | str, write: Callable[[Path], None], *, force: bool
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; outputs are ordinary files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -44,6 +51,7 @@ def staged_dir(path: Path | str, *, force: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / path.name)
