@@ -240,3 +240,21 @@ def test_ingest__platform_csv_without_a_round__is_one_file_problem_not_one_per_r
     issues = read_issues(tmp_path / "run")
     assert issues.code.tolist().count("F012") == 1 and "--round" in result.stdout
     assert result.stdout.count("UNREADABLE") == 1
+
+
+def test_ingest__mapping_for_an_undefined_version__is_a_clear_error_explicit_or_found(tmp_path, run):
+    import shutil
+
+    path = write_platform_csv(tmp_path / "in" / f"export_{ROUND}.csv")
+    folder = tmp_path / "instruments"
+    (folder / "mappings").mkdir(parents=True)
+    for definition in (REPO / "instruments").glob("*.yaml"):
+        shutil.copy(definition, folder)
+    wrong = folder / "mappings" / "review.v3.yaml"
+    wrong.write_text(MAPPING.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 3\n"), encoding="utf-8")
+    result = run("ingest", path, "--mapping", wrong, "--db", tmp_path / "s.duckdb", "--out", tmp_path / "r1", expect=1)
+    assert "[DEF001]" in result.stderr and "version 3" in result.stderr and "Traceback" not in result.stderr
+    result = run("ingest", path, "--instruments", folder, "--db", tmp_path / "s.duckdb", "--out", tmp_path / "r2",
+                 "--engine", "pandas", expect=1)
+    found = read_issues(tmp_path / "r2").iloc[0]
+    assert found.code == "F008" and "review.v3.yaml" in found.message

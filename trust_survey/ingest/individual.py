@@ -45,13 +45,18 @@ def find_mappings(instruments_dir: Path | None, explicit: Path | None = None, re
     """The mapping files to try: ``explicit`` first (checked against its instrument; a bad one raises
     DefinitionError), then every ``*.yaml`` in ``<instruments_dir>/mappings`` (a broken one is skipped
     with a log message: it only matters when a file needs it, and then the file is reported unknown)."""
-    from trust_survey.errors import TrustSurveyError
+    from trust_survey.errors import DefinitionError, TrustSurveyError
     from trust_survey.review_cycle.platform_csv import load_mapping
 
     out: list[Mapping] = []
     if explicit is not None:
         mapping = load_mapping(explicit)
-        inst = registry.get(mapping.instrument, mapping.version) if registry is not None else None
+        try:
+            inst = registry.get(mapping.instrument, mapping.version) if registry is not None else None
+        except TrustSurveyError as exc:
+            raise DefinitionError(f"{explicit}: this mapping is for {mapping.instrument} version {mapping.version}, "
+                                  f"which is not defined here ({exc}); fix 'instrument' or 'version' in the mapping "
+                                  "file") from None
         out.append(Mapping(Path(explicit), load_mapping(explicit, inst), True))
     folder = Path(instruments_dir) / "mappings" if instruments_dir else None
     if folder is not None and folder.is_dir():
@@ -93,9 +98,17 @@ def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataR
     codes as values, the instrument, the mapping's findings as issues)."""
     from trust_survey.review_cycle.platform_csv import apply_mapping, load_mapping
 
+    from trust_survey.errors import TrustSurveyError
+    from trust_survey.ingest.issues import FileProblem
+
     mapping = found.mapping
-    inst = registry.get(mapping.instrument, mapping.version)
-    load_mapping(found.path, inst)   # checked against the instrument (raises DefinitionError if it does not fit)
+    try:
+        inst = registry.get(mapping.instrument, mapping.version)
+        load_mapping(found.path, inst)   # checked against the instrument
+    except TrustSurveyError as exc:
+        raise FileProblem("F008", f"it looks like a survey-platform export for {mapping.instrument} "
+                                  f"v{mapping.version}, but the mapping file {found.path.name} cannot be used: "
+                                  f"{exc}; fix the mapping file or the instrument definitions") from None
     name = record.path.name
     skip = mapping.header_rows - 1
     rows, numbers = record.rows[skip:], record.numbers[skip:]
