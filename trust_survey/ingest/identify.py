@@ -9,6 +9,7 @@ variable. A return in an older version of an instrument is read through that ver
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,8 +74,13 @@ class Identity:
 
 
 def norm_header(value: Any) -> str:
-    text = display(value).replace(" (required)", "")
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    """A header as compared: without ' (required)', spaces collapsed, case folded."""
+    return _norm_text(value) if isinstance(value, str) else _norm_text(display(value))
+
+
+@functools.lru_cache(maxsize=4096)   # the same few hundred headers come back in every return
+def _norm_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace(" (required)", "")).strip().casefold()
 
 
 def _int(value: Any) -> int | None:

@@ -629,11 +629,11 @@ def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_
     _WORKER = ctx
     mp = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-        futures = [pool.submit(_examine_in_worker, unit) for unit in units]
+        chunk = max(1, min(16, len(units) // (workers * 4)))   # fewer round trips, still balanced
+        results = pool.map(_examine_in_worker, units, chunksize=chunk)
         column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
         out = []
-        for future in futures:
-            ex = future.result()
+        for ex in results:
             for one in [ex, *(ex.parts or [])]:
                 if one.identity is not None:
                     one.identity.instrument = ctx.registry.get(*one.identity.instrument)
