@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest_helpers import REPO, ROUND, make_individual_return, query, read_issues
+from ingest_helpers import IND, REPO, ROUND, make_individual_return, query, read_issues
 from trust_survey import store
 
 
@@ -92,6 +92,9 @@ def test_ingest__platform_csv__each_respondent_is_a_submission_and_no_name_or_em
     for secret in ("Bloggs", "nhs.net.example", "192.0.2.1", "Jo "):
         assert secret not in stored
     assert "[email removed]" in stored
+    wide = query(db, "SELECT * FROM wide_individual_review_form")
+    assert len(wide) == 2 and not any("name" in c or "email" in c for c in wide.columns)
+    assert not wide.astype(str).apply(lambda col: col.str.contains("Bloggs|@nhs.net")).any().any()
     frame = store.individual_responses(db, ROUND)
     assert frame.respondent_id.tolist() == ["P-001", "P-002"]
     assert frame.group.tolist() == ["trainee", "former"] and frame.years_nhs.isna().all()   # renamed: blank
@@ -258,3 +261,33 @@ def test_ingest__mapping_for_an_undefined_version__is_a_clear_error_explicit_or_
                  "--engine", "pandas", expect=1)
     found = read_issues(tmp_path / "r2").iloc[0]
     assert found.code == "F008" and "review.v3.yaml" in found.message
+
+
+@pytest.mark.libreoffice
+def test_ingest__individual_workbook_filled_in_libreoffice__is_read_like_any_other(tmp_path, run, libreoffice,
+                                                                                   shared_tools):
+    import subprocess
+    import sys
+
+    from ingest_helpers import IND_LAYOUT
+    from trust_survey.build.workbook import build_workbook
+
+    blank = tmp_path / "blank.xlsx"
+    build_workbook(IND, {"org_code": "IR2026-0042", "org_name": ""}, ROUND, blank)
+    typed = {"group": "Qualified clinical bioinformatician in the NHS", "stream": "health informatics",
+             "trust_code": "rgt", "years_nhs": "7", "ret_plans": "Agree", "ret_elsewhere": "Strongly disagree",
+             "use_skills": "4", "eq_give_more": "Neither agree nor disagree", "comment_keep": "A band 8 post"}
+    cells = {c.field.field_id: (c.sheet, c.address) for c in IND_LAYOUT.form_cells()}
+    sets = [arg for fid, value in typed.items() for arg in ("--set", f"{cells[fid][0]}!{cells[fid][1]}={value}")]
+    filled = tmp_path / "in" / f"IR2026-0042_individual_review_v1_{ROUND}.xlsx"
+    proc = subprocess.run([sys.executable, str(shared_tools / "lo_fill.py"), str(blank), str(filled), *sets],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    db = tmp_path / "s.duckdb"
+    run("ingest", filled, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    got = store.individual_responses(db, ROUND).iloc[0]
+    assert (got.respondent_id, got.group, got.stream, got.trust_code) == ("IR2026-0042", "current", "hi", "RGT")
+    assert (got.years_nhs, got.ret_plans, got.ret_elsewhere, got.use_skills) == (7, 4, 1, 4)
+    assert got.region == "East of England" and pd.isna(got.ret_offer)
+    issues = read_issues(tmp_path / "run")
+    assert {"W007", "W009"} <= set(issues.code)   # 'health informatics' and 'rgt' tidied, each reported
