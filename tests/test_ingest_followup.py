@@ -46,7 +46,8 @@ def round_2026(tmp_path_factory):
 
 
 def test_build__records_the_distribution_once_per_org_and_file(round_2026):
-    dist = query(round_2026, "SELECT org_code, count(*) AS n FROM distribution WHERE round = 2026 GROUP BY ALL ORDER BY 1")
+    dist = query(round_2026, "SELECT org_code, count(*) AS n FROM distribution WHERE round = 2026 "
+                             "GROUP BY ALL ORDER BY 1")
     assert list(dist.org_code) == ["RGT", "RJ1", "RRK"] and set(dist.n) == {1}
 
 
@@ -87,8 +88,9 @@ def test_feedback__one_workbook_per_organisation_with_issues_naming_sheet_and_ce
     sheet, cell = address("respondent_email")
     assert ("error", "V007 (not an email address)", sheet, cell) in [r[:4] for r in body]
     assert body[0][0] == "error" and body[-1][0] == "warning"
-    assert len(body) == len(query(round_2026, "SELECT * FROM issues i JOIN submissions s USING (submission_id) "
-                                      "WHERE s.org_code = 'RGT'"))
+    stored = query(round_2026, "SELECT * FROM issues i JOIN submissions s USING (submission_id) "
+                               "WHERE s.org_code = 'RGT'")
+    assert len(body) == len(stored)
     again = run("feedback", "--round", 2026, "--out", "fb", "--db", round_2026, expect=1)
     assert "--force" in again.stderr
 
