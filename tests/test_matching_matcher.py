@@ -279,3 +279,25 @@ def test_match_titles__many_aliases_of_one_role__do_not_crowd_out_the_alternativ
     r = code(matcher, "Medical Physicist")
     assert r["alternatives"].count(";") == matcher.scoring.alternatives - 1, r
     assert "(none)" in r["alternatives"]
+
+
+def test_match_titles__reviewed_alias_for_a_context__applies_only_there_and_the_later_of_two_wins(tax, tmp_path):
+    from trust_survey.matching.overrides import parse_overrides
+
+    head = "format: 2\nversion: 1\nreviewed_aliases:\n"
+    ict = "  - {alias: software engineer, context: it_services, action: reject, stream: none}\n"
+    anywhere = "  - {alias: engineer software, context: any, action: change_stream, stream: health_informatics}\n"
+    departments = ["IT Services", "Medical Physics", None, "Pathology"]
+    titles = ["Software Engineer"] * 4
+    only_ict = match_titles(titles, departments, taxonomy=tax,
+                            overrides=parse_overrides(head + ict, tmp_path / "o", tax))
+    assert only_ict["department_context"].tolist() == ["it_services", "medical_physics", "", "other"]
+    assert only_ict["stream"].tolist() == ["none", "physical_sciences", "none", "none"]
+    assert only_ict["decision"].tolist() == ["auto", "auto", "review", "review"]
+    assert only_ict.loc[1, "method"] == "fuzzy"
+    later_any = match_titles(titles, departments, taxonomy=tax,
+                             overrides=parse_overrides(head + ict + anywhere, tmp_path / "o", tax))
+    assert later_any["stream"].tolist() == ["health_informatics"] * 4
+    later_ict = match_titles(titles, departments, taxonomy=tax,
+                             overrides=parse_overrides(head + anywhere + ict, tmp_path / "o", tax))
+    assert later_ict["stream"].tolist() == ["none"] + ["health_informatics"] * 3

@@ -62,7 +62,7 @@ def test_review_workbook__has_protected_sheet_dropdowns_from_named_ranges_and_a_
     ws = wb[REVIEW_SHEET]
     assert ws.protection.sheet
     formulas = sorted(dv.formula1 for dv in ws.data_validations.dataValidation)
-    assert formulas == ["=lst_review_action", "=lst_review_role", "=lst_review_stream"]
+    assert formulas == ["=lst_review_action", "=lst_review_all", "=lst_review_role", "=lst_review_stream"]
     for key in ("action", "role", "stream", "reviewer", "note"):
         assert ws.cell(row=2, column=COL[key]).protection.locked is False
     for key in ("alias", "count", "examples", "suggested_role_id", "score"):
@@ -212,3 +212,139 @@ def test_libreoffice__fills_the_review_workbook_within_its_dropdowns_and_the_res
     entries = {e["alias"]: e for e in doc["reviewed_aliases"]}
     assert entries["clinical scientist epr"]["reviewer"] == "lo user"
     assert entries["clinical scientist"]["role_id"] == "genomics_clinical_scientist"
+
+
+# ---- department context ----------------------------------------------------------------------------
+ENGINEERS = [["title", "department"], ["Software Engineer", "ICT"], ["Software Engineer", "IT Services"],
+             ["Software Engineer", "Medical Physics"], ["Clinical Bioinformatician", "Genomics"]]
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def code_csv(run, tmp_path, rows, overrides: Path, name: str) -> list[dict]:
+    src = write_rows(tmp_path / f"{name}.csv", rows)
+    run("match", "titles", src, "--column", "title", "--context-column", "department", "--out",
+        tmp_path / f"{name}_out.csv", "--overrides", overrides)
+    return list(csv.DictReader((tmp_path / f"{name}_out.csv").open(encoding="utf-8")))
+
+
+def outcome(row: dict) -> tuple[str, str, str]:
+    return row["stream"], row["decision"], row["method"]
+
+
+def test_review__software_engineer_rejected_in_ict__stays_physical_sciences_in_medical_physics(run, tmp_path):
+    overrides = tmp_path / "role_overrides.yaml"
+    src = write_rows(tmp_path / "staff.csv", ENGINEERS)
+    review = tmp_path / "review.xlsx"
+    run("match", "titles", src, "--column", "title", "--context-column", "department", "--out",
+        tmp_path / "coded.csv", "--review-out", review, "--overrides", overrides)
+    first = list(csv.DictReader((tmp_path / "coded.csv").open(encoding="utf-8")))
+    assert outcome(first[2]) == ("physical_sciences", "auto", "fuzzy")
+    assert [r["department_context"] for r in first] == ["it_services", "it_services", "medical_physics",
+                                                        "genomics_laboratory"]
+    wb = load_workbook(review)
+    ws = wb[REVIEW_SHEET]
+    queue = {(ws.cell(row=r, column=COL["alias"]).value, ws.cell(row=r, column=COL["context"]).value):
+             (r, ws.cell(row=r, column=COL["count"]).value) for r in range(2, ws.max_row + 1)}
+    assert list(queue) == [("software engineer", "it_services")] and queue[("software engineer", "it_services")][1] == 2
+    ws.cell(row=queue[("software engineer", "it_services")][0], column=COL["action"], value="reject")
+    wb.save(tmp_path / "filled.xlsx")
+    run("match", "review-import", tmp_path / "filled.xlsx", "--overrides", overrides)
+    entry = yaml.safe_load(overrides.read_text(encoding="utf-8"))["reviewed_aliases"][0]
+    assert (entry["alias"], entry["context"], entry["stream"]) == ("software engineer", "it_services", "none")
+
+    again = code_csv(run, tmp_path, ENGINEERS + [["Software Engineer", "Pathology"], ["Software Engineer", ""]],
+                     overrides, "again")
+    assert [outcome(r) for r in again[:2]] == [("none", "auto", "alias")] * 2         # the reviewer's decision
+    assert outcome(again[2]) == ("physical_sciences", "auto", "fuzzy")                # the matcher's, as before
+    assert {k: again[2][k] for k in ("role_id", "score")} == {k: first[2][k] for k in ("role_id", "score")}
+    assert [r["decision"] for r in again[4:]] == ["review", "review"]                 # other contexts: still asked
+
+
+def test_review__old_overrides_file_without_contexts__loads_and_applies_everywhere(run, tmp_path):
+    overrides = tmp_path / "role_overrides.yaml"
+    overrides.write_text("version: 3\nreviewed_aliases:\n"
+                         "  - {alias: software engineer, action: reject, stream: none, reviewer: jo}\n",
+                         encoding="utf-8")
+    rows = code_csv(run, tmp_path, ENGINEERS + [["Software Engineer", ""]], overrides, "old")
+    assert [outcome(r) for r in rows] == [("none", "auto", "alias")] * 3 + [
+        ("genomics", "auto", "alias"), ("none", "auto", "alias")]
+
+    src = write_rows(tmp_path / "more.csv", [["title", "department"], ["Clinical Scientist", ""]])
+    run("match", "titles", src, "--column", "title", "--context-column", "department", "--out",
+        tmp_path / "more_out.csv", "--review-out", tmp_path / "more.xlsx", "--overrides", overrides)
+    wb = load_workbook(tmp_path / "more.xlsx")
+    ws = wb[REVIEW_SHEET]
+    assert ws.cell(row=2, column=COL["context"]).value == "any"                      # no department
+    ws.cell(row=2, column=COL["action"], value="reject")
+    wb.save(tmp_path / "more_filled.xlsx")
+    run("match", "review-import", tmp_path / "more_filled.xlsx", "--overrides", overrides)
+    doc = yaml.safe_load(overrides.read_text(encoding="utf-8"))
+    assert (doc["format"], doc["version"]) == (2, 4)
+    assert [(e["alias"], e["context"], e["reviewer"]) for e in doc["reviewed_aliases"]] == [
+        ("software engineer", "any", "jo"), ("clinical scientist", "any", doc["reviewed_aliases"][1]["reviewer"])]
+    assert [outcome(r) for r in code_csv(run, tmp_path, ENGINEERS, overrides, "upgraded")][:3] == [
+        ("none", "auto", "alias")] * 3
+
+
+def test_read_review_workbook__all_departments__makes_the_decision_context_free_and_checks_its_value(
+        workbook, tax, tmp_path):
+    wb = load_workbook(workbook)
+    ws = wb[REVIEW_SHEET]
+    rows = rows_by_alias(ws)
+    ws.cell(row=rows["scientist"], column=COL["action"], value="reject")
+    ws.cell(row=rows["scientist"], column=COL["all_departments"], value="yes")
+    ws.cell(row=rows["software developer"], column=COL["action"], value="reject")
+    ws.cell(row=rows["software developer"], column=COL["all_departments"], value="maybe")
+    wb.save(tmp_path / "bad.xlsx")
+    with pytest.raises(InputFileError) as err:
+        read_review_workbook(tmp_path / "bad.xlsx", tax)
+    letter = get_column_letter(COL["all_departments"])
+    assert err.value.details == [f"Review!{letter}{rows['software developer']}: 'maybe' is not allowed; "
+                                 "expected yes, no or blank"]
+    ws.cell(row=rows["software developer"], column=COL["all_departments"], value="no")
+    ws.cell(row=rows["software developer"], column=COL["context"], value="it_services")
+    wb.save(tmp_path / "good.xlsx")
+    decisions = read_review_workbook(tmp_path / "good.xlsx", tax).set_index("alias")
+    assert decisions.loc["scientist", "context"] == "any"
+    assert decisions.loc["software developer", "context"] == "it_services"
+
+
+def test_read_review_workbook__exported_before_department_contexts__says_to_export_again(workbook, tax, tmp_path):
+    wb = load_workbook(workbook)
+    wb[REVIEW_SHEET].delete_cols(COL["context"])
+    wb[REVIEW_SHEET].delete_cols(COL["all_departments"] - 1)
+    wb.save(tmp_path / "old.xlsx")
+    with pytest.raises(InputFileError) as err:
+        read_review_workbook(tmp_path / "old.xlsx", tax)
+    assert err.value.code == "REV001"
+    assert any("no 'Department context' column: this workbook was exported by an older trust-survey; export the "
+               "queue again" in d for d in err.value.details)
+
+
+def test_review_workbook__read_me__says_a_decision_holds_in_its_department_context(workbook):
+    text = " ".join(c.value or "" for c in load_workbook(workbook)["Read me"]["A"])
+    assert "applies to the title only in its department context" in text
+    assert "wherever it appears, whatever the department" not in text
+
+
+def test_append_audit_log__log_from_before_contexts__gains_the_column_and_keeps_its_lines(tmp_path):
+    from trust_survey.matching.review import AUDIT_COLUMNS, append_audit_log
+
+    old_columns = [c for c in AUDIT_COLUMNS if c != "context"]
+    log = tmp_path / "role_overrides.decisions.csv"
+    with log.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=old_columns)
+        w.writeheader()
+        w.writerow({c: "" for c in old_columns} | {"alias": "software engineer", "action": "reject"})
+    decision = pd.DataFrame([{"alias": "clinical scientist", "context": "other", "action": "reject",
+                              "stream": "none"}])
+    append_audit_log(decision, log, workbook="r.xlsx", overrides_version=2, reviewer="jo")
+    lines = list(csv.DictReader(log.open(encoding="utf-8")))
+    got = [(r["alias"], r["context"]) for r in lines]
+    assert got == [("software engineer", "any"), ("clinical scientist", "other")]
+    assert lines[0]["action"] == "reject" and lines[1]["reviewer"] == "jo"

@@ -107,6 +107,12 @@ def queue_rows(path: Path) -> dict[str, int]:
             if ws.cell(row=r, column=COL["alias"]).value}
 
 
+def queue_rows_in_context(path: Path) -> dict[tuple[str, str], int]:
+    ws = load_workbook(path)[REVIEW_SHEET]
+    return {(ws.cell(row=r, column=COL["alias"]).value, ws.cell(row=r, column=COL["context"]).value): r
+            for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=COL["alias"]).value}
+
+
 def fill(path: Path, decisions: dict[int, dict[str, str]], name: str = "filled.xlsx") -> Path:
     wb = load_workbook(path)
     ws = wb[REVIEW_SHEET]
@@ -207,7 +213,8 @@ def test_commission_and_review_export__coding_older_than_the_taxonomy__say_to_ru
     con = duckdb.connect(str(db))
     con.execute("UPDATE title_matches SET taxonomy_version = 0")
     con.close()
-    expected = f"taxonomy version 0; the taxonomy is now version {TAXONOMY_VERSION}: run `trust-survey match run --round {ROUND}`"
+    expected = (f"taxonomy version 0; the taxonomy is now version {TAXONOMY_VERSION}: run `trust-survey match run "
+                f"--round {ROUND}`")
     assert any(expected in n for n in load_round(db, ROUND).notes)
     result = run("match", "review-export", "--round", ROUND, "--out", tmp_path / "r.xlsx")
     assert f"coded with taxonomy version 0; the taxonomy is now version {TAXONOMY_VERSION}" in result.stderr
@@ -259,7 +266,7 @@ def test_review_export__one_row_per_distinct_title_sent_to_review_with_examples_
     ws = wb[REVIEW_SHEET]
     rows = [{key: ws.cell(row=r, column=col).value for key, col in COL.items()} for r in range(2, ws.max_row + 1)]
     rows = [r for r in rows if r["alias"]]
-    assert len(rows) == doubtful["title_key"].nunique()
+    assert len(rows) == len(doubtful[["title_key", "department_context"]].drop_duplicates())
     assert sum(int(r["count"]) for r in rows) == len(doubtful)
     counts = [int(r["count"]) for r in rows]
     assert counts == sorted(counts, reverse=True)
@@ -271,7 +278,7 @@ def test_review_export__one_row_per_distinct_title_sent_to_review_with_examples_
     assert int(meta["round"]) == ROUND and meta["kind"] == "title_review"
     assert wb[META_SHEET].sheet_state == "veryHidden" and wb[LISTS_SHEET].sheet_state == "hidden"
     assert sorted(dv.formula1 for dv in ws.data_validations.dataValidation) == [
-        "=lst_review_action", "=lst_review_role", "=lst_review_stream"]
+        "=lst_review_action", "=lst_review_all", "=lst_review_role", "=lst_review_stream"]
     result = run("match", "review-export", "--round", ROUND, "--out", path, expect=1)
     assert "[OUT001]" in result.stderr and "--force" in result.stderr
     run("match", "review-export", "--round", ROUND, "--out", path, "--force")
@@ -357,6 +364,67 @@ def test_match_run__after_review__keeps_the_reviewers_decision_even_with_other_o
     assert "applications developer" not in queue_rows(path)        # decided: no longer in the queue
 
 
+def engineers(db: Path) -> pd.DataFrame:
+    return matches(db).query("job_title == 'Software Engineer'").set_index("staff_dept")
+
+
+def test_review_import__rejected_in_ict__software_engineer_in_medical_physics_keeps_its_automatic_coding(
+        run, db, tmp_path, overrides):
+    run("match", "run", "--round", ROUND)
+    before = engineers(db)
+    assert tuple(before.loc["Medical Physics", ["stream", "decision"]]) == ("physical_sciences", "auto")
+    assert tuple(before.loc["ICT", ["stream", "decision", "department_context"]]) == ("none", "review",
+                                                                                      "it_services")
+    path = export(run, tmp_path)
+    rows = queue_rows_in_context(path)
+    assert [k for k in rows if k[0] == "software engineer"] == [("software engineer", "it_services")]
+    filled = fill(path, {rows[("software engineer", "it_services")]: {"action": "reject", "reviewer": "jo"}})
+    result = run("match", "review-import", filled)
+    assert f"round {ROUND}: 1 decision(s) stored in the database; 1 stored title(s) recoded" in result.stderr
+
+    def check(stored: pd.DataFrame, ict_method: str = "alias") -> None:
+        ict, physics = stored.loc["ICT"], stored.loc["Medical Physics"]
+        assert (ict["stream"], ict["decision"], ict["method"], ict["review_action"]) == (
+            "none", "auto", ict_method, "reject")
+        assert (physics["stream"], physics["decision"], physics["method"]) == ("physical_sciences", "auto",
+                                                                               "fuzzy")
+        assert physics["role_id"] == before.loc["Medical Physics", "role_id"] and pd.isna(physics["review_action"])
+
+    check(engineers(db))
+    assert list(q(db, "SELECT context FROM title_reviews")["context"]) == ["it_services"]
+    doc = yaml.safe_load(overrides.read_text(encoding="utf-8"))
+    assert doc["format"] == 2
+    assert [(e["alias"], e["context"], e["stream"]) for e in doc["reviewed_aliases"]] == [
+        ("software engineer", "it_services", "none")]
+
+    run("match", "run", "--round", ROUND)                     # the overrides file and the round's decision
+    check(engineers(db))
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM title_reviews")
+    con.close()
+    run("match", "run", "--round", ROUND)                     # the overrides file alone: the matcher
+    check(engineers(db))
+    assert engineers(db).loc["ICT", "reviewed_by"] == "jo"
+
+
+def test_review_import__later_decision_for_all_departments__recodes_every_context(
+        run, db, tmp_path, overrides):
+    run("match", "run", "--round", ROUND)
+    path = export(run, tmp_path)
+    row = queue_rows_in_context(path)[("software engineer", "it_services")]
+    run("match", "review-import", fill(path, {row: {"action": "reject"}}))
+    second = fill(path, {row: {"action": "change stream", "stream": "health_informatics", "all_departments": "yes"}},
+                  name="second.xlsx")
+    result = run("match", "review-import", second)
+    assert "2 stored title(s) recoded" in result.stderr and "1 updated reviewed alias(es)" in result.stderr
+    stored = engineers(db)
+    assert tuple(stored["stream"][["ICT", "Medical Physics"]]) == ("health_informatics", "health_informatics")
+    doc = yaml.safe_load(overrides.read_text(encoding="utf-8"))
+    assert [(e["context"], e["stream"]) for e in doc["reviewed_aliases"]] == [("any", "health_informatics")]
+    run("match", "run", "--round", ROUND)
+    assert set(engineers(db)["stream"]) == {"health_informatics"}
+
+
 def test_review_import__round_other_than_the_workbooks__is_a_usage_error(run, db, tmp_path, overrides):
     run("match", "run", "--round", ROUND)
     path = export(run, tmp_path)
@@ -381,17 +449,18 @@ def test_libreoffice__resaved_store_review_workbook__imports_into_its_round(run,
     run("match", "run", "--round", ROUND)
     path = export(run, tmp_path)
     r = queue_rows(path)["applications developer"]
-    action, reviewer = (get_column_letter(COL[k]) for k in ("action", "reviewer"))
+    action, reviewer, everywhere = (get_column_letter(COL[k]) for k in ("action", "reviewer", "all_departments"))
     resaved = tmp_path / "lo_filled.xlsx"
     proc = subprocess.run(
         ["python3", str(libreoffice), str(path), str(resaved), "--strict",
-         "--set", f"{REVIEW_SHEET}!{action}{r}=reject", "--set", f"{REVIEW_SHEET}!{reviewer}{r}=lo user"],
+         "--set", f"{REVIEW_SHEET}!{action}{r}=reject", "--set", f"{REVIEW_SHEET}!{reviewer}{r}=lo user",
+         "--set", f"{REVIEW_SHEET}!{everywhere}{r}=yes"],
         capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     result = run("match", "review-import", resaved)                 # the round comes from the re-saved meta sheet
     assert f"round {ROUND}: 1 decision(s) stored in the database" in result.stderr
     rec = q(db, "SELECT * FROM title_reviews").iloc[0]
-    assert (rec["action"], rec["reviewer"], rec["round"]) == ("reject", "lo user", ROUND)
+    assert (rec["action"], rec["reviewer"], rec["round"], rec["context"]) == ("reject", "lo user", ROUND, "any")
     assert set(matches(db).query("job_title == 'Applications Developer'")["stream"]) == {"none"}
 
 
@@ -410,6 +479,30 @@ def test_changed_decisions__same_decision_in_any_word_order_is_skipped_a_changed
     changed = decisions.assign(note=["now with a note", ""])
     assert list(changed_decisions(changed, existing)["alias"]) == ["developer software", "clinical scientist"]
     assert len(changed_decisions(decisions, pd.DataFrame())) == 2
+
+
+def test_apply_reviews__decision_applies_only_in_its_context_and_any_where_none_of_its_own():
+    from trust_survey.matching.store import apply_reviews
+    from trust_survey.matching.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(REPO / "role_taxonomy.yaml")
+    frame = pd.DataFrame({"title_key": ["engineer software"] * 4,
+                          "staff_dept": ["ICT", "Medical Physics", None, "Ward"],
+                          "dept_type": ["Digital or IT services", "Medical physics", None, None],
+                          "stream": ["none", "physical_sciences", "none", "none"],
+                          "decision": ["review", "auto", "review", "review"], "method": ["alias", "fuzzy", "alias",
+                                                                                         "alias"]})
+    ict = {"title_key": "engineer software", "alias": "software engineer", "action": "reject", "role_id": "",
+           "stream": "none", "context": "it_services"}
+    out, changed = apply_reviews(frame, pd.DataFrame([ict]), tax)
+    assert changed == 1 and list(out["decision"]) == ["auto", "auto", "review", "review"]
+    assert list(out["stream"]) == ["none", "physical_sciences", "none", "none"] and out.loc[1, "method"] == "fuzzy"
+    everywhere = {**ict, "action": "change_stream", "stream": "health_informatics", "context": None}
+    out, changed = apply_reviews(frame, pd.DataFrame([everywhere, ict]), tax)      # the later one wins in ICT
+    assert changed == 4
+    assert list(out["stream"]) == ["none", "health_informatics", "health_informatics", "health_informatics"]
+    out, _ = apply_reviews(frame, pd.DataFrame([ict, everywhere]), tax)
+    assert list(out["stream"]) == ["health_informatics"] * 4
 
 
 def test_apply_reviews__latest_decision_per_title_wins_and_other_rows_are_untouched():

@@ -144,3 +144,48 @@ def test_taxonomy_check__bad_reviewed_aliases__are_listed(run, tmp_path):
 
 def test_taxonomy_check__missing_file__exits_2(run, tmp_path):
     run("taxonomy", "check", tmp_path / "nope.yaml", expect=2)
+
+
+def _check_overrides(run, tmp_path, text: str, expect: int):
+    (tmp_path / "t.yaml").write_text((REPO / "role_taxonomy.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "role_overrides.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return run("taxonomy", "check", tmp_path / "t.yaml", expect=expect)
+
+
+def test_taxonomy_check__reviewed_alias_contexts__are_validated(run, tmp_path):
+    result = _check_overrides(run, tmp_path, """\
+        format: 2
+        version: 4
+        reviewed_aliases:
+          - {alias: software engineer, context: it_service, action: reject, stream: none}
+          - {alias: software developer, action: reject, stream: none}
+          - {alias: data engineer, context: "it_services+medical_physic", action: reject, stream: none}
+          - {alias: web developer, context: other, action: reject, stream: none}
+    """, expect=1)
+    out = result.stdout
+    assert "reviewed_aliases[0] ('software engineer').context: unknown department context 'it_service'; " \
+           "did you mean 'it_services'?" in out
+    assert "reviewed_aliases[1] ('software developer').context: missing; 'any' for every department" in out
+    assert "reviewed_aliases[2] ('data engineer').context: unknown department context 'medical_physic'" in out
+    assert "web developer" not in out and "[DEF001] 3 problem(s)" in result.stderr
+
+
+def test_taxonomy_check__old_overrides_file_without_contexts__is_format_1_and_context_free(run, tmp_path):
+    result = _check_overrides(run, tmp_path, """\
+        version: 2
+        reviewed_aliases:
+          - {alias: software engineer, action: reject, stream: none}
+    """, expect=0)
+    assert "role_overrides.yaml: ok (format 1, version 2; 1 reviewed aliases, 0 for one department context)" \
+        in result.stdout
+    result = _check_overrides(run, tmp_path, """\
+        version: 2
+        reviewed_aliases:
+          - {alias: software engineer, context: it_services, action: reject, stream: none}
+    """, expect=1)
+    assert "context: a format 1 file has no contexts; add 'format: 2' at the top" in result.stdout
+
+
+def test_taxonomy_check__overrides_from_a_newer_trust_survey__are_refused(run, tmp_path):
+    result = _check_overrides(run, tmp_path, "format: 3\nversion: 1\nreviewed_aliases: []\n", expect=1)
+    assert "format: 3 is newer than 2" in result.stdout

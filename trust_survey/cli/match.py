@@ -71,7 +71,8 @@ def taxonomy_check_cmd(path: Path | None, overrides_path: Path | None) -> None:
 
     Unknown keys, duplicate role ids, aliases claimed by two roles, unknown streams and thresholds out of
     order are all reported at once, as `file: path.to.key: problem` lines. The reviewed aliases file is
-    checked against the taxonomy too, when it exists.
+    checked against the taxonomy too, when it exists, including each alias's department context (any,
+    other, or ids of the taxonomy's department_contexts joined by +).
 
     \b
     Example:
@@ -106,7 +107,9 @@ def taxonomy_check_cmd(path: Path | None, overrides_path: Path | None) -> None:
                 click.echo(line)
             count = len(exc.details) or 1
             raise click.ClickException(f"[{exc.code}] {count} problem(s) in {opath}") from None
-        click.echo(f"{opath}: ok (version {ov.version}; {len(ov.entries)} reviewed aliases)")
+        scoped = sum(e.context != "any" for e in ov.entries)
+        click.echo(f"{opath}: ok (format {ov.format}, version {ov.version}; {len(ov.entries)} reviewed aliases, "
+                   f"{scoped} for one department context)")
 
 
 # ---------------------------------------------------------------------------------------------- match
@@ -249,9 +252,10 @@ def review_export_cmd(round_: int, out: Path, db: Path | None, taxonomy_path: Pa
                       quiet: bool) -> None:
     """Write the review queue of a round's stored matches as a workbook to fill in and `review-import`.
 
-    One row per distinct normalised title sent to review, most frequent first, with how often it occurs,
-    example titles, organisations and departments, the suggestion and the best alternatives, and
-    drop-downs to accept it, pick another role or stream, or reject it. The workbook remembers its round,
+    One row per distinct normalised title and department context sent to review, most frequent first,
+    with how often it occurs, example titles, organisations and departments, the suggestion and the best
+    alternatives, and drop-downs to accept it, pick another role or stream, or reject it. A decision
+    applies in its department context only, unless All departments is set to yes. The workbook remembers its round,
     so importing it updates that round's stored matches.
 
     \b
@@ -277,8 +281,8 @@ def review_export_cmd(round_: int, out: Path, db: Path | None, taxonomy_path: Pa
                           org_column="org_code", force=force, meta=meta)
     queue = review_queue(stored, taxonomy, title_column="job_title")
     n = int((stored["decision"] == "review").sum())
-    info(f"round {round_}: {len(queue)} distinct title(s) to review ({n} of {len(stored)} stored title(s))",
-         quiet)
+    info(f"round {round_}: {len(queue)} distinct title(s) and department context(s) to review ({n} of "
+         f"{len(stored)} stored title(s))", quiet)
     wrote(out, "review workbook", quiet)
 
 
@@ -435,7 +439,8 @@ def review_import_cmd(workbook: Path, overrides_path: Path | None, reviewer: str
     """Read a filled review workbook: store its decisions and turn them into reviewed aliases.
 
     Accepted, changed and rejected titles are added to the versioned overrides file (its version is
-    bumped), so the matcher codes them automatically from now on, and appended with who and when to
+    bumped) with the department context they were decided in, so the matcher codes them automatically
+    from now on in that context (everywhere for context any), and appended with who and when to
     <overrides>.decisions.csv beside it. A workbook from `match review-export` remembers its round: its
     decisions are also stored in the database (table title_reviews, with who, when and the round) and
     applied to that round's stored matches at once, so `candidates`, `demand` and `map` use them without

@@ -11,7 +11,9 @@ How a title meets the taxonomy (``role_taxonomy.yaml``):
    same first letter. Short words and acronyms are never changed, so "Physio" never becomes "physics"
    and "CSC" or "HI" never become anything.
 2. **Exact, alias and abbreviation**: a title whose words are exactly a role's name, alias, key term or
-   whole-word abbreviation scores 100. Reviewed aliases (``role_overrides.yaml``) are applied last and win.
+   whole-word abbreviation scores 100. Reviewed aliases (``role_overrides.yaml``) are applied last and win,
+   each only in the department context it was decided in (:meth:`Matcher.department_contexts`; an alias
+   decided for ``any`` department applies everywhere a context-specific one does not).
 3. **Scored containment** for everything else, as sparse matrix products over all unique titles at once.
    Words carry weights (rare in the taxonomy -> heavy; seniority and places are already gone; "lead",
    "team" and unknown words are light). For title T, department D and alias A:
@@ -56,7 +58,7 @@ from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from trust_survey.matching.normalise import token_key
-from trust_survey.matching.overrides import Overrides, load_overrides
+from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,10 @@ log = logging.getLogger(__name__)
 #: The contract columns added to every coded row, in order.
 RESULT_COLUMNS = ["role_id", "role", "stream", "relation", "score", "method", "matched_alias", "decision",
                   "alternatives"]
-#: Further columns for audit and review: the normalised title, the margin and the taxonomy version.
-EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version"]
+#: Further columns for audit and review: the normalised title, the margin, the taxonomy version and the
+#: department context (the taxonomy's department context ids the department matched, joined by "+";
+#: "other" when it matched none; blank without a department), which reviewed aliases are keyed on.
+EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version", "department_context"]
 DIAGNOSTICS = ["_score", "_margin", "_stream", "_ambiguous", "_best_relevant"]
 METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")
 DECISIONS = ("auto", "review", "none")
@@ -88,6 +92,7 @@ class Matcher:
     def __init__(self, taxonomy: Taxonomy, overrides: Overrides | None = None):
         self.taxonomy = taxonomy
         self.overrides = overrides or Overrides.empty()
+        self._context_keys: dict[tuple[str, ...], str] = {}
         s = taxonomy.scoring
         self.scoring = s
         phrases = taxonomy.phrases
@@ -257,22 +262,45 @@ class Matcher:
         w = self.scoring.unknown_weight
         return float(sum(self.weights[self.vocab[t]] if t in self.vocab else w for t in toks))
 
+    # ------------------------------------------------------------------ department context
+    def _context_ids(self, ctx: tuple[str, ...]) -> tuple[str, ...]:
+        """The ids of the taxonomy's department contexts whose terms the department's words hold."""
+        present = set(ctx)
+        return tuple(dc.id for dc in self.taxonomy.contexts if any(set(term) <= present for term in dc.terms))
+
+    def _context_key(self, ctx: tuple[str, ...]) -> str:
+        if not ctx:
+            return ""
+        key = self._context_keys.get(ctx)
+        if key is None:
+            key = self._context_keys[ctx] = "+".join(sorted(self._context_ids(ctx))) or OTHER
+        return key
+
+    def department_contexts(self, contexts: Sequence | pd.Series) -> list[str]:
+        """The department context of each department name, as reviewed aliases record it: the matched
+        department context ids joined by "+", "other" when none matched, "" for a blank department."""
+        contexts = _as_objects(contexts)
+        codes, uniques = pd.factorize(contexts.map(lambda v: None if _blank(v) else str(v)))
+        tokens = [self.taxonomy.normalise(v) for v in uniques]
+        fixes = self._correct_tokens({t for toks in tokens for t in toks})
+        keys = [self._context_key(tuple(dict.fromkeys(fixes.get(t, t) for t in toks))) for toks in tokens]
+        return [keys[c] if c >= 0 else "" for c in codes]
+
     # ------------------------------------------------------------------ scoring
     def _context_effects(self, contexts: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
         n, S = len(contexts), len(ALL_STREAMS)
         support = np.zeros((n, S), dtype=bool)
         veto = np.zeros((n, S), dtype=bool)
         cache: dict[tuple[str, ...], tuple[set, set]] = {}
+        by_id = {dc.id: dc for dc in self.taxonomy.contexts}
         for i, ctx in enumerate(contexts):
             if not ctx:
                 continue
             if ctx not in cache:
-                present = set(ctx)
                 sup, vet = set(), set()
-                for dc in self.taxonomy.contexts:
-                    if any(set(term) <= present for term in dc.terms):
-                        sup.update(dc.supports)
-                        vet.update(dc.vetoes)
+                for cid in self._context_ids(ctx):
+                    sup.update(by_id[cid].supports)
+                    vet.update(by_id[cid].vetoes)
                 cache[ctx] = (sup - vet, vet)
             sup, vet = cache[ctx]
             for st in sup:
@@ -514,11 +542,13 @@ class Matcher:
             fz = self._fuzzy(keys, masked)
             score = np.where(fz, masked, score)
             for i, toks in enumerate(titles_c):
-                hit = self.overrides.by_key.get(token_key(toks)) if toks else None
+                ctx_key = self._context_key(ctx_c[i])
+                hit = self.overrides.find(token_key(toks), ctx_key) if toks else None
                 res = self._decide(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i], hit)
                 res["normalised_title"] = " ".join(toks)
+                res["department_context"] = ctx_key
                 results.append(res)
-        columns = RESULT_COLUMNS + ["margin", "normalised_title", *DIAGNOSTICS]
+        columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)
         out["taxonomy_version"] = tax.version
@@ -586,7 +616,7 @@ def match_titles(titles: Sequence | pd.Series, contexts: Sequence | pd.Series | 
     """Code titles (and optional department names): one result row per title, same order and length.
 
     Columns: role_id, role, stream, relation, score, method, matched_alias, decision, alternatives, then
-    normalised_title, margin, taxonomy_version.
+    normalised_title, margin, taxonomy_version, department_context.
     """
     return get_matcher(taxonomy, overrides).code(titles, contexts)
 

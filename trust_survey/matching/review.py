@@ -1,14 +1,16 @@
 """The human review loop: a workbook of doubtful titles out, decisions in, reviewed aliases written.
 
-1. :func:`build_review_workbook` writes one row per unique normalised title that needs a person, with how
-   often it occurs, example titles, the suggestion and its alternatives, and drop-downs (fed from named
-   ranges on a hidden sheet) to accept it, change the role, change only the stream, or reject it. The
-   sheet is protected; only the decision cells are unlocked. Text from trusts is written so that it can
-   never run as a formula.
+1. :func:`build_review_workbook` writes one row per unique normalised title and department context that
+   needs a person (so one question never stands for a title in two kinds of department), with how often
+   it occurs, example titles, the suggestion and its alternatives, and drop-downs (fed from named ranges
+   on a hidden sheet) to accept it, change the role, change only the stream, or reject it, and to say the
+   decision holds in all departments. The sheet is protected; only the decision cells are unlocked. Text
+   from trusts is written so that it can never run as a formula.
 2. :func:`read_review_workbook` reads the decisions back and reports every bad value by sheet and cell.
 3. :func:`apply_decisions` turns them into reviewed aliases in the versioned overrides file
-   (``role_overrides.yaml``), which the matcher applies after the taxonomy: next round these titles are
-   coded automatically. :func:`append_audit_log` keeps who decided what, and when, in a CSV beside it.
+   (``role_overrides.yaml``), each keyed on its department context, which the matcher applies after the
+   taxonomy: next round these titles are coded automatically in that context. :func:`append_audit_log`
+   keeps who decided what, and when, in a CSV beside it.
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ import pandas as pd
 
 from trust_survey.errors import InputFileError, OutputExistsError, did_you_mean
 from trust_survey.matching.normalise import token_key
-from trust_survey.matching.overrides import OverrideEntry, load_overrides, now_iso, write_overrides
+from trust_survey.matching.overrides import (
+    ANY, OTHER, OverrideEntry, canonical_context, load_overrides, now_iso, write_overrides,
+)
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy, load_taxonomy
 from trust_survey.safe_text import neutralise, write_text_cell
 
@@ -40,6 +44,7 @@ COLUMNS = [
     ("Count", "count", 7, False),
     ("Example titles", "examples", 46, False),
     ("Departments", "departments", 26, False),
+    ("Department context", "context", 20, False),
     ("Organisations", "organisations", 16, False),
     ("Suggested role", "suggested_role_id", 28, False),
     ("Suggested stream", "suggested_stream", 18, False),
@@ -48,13 +53,16 @@ COLUMNS = [
     ("Action", "action", 15, True),
     ("Role", "role", 34, True),
     ("Stream", "stream", 18, True),
+    ("All departments", "all_departments", 15, True),
     ("Reviewer", "reviewer", 16, True),
     ("Note", "note", 30, True),
 ]
 HEADERS = [c[0] for c in COLUMNS]
 COL = {c[1]: i + 1 for i, c in enumerate(COLUMNS)}
-LIST_NAMES = {"action": "lst_review_action", "role": "lst_review_role", "stream": "lst_review_stream"}
-DECISION_COLUMNS = ["alias", "example", "action", "role_id", "stream", "reviewer", "note",
+LIST_NAMES = {"action": "lst_review_action", "role": "lst_review_role", "stream": "lst_review_stream",
+              "all_departments": "lst_review_all"}
+ALL_DEPARTMENTS = ("no", "yes")
+DECISION_COLUMNS = ["alias", "context", "example", "action", "role_id", "stream", "reviewer", "note",
                     "suggested_role_id", "suggested_stream", "sheet_row"]
 
 
@@ -69,25 +77,36 @@ def _examples(group: pd.DataFrame, column: str | None, n: int = 3) -> str:
 def review_queue(coded: pd.DataFrame, taxonomy: Taxonomy, *, title_column: str = "title",
                  context_column: str | None = None, org_column: str | None = None,
                  decisions: tuple[str, ...] = ("review",)) -> pd.DataFrame:
-    """One row per unique normalised title among the coded rows whose decision is in ``decisions``: the
-    count, up to three example titles, departments and organisations, the suggestion and alternatives."""
+    """One row per unique normalised title and department context among the coded rows whose decision is in
+    ``decisions``: the count, up to three example titles, departments and organisations, the department
+    context (``any`` for rows with no department), the suggestion and alternatives.
+
+    The context comes from the coded rows' ``department_context`` (matcher output or stored matches), else
+    from ``staff_dept``/``dept_type`` or ``context_column``."""
+    from trust_survey.matching.store import department_contexts
+
     df = coded[coded["decision"].isin(decisions)].copy()
     if "normalised_title" not in df.columns:
         df["normalised_title"] = [" ".join(taxonomy.normalise(t)) for t in df[title_column]]
     df = df[df["normalised_title"].astype(str).str.len() > 0]
+    if "department_context" not in df.columns and context_column and "staff_dept" not in df.columns:
+        df["staff_dept"] = df[context_column]
+    df["_context"] = [c or ANY for c in department_contexts(df, taxonomy)] if len(df) else []
+    df["_key"] = df["normalised_title"].map(lambda s: token_key(str(s).split()))
     rows = []
-    for key, group in df.groupby(df["normalised_title"].map(lambda s: token_key(str(s).split())), sort=False):
+    for (_key, context), group in df.groupby(["_key", "_context"], sort=False):
         first = group.iloc[0]
         rows.append({"alias": str(first["normalised_title"]), "count": len(group),
                      "examples": _examples(group, title_column), "departments": _examples(group, context_column),
+                     "context": context,
                      "organisations": _examples(group, org_column),
                      "suggested_role_id": str(first.get("role_id", "") or ""),
                      "suggested_stream": str(first.get("stream", NONE) or NONE),
                      "score": int(pd.to_numeric(group["score"], errors="coerce").max()),
                      "alternatives": str(first.get("alternatives", "") or "")})
-    queue = pd.DataFrame(rows, columns=["alias", "count", "examples", "departments", "organisations",
+    queue = pd.DataFrame(rows, columns=["alias", "count", "examples", "departments", "context", "organisations",
                                         "suggested_role_id", "suggested_stream", "score", "alternatives"])
-    queue = queue.sort_values(["count", "alias"], ascending=[False, True], kind="stable")
+    queue = queue.sort_values(["count", "alias", "context"], ascending=[False, True, True], kind="stable")
     return queue.reset_index(drop=True)
 
 
@@ -115,7 +134,8 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
     readme = wb.active
     readme.title = README_SHEET
     guide = [
-        "Job titles the matcher was not sure of, one row per distinct title (Count: how often it occurs).",
+        "Job titles the matcher was not sure of, one row per distinct title and department context "
+        f"(column {_letter('context')}; Count: how often it occurs).",
         f"For each row pick an Action in column {_letter('action')}; leave it blank to decide later:",
         "  accept         - the suggested role and stream are right",
         f"  change role    - pick the right role in column {_letter('role')} (its stream comes with it)",
@@ -123,7 +143,10 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
         "  reject         - the title is not a clinical bioinformatics role (stream none)",
         "Put your name in Reviewer. Decisions become reviewed aliases, so these titles are coded",
         "automatically next time. Import with: trust-survey match review-import <this file>",
-        "A decision applies to the title wherever it appears, whatever the department.",
+        f"A decision applies to the title only in its department context (column {_letter('context')}); in "
+        "other departments the",
+        "matcher goes on coding it. Context 'any' (no department given), or 'yes' under All departments "
+        f"(column {_letter('all_departments')}), means every department.",
         f"Taxonomy version {taxonomy.version}. Streams: " + ", ".join(ALL_STREAMS) + ".",
     ]
     for i, line in enumerate(guide, start=1):
@@ -161,7 +184,8 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
 
     lists = wb.create_sheet(LISTS_SHEET)
     role_names = sorted(role.name for role in taxonomy.roles.values())
-    columns = {"action": list(ACTIONS), "role": role_names, "stream": list(ALL_STREAMS)}
+    columns = {"action": list(ACTIONS), "role": role_names, "stream": list(ALL_STREAMS),
+               "all_departments": list(ALL_DEPARTMENTS)}
     for j, (name, items) in enumerate(columns.items(), start=1):
         lists.cell(row=1, column=j, value=name)
         for i, item in enumerate(items, start=2):
@@ -174,8 +198,9 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
 
     prompts = {"action": "accept, change role, change stream or reject",
                "role": "The right role (for 'change role')",
-               "stream": "The right stream (for 'change stream')"}
-    for key in ("action", "role", "stream"):
+               "stream": "The right stream (for 'change stream')",
+               "all_departments": "yes: the decision holds in every department, not only this context"}
+    for key in ("action", "role", "stream", "all_departments"):
         dv = DataValidation(type="list", formula1=f"={LIST_NAMES[key]}", allow_blank=True, showDropDown=False,
                             showErrorMessage=True, errorStyle="stop", errorTitle="Not in the list",
                             error="Pick a value from the drop-down list.", promptTitle=key.title(),
@@ -267,11 +292,16 @@ def read_review_workbook(path: Path | str, taxonomy: Taxonomy | None = None) -> 
             letter = ws.cell(row=1, column=j).column_letter
             problems.append(f"{REVIEW_SHEET}!{letter}1: expected header '{want}', found '{got}'")
     if problems:
+        if not any(h.casefold() == "department context" for h in found):
+            problems.append(f"{REVIEW_SHEET}: no 'Department context' column: this workbook was exported by an "
+                            "older trust-survey; export the queue again (`match review-export` or `match titles "
+                            "--review-out`) and fill that in")
         raise InputFileError(f"{path}: the review sheet's columns have changed", code="REV001",
                              details=problems)
 
     role_by_name = {role.name.casefold(): rid for rid, role in taxonomy.roles.items()}
     name_to_id = {**role_by_name, **{rid.casefold(): rid for rid in taxonomy.roles}}
+    known_contexts = {c.id for c in taxonomy.contexts}
     out = []
     for r in range(2, ws.max_row + 1):
         get = {key: _text(ws.cell(row=r, column=COL[key]).value) for key in COL}
@@ -290,6 +320,19 @@ def read_review_workbook(path: Path | str, taxonomy: Taxonomy | None = None) -> 
                             f"expected one of {', '.join(ACTIONS)}"
                             f"{did_you_mean(raw_action.lower(), ACTIONS)}")
             continue
+        everywhere = get["all_departments"].casefold()
+        if everywhere not in ("", *ALL_DEPARTMENTS):
+            problems.append(f"{REVIEW_SHEET}!{letter['all_departments']}{r}: '{get['all_departments']}' is not "
+                            f"allowed; expected yes, no or blank{did_you_mean(everywhere, ALL_DEPARTMENTS)}")
+            continue
+        context = canonical_context(get["context"])
+        unknown = [c for c in context.split("+") if c not in known_contexts] if context not in (ANY, OTHER) else []
+        if unknown:
+            problems.append(f"{REVIEW_SHEET}!{letter['context']}{r}: department context '{get['context']}' is "
+                            "not in the taxonomy; export the queue again with the current taxonomy")
+            continue
+        if everywhere == "yes":
+            context = ANY
         suggested_id = name_to_id.get(get["suggested_role_id"].casefold(), get["suggested_role_id"])
         role_id, stream = "", ""
         if action == "accept":
@@ -318,7 +361,8 @@ def read_review_workbook(path: Path | str, taxonomy: Taxonomy | None = None) -> 
                 continue
         else:
             stream = NONE
-        out.append({"alias": get["alias"], "example": get["examples"].split(";")[0].strip(), "action": action,
+        out.append({"alias": get["alias"], "context": context, "example": get["examples"].split(";")[0].strip(),
+                    "action": action,
                     "role_id": role_id, "stream": stream, "reviewer": get["reviewer"], "note": get["note"],
                     "suggested_role_id": suggested_id, "suggested_stream": get["suggested_stream"],
                     "sheet_row": r})
@@ -339,30 +383,34 @@ class Applied:
 def apply_decisions(decisions: pd.DataFrame, overrides_path: Path | str | None = None, *,
                     taxonomy: Taxonomy | None = None, reviewer: str = "",
                     decided_at: str | None = None) -> Applied:
-    """Add the decisions as reviewed aliases (replacing earlier decisions on the same title) and bump the
-    overrides file's version. ``reviewer`` fills rows whose reviewer cell is blank."""
+    """Add the decisions as reviewed aliases at the end of the file and bump its version. A decision
+    replaces the earlier one on the same title in the same department context (a missing context is
+    ``any``); one for ``any`` department replaces every earlier decision on the title, so an entry for a
+    context is always later than the title's ``any`` entry and wins there. ``reviewer`` fills rows whose
+    reviewer cell is blank."""
     from trust_survey import settings
 
     taxonomy = taxonomy or load_taxonomy()
     path = Path(overrides_path) if overrides_path else settings.overrides_path()
     existing = load_overrides(path, taxonomy)
     entries = list(existing.entries)
-    index = {token_key(e.alias.split()): i for i, e in enumerate(entries)}
     when = decided_at or now_iso()
     added = updated = 0
     for d in decisions.to_dict("records"):
-        entry = OverrideEntry(alias=d["alias"], example=d.get("example", "") or "", action=d["action"],
+        entry = OverrideEntry(alias=d["alias"], context=canonical_context(d.get("context")),
+                              example=d.get("example", "") or "", action=d["action"],
                               role_id=d.get("role_id", "") or "", stream=d["stream"],
                               reviewer=d.get("reviewer") or reviewer, decided_at=when,
                               taxonomy_version=taxonomy.version, note=d.get("note", "") or "")
         key = token_key(entry.alias.split())
-        if key in index:
-            entries[index[key]] = entry
+        same = [e for e in entries if token_key(e.alias.split()) == key
+                and (entry.context == ANY or canonical_context(e.context) == entry.context)]
+        if same:
+            entries = [e for e in entries if all(e is not s for s in same)]
             updated += 1
         else:
-            index[key] = len(entries)
-            entries.append(entry)
             added += 1
+        entries.append(entry)
     version = write_overrides(path, entries, existing.version)
     load_overrides(path, taxonomy)   # fail now, not next round, if the file does not read back
     return Applied(path, version, added, updated)
@@ -370,7 +418,7 @@ def apply_decisions(decisions: pd.DataFrame, overrides_path: Path | str | None =
 
 AUDIT_COLUMNS = ["decided_at", "reviewer", "alias", "example", "action", "role_id", "stream",
                  "suggested_role_id", "suggested_stream", "workbook", "sheet_row", "overrides_version",
-                 "note"]
+                 "note", "context"]
 
 
 def audit_log_path(overrides_path: Path | str) -> Path:
@@ -380,11 +428,14 @@ def audit_log_path(overrides_path: Path | str) -> Path:
 
 def append_audit_log(decisions: pd.DataFrame, log_path: Path | str, *, workbook: Path | str,
                      overrides_version: int, reviewer: str = "", decided_at: str | None = None) -> Path:
-    """Append one line per decision to the audit CSV (created with a header when new)."""
+    """Append one line per decision to the audit CSV (created with a header when new; a log written before
+    decisions had a department context gains the column, ``any`` for its earlier lines)."""
     log_path = Path(log_path)
     when = decided_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     new = not log_path.exists()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if not new:
+        _upgrade_audit_log(log_path)
     with log_path.open("a", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS)
         if new:
@@ -395,3 +446,22 @@ def append_audit_log(decisions: pd.DataFrame, log_path: Path | str, *, workbook:
                        overrides_version=overrides_version)
             w.writerow({k: neutralise(v) for k, v in row.items()})
     return log_path
+
+
+def _upgrade_audit_log(log_path: Path) -> None:
+    with log_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or list(reader.fieldnames) == AUDIT_COLUMNS:
+            return
+        rows = [{k: ("" if v is None else v) for k, v in row.items() if k in AUDIT_COLUMNS} for row in reader]
+    fd, tmp = tempfile.mkstemp(prefix=f".{log_path.name}.", dir=log_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS, restval="")
+            w.writeheader()
+            for row in rows:
+                w.writerow({**row, "context": row.get("context") or ANY})
+        os.replace(tmp, log_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -4,11 +4,14 @@ Two tables, created by this module beside the ingest tables (``CREATE TABLE IF N
 
 - ``title_matches``: one row per stored job title of a round's current accepted returns, with the coding
   (:data:`~trust_survey.matching.matcher.RESULT_COLUMNS`), the normalised title and its order-free key, the
-  taxonomy and reviewed-aliases versions used, when it ran, and, for titles a person decided, the action,
-  who and when. ``match run`` replaces a round's rows in one transaction.
-- ``title_reviews``: every decision imported from a review workbook for a round (append-only; the latest
-  per round and title wins). ``review-import`` applies them to ``title_matches`` at once, and ``match run``
-  applies them again after coding, so a person's decision always beats the automatic one.
+  taxonomy and reviewed-aliases versions used, when it ran, the department context reviewed aliases are
+  keyed on, and, for titles a person decided, the action, who and when. ``match run`` replaces a round's
+  rows in one transaction.
+- ``title_reviews``: every decision imported from a review workbook for a round, with the department
+  context it was made in (append-only; the latest per round, title and context wins). ``review-import``
+  applies them to ``title_matches`` at once, and ``match run`` applies them again after coding, so a
+  person's decision always beats the automatic one, but only in its context: of the decisions on a title
+  made in a row's own context or for ``any`` department, the latest wins.
 
 Stage functions (:func:`code_titles`, :func:`apply_reviews`, :func:`changed_decisions`) take and return
 DataFrames; the rest read and write the store through :mod:`trust_survey.store`.
@@ -28,7 +31,7 @@ import pandas as pd
 
 from trust_survey.errors import NotFoundError, TrustSurveyError
 from trust_survey.matching.normalise import token_key
-from trust_survey.matching.overrides import Overrides
+from trust_survey.matching.overrides import ANY, Overrides, canonical_context
 from trust_survey.matching.taxonomy import NONE, Taxonomy
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ MATCH_SCHEMA = [
     ("decision", "VARCHAR"), ("alternatives", "VARCHAR"), ("review_action", "VARCHAR"),
     ("reviewed_by", "VARCHAR"), ("reviewed_at", "VARCHAR"), ("taxonomy_version", "INTEGER"),
     ("taxonomy_sha256", "VARCHAR"), ("overrides_version", "INTEGER"), ("overrides_sha256", "VARCHAR"),
-    ("matched_at", "TIMESTAMP"), ("run_id", "VARCHAR"),
+    ("matched_at", "TIMESTAMP"), ("run_id", "VARCHAR"), ("department_context", "VARCHAR"),
 ]
 MATCH_COLUMNS = [c for c, _ in MATCH_SCHEMA]
 #: (column, DuckDB type) of ``title_reviews``, in order.
@@ -57,12 +60,13 @@ REVIEW_SCHEMA = [
     ("stream", "VARCHAR NOT NULL"), ("reviewer", "VARCHAR"), ("note", "VARCHAR"), ("decided_at", "VARCHAR"),
     ("suggested_role_id", "VARCHAR"), ("suggested_stream", "VARCHAR"), ("workbook", "VARCHAR"),
     ("workbook_sha256", "VARCHAR"), ("sheet_row", "INTEGER"), ("taxonomy_version", "INTEGER"),
-    ("overrides_version", "INTEGER"), ("imported_at", "TIMESTAMP"),
+    ("overrides_version", "INTEGER"), ("imported_at", "TIMESTAMP"), ("context", "VARCHAR"),
 ]
 REVIEW_COLUMNS = [c for c, _ in REVIEW_SCHEMA]
 #: What a decision is compared on to tell a new one from one already imported.
 DECISION_KEY = ["action", "role_id", "stream", "note"]
 _CHUNK = 5000
+_NO_OVERRIDES = Overrides.empty()   # one object, so the compiled matcher for department contexts is reused
 
 
 class NoAcceptedReturnsError(NotFoundError):
@@ -92,7 +96,8 @@ def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, 
     Each distinct (title, department, department type) is coded once, in chunks (``on_progress(n)`` after
     each). Returns the input columns plus the coding, ``normalised_title``, ``title_key``, ``margin`` and
     the reviewed-alias audit columns (``review_action``, ``reviewed_by``, ``reviewed_at``) for titles a
-    reviewed alias decided. Row order and count are the input's.
+    reviewed alias decided. Row order and count are the input's. ``department_context`` is the context
+    reviewed aliases are keyed on (blank without a department).
     """
     from trust_survey.matching.matcher import RESULT_COLUMNS, get_matcher
 
@@ -103,14 +108,15 @@ def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, 
         parts.append(matcher.code(u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]))
         if on_progress:
             on_progress(len(u_titles[start:start + _CHUNK]))
-    columns = RESULT_COLUMNS + ["normalised_title", "margin", "taxonomy_version"]
+    columns = RESULT_COLUMNS + ["normalised_title", "margin", "taxonomy_version", "department_context"]
     per_unique = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns))
     coded = per_unique.iloc[codes].reset_index(drop=True) if len(df) else per_unique
     out = pd.concat([df, coded[[c for c in columns if c != "taxonomy_version"]]], axis=1)
     out["title_key"] = [token_key(str(t).split()) for t in out["normalised_title"].fillna("")]
     action, by, at = [], [], []
-    for method, alias, key in zip(out["method"], out["matched_alias"], out["title_key"]):
-        entry = overrides.by_key.get(key) if method == "alias" else None
+    for method, alias, key, ctx in zip(out["method"], out["matched_alias"], out["title_key"],
+                                       out["department_context"]):
+        entry = overrides.find(key, ctx or "") if method == "alias" else None
         hit = entry is not None and entry.alias == alias
         action.append(entry.action if hit else None)
         by.append(entry.reviewer if hit else None)
@@ -137,6 +143,42 @@ def count_distinct(titles: pd.DataFrame) -> int:
     return len(_distinct(titles)[2])
 
 
+def department_contexts(frame: pd.DataFrame, taxonomy: Taxonomy) -> list[str]:
+    """Each row's department context (as :meth:`Matcher.department_contexts`), from ``department_context``
+    where a ``match run`` stored it, else worked out from ``staff_dept`` and ``dept_type``."""
+    from trust_survey.matching.matcher import get_matcher
+
+    n = len(frame)
+    stored = frame["department_context"] if "department_context" in frame.columns else pd.Series([None] * n)
+    stored = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in stored]
+    missing = [i for i, v in enumerate(stored) if v is None]
+    if missing:
+        depts = [frame[c] if c in frame.columns else pd.Series([None] * n) for c in ("staff_dept", "dept_type")]
+        text = [context_text(depts[0].iloc[i], depts[1].iloc[i]) for i in missing]
+        for i, key in zip(missing, get_matcher(taxonomy, _NO_OVERRIDES).department_contexts(text)):
+            stored[i] = key
+    return stored
+
+
+def _review_context(value) -> str:
+    """A stored decision's context: decisions imported before contexts were recorded hold everywhere."""
+    return canonical_context(None if value is None or (isinstance(value, float) and value != value) else value)
+
+
+def _latest_reviews(reviews: pd.DataFrame) -> dict[tuple[str, str], tuple[int, dict]]:
+    """(title_key, context) -> (position, the latest decision for it)."""
+    out: dict[tuple[str, str], tuple[int, dict]] = {}
+    for i, rec in enumerate(reviews.to_dict("records")):
+        out[(rec["title_key"], _review_context(rec.get("context")))] = (i, rec)
+    return out
+
+
+def _review_for(latest: dict[tuple[str, str], tuple[int, dict]], key: str, context: str) -> dict | None:
+    """The latest of the decisions on ``key`` made in ``context`` or for any department."""
+    found = [latest[k] for k in ((key, context), (key, ANY)) if k in latest and (k[1] == ANY or context)]
+    return max(found, key=lambda pr: pr[0])[1] if found else None
+
+
 def reviewed_coding(decision: dict, taxonomy: Taxonomy) -> dict:
     """The coding a person's decision gives a title: what the matcher gives a reviewed alias."""
     role = taxonomy.roles.get(decision.get("role_id") or "")
@@ -149,24 +191,29 @@ def reviewed_coding(decision: dict, taxonomy: Taxonomy) -> dict:
 
 
 def apply_reviews(matches: pd.DataFrame, reviews: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame, int]:
-    """``matches`` with every row whose ``title_key`` a review decided recoded as the reviewer said.
+    """``matches`` with every row a review decided recoded as the reviewer said.
 
-    ``reviews`` holds :data:`REVIEW_COLUMNS` (at least title_key, alias, action, role_id, stream); the last
-    row per title_key wins. Returns the new frame and the number of rows changed.
+    ``reviews`` holds :data:`REVIEW_COLUMNS` (at least title_key, alias, action, role_id, stream; a missing
+    or blank ``context`` is ``any``), oldest first. A decision applies to rows of its title in its department
+    context (:func:`department_contexts`), an ``any`` decision to rows of its title in every context; where
+    both apply, the later one wins. Returns the new frame and the number of rows changed.
     """
     if reviews.empty or matches.empty:
         return matches, 0
-    latest = reviews.drop_duplicates("title_key", keep="last").set_index("title_key")
+    latest = _latest_reviews(reviews)
     out = matches.copy()
-    hit = out["title_key"].isin(latest.index)
+    contexts = department_contexts(out, taxonomy)
+    chosen = [_review_for(latest, key, ctx) for key, ctx in zip(out["title_key"], contexts)]
+    hit = pd.Series([c is not None for c in chosen], index=out.index)
     if not hit.any():
         return out, 0
     sample = reviewed_coding({"alias": "", "action": "", "stream": NONE}, taxonomy)
     for col in sample:
         out[col] = out[col].astype(object) if col in out.columns else None
-    for key, rows in out[hit].groupby("title_key").groups.items():
-        for col, value in reviewed_coding(latest.loc[key].to_dict(), taxonomy).items():
-            out.loc[rows, col] = value
+    for label, rec in zip(out.index, chosen):
+        if rec is not None:
+            for col, value in reviewed_coding(rec, taxonomy).items():
+                out.at[label, col] = value
     return out, int(hit.sum())
 
 
@@ -178,27 +225,24 @@ def _plain(value) -> str:
 
 
 def changed_decisions(decisions: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
-    """The decisions that differ (in :data:`DECISION_KEY`) from the latest ``existing`` one on the same title.
+    """The decisions that differ (in :data:`DECISION_KEY`) from the latest ``existing`` one on the same title
+    in the same department context.
 
-    Both frames need ``alias`` (or ``title_key``) and the :data:`DECISION_KEY` columns.
+    Both frames need ``alias`` (or ``title_key``) and the :data:`DECISION_KEY` columns; a missing or blank
+    ``context`` is ``any``.
     """
-    if decisions.empty:
-        return decisions
-    keys = decisions["alias"].map(lambda a: token_key(str(a).split()))
-    if existing is None or existing.empty:
+    if decisions.empty or existing is None or existing.empty:
         return decisions
     ex = existing.copy()
     if "title_key" not in ex.columns:
         ex["title_key"] = ex["alias"].map(lambda a: token_key(str(a).split()))
-    ex = ex.drop_duplicates("title_key", keep="last").set_index("title_key")
+    latest = _latest_reviews(ex)
 
-    def same(i: int, key: str) -> bool:
-        if key not in ex.index:
-            return False
-        old = ex.loc[key]
-        return all(_plain(decisions.iloc[i].get(c)) == _plain(old.get(c)) for c in DECISION_KEY)
+    def same(rec: dict) -> bool:
+        old = latest.get((token_key(str(rec["alias"]).split()), _review_context(rec.get("context"))))
+        return old is not None and all(_plain(rec.get(c)) == _plain(old[1].get(c)) for c in DECISION_KEY)
 
-    keep = [not same(i, k) for i, k in enumerate(keys)]
+    keep = [not same(rec) for rec in decisions.to_dict("records")]
     return decisions[keep].reset_index(drop=True)
 
 
@@ -311,12 +355,15 @@ def stored_matches(db: Path, round_: int) -> pd.DataFrame:
 
 def record_reviews(con, round_: int, decisions: pd.DataFrame, taxonomy: Taxonomy, *, reviewer: str,
                    decided_at: str, workbook: Path, overrides_version: int) -> int:
-    """Append the decisions to ``title_reviews`` and recode the round's stored matches they decide.
+    """Append the decisions to ``title_reviews`` and recode the round's stored matches they decide, each in
+    its department context, in order, so the latest wins (see :func:`apply_reviews`).
 
     Call inside a transaction on a writable connection. Returns the number of stored match rows changed.
     """
     ensure_tables(con)
     rows = decisions.copy()
+    given = rows["context"] if "context" in rows.columns else [None] * len(rows)
+    rows["context"] = [_review_context(c) for c in given]
     rows["review_id"] = [uuid.uuid4().hex[:16] for _ in range(len(rows))]
     rows["round"] = int(round_)
     rows["title_key"] = rows["alias"].map(lambda a: token_key(str(a).split()))
@@ -337,15 +384,35 @@ def record_reviews(con, round_: int, decisions: pd.DataFrame, taxonomy: Taxonomy
         con.execute(f"INSERT INTO {REVIEW_TABLE} ({cols}) SELECT {cols} FROM _incoming_reviews")
     finally:
         con.unregister("_incoming_reviews")
+    _fill_contexts(con, round_, taxonomy)
     changed = 0
-    latest = rows.drop_duplicates("title_key", keep="last")
-    for rec in latest.to_dict("records"):
+    for rec in rows.to_dict("records"):
         coding = reviewed_coding(rec, taxonomy)
         sets = ", ".join(f"{c} = ?" for c in coding)
-        n = con.execute(f"UPDATE {MATCH_TABLE} SET {sets} WHERE round = ? AND title_key = ?",
-                        [*coding.values(), int(round_), rec["title_key"]]).fetchone()
+        where, args = "round = ? AND title_key = ?", [int(round_), rec["title_key"]]
+        if rec["context"] != ANY:
+            where += " AND department_context = ?"
+            args.append(rec["context"])
+        n = con.execute(f"UPDATE {MATCH_TABLE} SET {sets} WHERE {where}", [*coding.values(), *args]).fetchone()
         changed += int(n[0]) if n else 0
     return changed
+
+
+def _fill_contexts(con, round_: int, taxonomy: Taxonomy) -> None:
+    """Work out ``department_context`` for stored matches written before it was stored."""
+    missing = con.execute(f"SELECT DISTINCT staff_dept, dept_type FROM {MATCH_TABLE} WHERE round = ? AND "
+                          "department_context IS NULL", [int(round_)]).df()
+    if missing.empty:
+        return
+    for (dept, kind), key in zip(missing[["staff_dept", "dept_type"]].itertuples(index=False),
+                                 department_contexts(missing, taxonomy)):
+        con.execute(f"UPDATE {MATCH_TABLE} SET department_context = ? WHERE round = ? AND department_context IS "
+                    "NULL AND staff_dept IS NOT DISTINCT FROM ? AND dept_type IS NOT DISTINCT FROM ?",
+                    [key, int(round_), _none(dept), _none(kind)])
+
+
+def _none(value):
+    return None if value is None or (isinstance(value, float) and value != value) else value
 
 
 # ---------------------------------------------------------------------------------------------- review import
@@ -383,7 +450,7 @@ def import_review(decisions: pd.DataFrame, workbook: Path, taxonomy: Taxonomy, *
 
     existing = load_overrides(overrides_path, taxonomy)
     in_file = pd.DataFrame([e.model_dump() for e in existing.entries],
-                           columns=["alias", *DECISION_KEY])
+                           columns=["alias", "context", *DECISION_KEY])
     for_file = changed_decisions(decisions, in_file)
     for_round = decisions.iloc[0:0]
     if round_ is not None:
@@ -411,7 +478,9 @@ def import_review(decisions: pd.DataFrame, workbook: Path, taxonomy: Taxonomy, *
             write_file()   # inside the transaction: if the file cannot be written, the database is unchanged
     else:
         write_file()
-    logged = pd.concat([for_file, for_round]).drop_duplicates(["alias", "sheet_row"])
+    logged = pd.concat([for_file, for_round]).drop_duplicates(["alias", "context", "sheet_row"]
+                                                              if "context" in for_file.columns
+                                                              else ["alias", "sheet_row"])
     result.log_path = append_audit_log(logged, audit_log_path(overrides_path), workbook=workbook,
                                        overrides_version=result.overrides_version, reviewer=filled,
                                        decided_at=when)
