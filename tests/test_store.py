@@ -152,3 +152,20 @@ def test_key_figures__one_row_per_trust_and_round_with_region_and_blank_not_zero
     answers = store.form_answers(db, "trust_capability", 2026, fields=["will_gen", "places_gen"])
     assert answers.will_gen.tolist() == ["ready", "ready"] and answers.places_gen.tolist() == [2, 2]
     assert list(answers.columns) == store.FORM_LEAD + ["will_gen", "places_gen"]
+
+
+def test_store__archive_and_quarantine_copies__are_ordinary_readable_files(tmp_path):
+    import os
+    import stat
+
+    source = tmp_path / "RJ1.xlsx"
+    source.write_bytes(b"bytes")
+    db = tmp_path / "s.duckdb"
+    old = os.umask(0o022)
+    try:
+        kept = store.archive_file(db, source, "ab" * 32)
+        held = store.quarantine_file(db, source, "cd" * 32, "rejected")
+    finally:
+        os.umask(old)
+    for path in (kept, held):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644

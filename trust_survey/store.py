@@ -190,6 +190,9 @@ def _copy_atomic(source: Path, target: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes files private; colleagues must be able to read these
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
