@@ -291,3 +291,22 @@ def test_ingest__individual_workbook_filled_in_libreoffice__is_read_like_any_oth
     assert got.region == "East of England" and pd.isna(got.ret_offer)
     issues = read_issues(tmp_path / "run")
     assert {"W007", "W009"} <= set(issues.code)   # 'health informatics' and 'rgt' tidied, each reported
+
+
+def test_status__respondents_are_counted_not_listed_and_never_chased(tmp_path, run):
+    from ingest_helpers import make_return
+
+    make_individual_return(tmp_path / "in", "IR2026-0001")
+    make_individual_return(tmp_path / "in", "IR2026-0002", answers={"years_nhs": "two"})
+    make_return(tmp_path / "in", "RJ1", form={"kf_in_post": "lots"})
+    db = tmp_path / "s.duckdb"
+    run("ingest", tmp_path / "in", "--db", db, "--out", tmp_path / "run", "--engine", "pandas", expect=1)
+    result = run("status", "--round", ROUND, "--db", db, "--chase-list", tmp_path / "chase.csv")
+    assert "IR2026-0001" not in result.stdout and "RJ1" in result.stdout
+    assert "round 2026: 1 organisation(s): 0 accepted, 0 accepted with warnings, 1 rejected" in result.stderr
+    assert "individual_review: 2 respondent(s): 1 accepted, 0 accepted with warnings, 1 rejected" in result.stderr
+    chase = pd.read_csv(tmp_path / "chase.csv", dtype=str)
+    assert chase.org_code.tolist() == ["RJ1"]
+    listed = run("status", "--round", ROUND, "--db", db, "--instrument", "individual_review")
+    assert "IR2026-0001" in listed.stdout and "IR2026-0002" in listed.stdout and "RJ1" not in listed.stdout
+    assert "2 respondent(s)" in listed.stderr

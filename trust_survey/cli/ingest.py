@@ -102,21 +102,26 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
 @round_option()
 @click.option("--chase-list", "chase", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the organisations still owing a valid return to this CSV.")
-@click.option("--instrument", "instrument_id", default=None, help="Only this instrument (default: all).")
+@click.option("--instrument", "instrument_id", default=None,
+              help="Only this instrument (default: all). Name an individual instrument to list its respondents.")
+@instruments_option
 @db_option
 @force_option
 @quiet_option
-def status_cmd(round_, chase, instrument_id, db, force, quiet) -> None:
+def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) -> None:
     """Show every organisation in a round with its state: not returned, rejected, accepted.
 
     Organisations come from the round's distribution register (recorded by `instruments build`),
     plus any that returned without being sent a file. The chase list holds those not returned or
-    only rejected; an organisation whose valid return is in is never on it.
+    only rejected; an organisation whose valid return is in is never on it. Individual questionnaires
+    (individual_review) are counted, not listed respondent by respondent, unless named with --instrument;
+    respondents are never on the chase list.
 
     \b
     Example:
       trust-survey status --round 2026
       trust-survey status --round 2026 --chase-list outputs/chase_2026.csv
+      trust-survey status --round 2026 --instrument individual_review
     """
     from trust_survey.atomic import write_atomic
     from trust_survey.ingest.followup import chase_list, round_status
@@ -124,24 +129,52 @@ def status_cmd(round_, chase, instrument_id, db, force, quiet) -> None:
 
     db = resolve_db(db)
     status = round_status(db, round_, instrument_id)
-    w = max([6] + [len(str(c)) for c in status.org_code])   # respondent ids are longer than ODS codes
-    click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  organisation")
-    for r in status.itertuples(index=False):
-        when = "" if r.last_received is None or r.last_received != r.last_received else \
-            f"{r.last_received:%d/%m/%Y %H:%M}"
-        flag = "" if r.in_distribution else "  (not in distribution)"
-        click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} {r.submissions:>4}  "
-                   f"{r.org_name or ''}{flag}")
-    counts = status.state.value_counts()
-    info(f"round {round_}: {len(status)} organisation(s): "
-         + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATES_SHOWN), quiet)
-    if not status.attrs.get("has_distribution"):
+    individual = _individual_instruments(instruments_dir, set(status.instrument_id))
+    people = status[status.instrument_id.isin(individual)]
+    orgs = status if instrument_id else status[~status.instrument_id.isin(individual)]
+    listed = "respondent" if instrument_id and instrument_id in individual else "organisation"
+    if len(orgs):
+        w = max([6] + [len(str(c)) for c in orgs.org_code])   # respondent ids are longer than ODS codes
+        click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  "
+                   f"{listed}")
+        for r in orgs.itertuples(index=False):
+            when = "" if r.last_received is None or r.last_received != r.last_received else \
+                f"{r.last_received:%d/%m/%Y %H:%M}"
+            flag = "" if r.in_distribution or listed == "respondent" else "  (not in distribution)"
+            click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} "
+                       f"{r.submissions:>4}  {r.org_name or ''}{flag}")
+        counts = orgs.state.value_counts()
+        info(f"round {round_}: {len(orgs)} {listed}(s): "
+             + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATES_SHOWN), quiet)
+    if not instrument_id:
+        for inst_id, group in people.groupby("instrument_id"):
+            counts = group.state.value_counts()
+            info(f"round {round_}: {inst_id}: {len(group)} respondent(s): "
+                 + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATES_SHOWN[:3])
+                 + f" (list them with --instrument {inst_id})", quiet)
+    if len(orgs) and not status.attrs.get("has_distribution"):
         info(f"no distribution recorded for round {round_}: only organisations that returned are listed "
              "(run `instruments build` for the round to record whom to expect)", quiet)
     if chase:
-        owing = chase_list(status)
+        owing = chase_list(status[~status.instrument_id.isin(individual)])
         write_atomic(chase, lambda tmp: neutralise_frame(owing).to_csv(tmp, index=False), force=force)
         wrote(chase, f"chase list ({len(owing)} organisation(s))", quiet)
+
+
+def _individual_instruments(instruments_dir: Path | None, ids: set[str]) -> set[str]:
+    """The instruments among ``ids`` answered by individuals rather than organisations."""
+    from trust_survey.errors import TrustSurveyError
+
+    registry = _registry(instruments_dir)
+    out = set()
+    for inst_id in ids:
+        try:
+            audience = set(registry.get(inst_id).audience)
+        except TrustSurveyError:   # a definition no longer in the folder: treat as an organisation return
+            continue
+        if audience == {"individual"}:
+            out.add(inst_id)
+    return out
 
 
 @cli.command("diff")
