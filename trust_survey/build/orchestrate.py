@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import multiprocessing
 import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,8 @@ from trust_survey.build.workbook import build_workbook
 from trust_survey.errors import OutputExistsError
 from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import Instrument
+from trust_survey.atomic import staged_dir
+from trust_survey.hashing import sha256_file
 
 REGISTER_NAME = "distribution.csv"
 FORMATS = ("xlsx", "sav", "all")
@@ -34,14 +33,6 @@ class BuildResult:
 
 def file_stem(inst: Instrument, org_code: str, round_: int) -> str:
     return f"{org_code}_{inst.id}_v{inst.version}_{round_}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_deadline(round_: int) -> str:
@@ -108,12 +99,10 @@ def build_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: Path
     built_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     records = orgs.to_dict("records")
     workers = workers or (min(os.cpu_count() or 1, 4) if len(records) >= PARALLEL_FROM else 1)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)
-    job = functools.partial(_build_one, inst, round_=round_, staging=staging, fmt=fmt, deadline=deadline,
-                            contact=contact, built_at=built_at)
     rows: list[dict] = []
-    try:
+    with staged_dir(out_dir, force=True) as staging:   # prepare_out_dir has already applied --force
+        job = functools.partial(_build_one, inst, round_=round_, staging=staging, fmt=fmt, deadline=deadline,
+                                contact=contact, built_at=built_at)
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -126,10 +115,4 @@ def build_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: Path
                 on_progress(1)
         register = pd.DataFrame(rows)
         register.to_csv(staging / REGISTER_NAME, index=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return BuildResult(out_dir, register, out_dir / REGISTER_NAME)

@@ -12,7 +12,6 @@ successor recorded, and a postcode that could not be located are all listed as c
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from trust_survey.atomic import staged_dir
 from trust_survey.geography import reference as ref
 from trust_survey.geography.ods import current_trusts, load_etr, open_on
 from trust_survey.geography.onspd import load_onspd
+from trust_survey.hashing import sha256_file
 
 #: words that stay lower case inside a name, and ones that stay as written
 _SMALL_WORDS = {"and", "of", "the", "for", "in", "on", "at", "upon"}
@@ -59,14 +59,6 @@ class RefreshResult:
 
     def count(self, change: str) -> int:
         return int((self.changes["change"] == change).sum()) if len(self.changes) else 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _icb_codes(vintage: int) -> set[str]:
@@ -197,7 +189,7 @@ def refresh_reference(etr_path: Path, out_dir: Path, onspd: Path | None = None, 
         trusts.to_csv(tmp / ref.TRUSTS_FILE, index=False, float_format="%.5f")
         changes.to_csv(tmp / "refresh_changes.csv", index=False)
         note = (f"\n\n## Refresh of {date.today().isoformat()}\n\n`trusts.csv` rebuilt by `trust-survey geography "
-                f"refresh` from `{Path(etr_path).name}` (sha256 {_sha256(Path(etr_path))[:16]}…"
+                f"refresh` from `{Path(etr_path).name}` (sha256 {sha256_file(etr_path)[:16]}…"
                 + (f", locations from `{Path(onspd).name}`" if onspd else "")
                 + f"), English trusts open {'on ' + as_of.isoformat() if as_of else 'at the time of the file'}; "
                 f"{len(changes)} change(s) listed in `refresh_changes.csv`.\n")

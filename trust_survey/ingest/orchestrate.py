@@ -46,6 +46,7 @@ from trust_survey.ingest.report import write_report
 from trust_survey.ingest.validate import build_frame, column_issues, column_rules, cross_issues, make_engine
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
+from trust_survey.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +169,6 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             seen.add(key)
             unique.append(f)
     return unique, skipped
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _received(path: Path) -> dt.datetime:

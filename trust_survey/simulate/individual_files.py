@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from trust_survey.atomic import staged_dir
 from trust_survey.build.orchestrate import default_deadline, file_stem, prepare_out_dir
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
@@ -179,10 +178,8 @@ def simulate_individual_round(inst: Instrument, round_: int, n: int, out_dir: Pa
     records = responses.to_dict("records")
     n_book = min(workbooks, n)
     n_sav = min(sav, n - n_book)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)
     manifest = []
-    try:
+    with staged_dir(out_dir, force=True) as staging:   # prepare_out_dir has already applied --force
         built_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         filler = WorkbookFiller(inst, round_, built_at=built_at, deadline=default_deadline(round_),
                                 contact=inst.contact_email or "") if n_book else None
@@ -210,11 +207,5 @@ def simulate_individual_round(inst: Instrument, round_: int, n: int, out_dir: Pa
                     m["file"] = csv_path.name
         frame = pd.DataFrame(manifest, columns=INDIVIDUAL_MANIFEST_COLUMNS)
         frame.to_csv(staging / INDIVIDUAL_MANIFEST, index=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return IndividualSimulationResult(out_dir, frame, out_dir / INDIVIDUAL_MANIFEST,
                                       out_dir / csv_path.name if csv_path else None)

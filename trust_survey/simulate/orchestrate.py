@@ -24,13 +24,13 @@ import logging
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
 
+from trust_survey.atomic import staged_dir
 from trust_survey.build.orchestrate import default_deadline, file_stem, prepare_out_dir
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
@@ -132,12 +132,10 @@ def simulate_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: P
     filler = WorkbookFiller(inst, round_, built_at=built_at, deadline=default_deadline(round_),
                             contact=inst.contact_email or "")
     injector = Injector(inst, seed)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)
-    scratch = staging / ".convert"
     submissions: list[_Submission] = []
     titles: list[dict] = []
-    try:
+    with staged_dir(out_dir, force=True) as staging:   # prepare_out_dir has already applied --force
+        scratch = staging / ".convert"
         for org in on_progress(records):
             plan = plans[org["org_code"]]
             subs, truth = _simulate_org(inst, org, round_, seed, plan, injector, postcodes)
@@ -159,12 +157,6 @@ def simulate_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: P
         injections.to_csv(staging / INJECTIONS_NAME, index=False)
         pd.DataFrame(titles, columns=TITLE_COLUMNS).to_csv(staging / TITLES_NAME, index=False)
         shutil.rmtree(scratch, ignore_errors=True)
-        if out_dir.exists():
-            shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return SimulationResult(out_dir, manifest, out_dir / MANIFEST_NAME, injections, skipped, bool(postcodes))
 
 
