@@ -385,12 +385,14 @@ def test_cli__existing_output__needs_force(run, store, tmp_path):
     assert out.read_text(encoding="utf-8") == "keep me"
 
 
-def test_cli__round_without_returns__names_it_and_suggests_status(run, store, tmp_path):
-    for command in (["candidates"], ["demand"], ["map"]):
-        result = run(*command, "--db", store, "--round", 2024, "--out", tmp_path / f"x{len(command)}.csv"
-                     if command != ["map"] else tmp_path / "x.html", expect=1)
-        assert "[CAND001] round 2024: no accepted trust_capability returns" in result.stderr
-        assert "trust-survey status --round 2024" in result.stderr
+@pytest.mark.parametrize("round_", [2024, 2030], ids=["before the stored round", "after it"])
+def test_cli__round_without_returns__names_it_and_suggests_status(run, store, tmp_path, round_):
+    for command in (["candidates"], ["demand", "--by", "region"], ["map"]):
+        out = tmp_path / ("x.html" if command == ["map"] else f"{command[0]}.csv")
+        result = run(*command, "--db", store, "--round", round_, "--out", out, expect=1)
+        assert f"[CAND001] round {round_}: no accepted trust_capability returns" in result.stderr
+        assert f"trust-survey status --round {round_}" in result.stderr
+        assert not out.exists()
 
 
 def test_cli__titles_not_matched__suggests_match_run(run, store, tmp_path):

@@ -136,7 +136,8 @@ def demand_for(db: Path, round_: int, by: str, weights: Weights, notes: list[str
     from trust_survey.demand import estimate_demand
 
     cands, caps, dists = [], [], []
-    for r in [r for r in rounds_in_store(db) if r <= round_] or [round_]:
+    # the asked-for round always comes last and must have returns; earlier rounds only add the trend
+    for r in sorted({r for r in rounds_in_store(db) if r < round_} | {round_}):
         data = load_round(db, r, require_returns=(r == round_))
         if notes is not None:
             notes.extend(f"round {r}: {n}" for n in data.notes)
