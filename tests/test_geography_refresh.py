@@ -108,3 +108,66 @@ def test_geography_refresh__existing_folder_needs_force_and_bad_etr_names_its_li
     failed = run("geography", "refresh", "--etr", str(bad), "--out", str(tmp_path / "ref2"), expect=1)
     assert "bad_etr.csv: line 2" in failed.stderr and "27 columns" in failed.stderr
     assert "Traceback" not in failed.stderr and not (tmp_path / "ref2").exists()
+
+
+def _ons_icb_file(path, year="26", drop=None, rename=None, add=None, lookup=False):
+    """An ONS-style ICB file built from the shipped table of the matching vintage."""
+    from trust_survey.geography import load_icbs
+
+    icbs = load_icbs(2026 if year == "26" else 2022)
+    rows = [{f"ICB{year}CD": r.icb_ons, f"ICB{year}CDH": r.icb_ods, f"ICB{year}NM": r.icb_name}
+            for r in icbs.itertuples() if r.icb_ods != drop]
+    for row in rows:
+        if rename and row[f"ICB{year}CDH"] == rename[0]:
+            row[f"ICB{year}NM"] = rename[1]
+    if add:
+        rows.append({f"ICB{year}CD": add[0], f"ICB{year}CDH": add[1], f"ICB{year}NM": add[2]})
+    frame = pd.DataFrame(rows)
+    if lookup:  # an LSOA -> SICBL -> ICB lookup: many rows per board, more columns around them
+        frame = pd.concat([frame.assign(LSOA21CD=f"E0100000{i}", NHSER26CD="E40000003") for i in range(3)])
+        frame = frame[["LSOA21CD"] + [c for c in frame.columns if c != "LSOA21CD"]]
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def test_geography_refresh__ons_icb_file__updates_its_vintage_and_lists_what_a_person_must_add(run, tmp_path):
+    from trust_survey.geography import load_icbs
+
+    shipped = load_icbs(2026).set_index("icb_ods")
+    keep, gone = shipped.index[0], shipped.index[1]
+    path = _ons_icb_file(tmp_path / "ICB26_lookup.csv", drop=gone, rename=(keep, "NHS Renamed Integrated Care Board"),
+                         add=("E54000099", "QZ9", "NHS New Integrated Care Board"), lookup=True)
+    out_dir = tmp_path / "ref"
+    result = run("geography", "refresh", "--icbs", path, "--out", out_dir)
+    assert "1 icb_new, 1 icb_absent, 1 icb_renamed" in result.stderr
+
+    icbs = pd.read_csv(out_dir / "icbs.csv", dtype=str, keep_default_na=False)
+    v26 = icbs[icbs.vintage == "2026"].set_index("icb_ods")
+    assert v26.at[keep, "icb_name"] == "NHS Renamed Integrated Care Board"
+    assert "QZ9" not in v26.index and gone in v26.index          # listed for a person, never invented or dropped
+    assert len(icbs[icbs.vintage == "2022"]) == 42                 # the other vintage is untouched
+    changes = pd.read_csv(out_dir / "refresh_changes.csv", dtype=str, keep_default_na=False)
+    assert {(r.change, r.org_code) for r in changes.itertuples()} == {
+        ("icb_new", "QZ9"), ("icb_absent", gone), ("icb_renamed", keep)}
+    trusts_before = (pd.read_csv(out_dir / "trusts.csv", dtype=str).shape)
+    assert trusts_before[0] == 199                                  # no --etr: the trust table is copied as is
+
+
+def test_load_ons_icbs__the_year_in_the_columns_picks_the_vintage_and_bad_files_say_why(tmp_path):
+    from trust_survey.errors import InputFileError
+    from trust_survey.geography.ons_icbs import load_ons_icbs
+
+    old = load_ons_icbs(_ons_icb_file(tmp_path / "ICB23.csv", year="23"))
+    assert len(old) == 42 and set(old.vintage) == {2022}
+    new = load_ons_icbs(_ons_icb_file(tmp_path / "ICB26.csv"))
+    assert len(new) == 36 and set(new.vintage) == {2026}
+
+    no_ods = tmp_path / "no_ods.csv"
+    pd.DataFrame({"ICB26CD": ["E54000057"], "ICB26NM": ["NHS X ICB"]}).to_csv(no_ods, index=False)
+    with pytest.raises(InputFileError, match=r"no_ods.csv: line 1: has ICB26CD but no ICB26CDH"):
+        load_ons_icbs(no_ods)
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"ICB26CD": ["E54000057", "nonsense"], "ICB26CDH": ["QOP", "QOX"],
+                  "ICB26NM": ["a", "b"]}).to_csv(bad, index=False)
+    with pytest.raises(InputFileError, match=r"bad.csv: line 3: ICB codes 'nonsense'"):
+        load_ons_icbs(bad)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from trust_survey import settings
 from trust_survey.atomic import staged_dir
+from trust_survey.errors import InputFileError
 from trust_survey.geography import reference as ref
 from trust_survey.geography.ods import current_trusts, load_etr, open_on
 from trust_survey.geography.onspd import load_onspd
@@ -175,24 +176,73 @@ def ref_regions() -> list[str]:
     return list(ref.load_regions()["region_ods"])
 
 
-def refresh_reference(etr_path: Path, out_dir: Path, onspd: Path | None = None, as_of: date | None = None,
-                      force: bool = False) -> RefreshResult:
-    """Write a full reference folder at ``out_dir`` with ``trusts.csv`` rebuilt from ``etr_path``."""
+def refresh_icbs(icbs_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """``icbs.csv`` with one vintage's names and ONS codes taken from an ONS ICB file, the changes, and
+    the vintage. ICBs the file adds or drops are listed, not invented: a new set of boards needs a
+    new vintage, with its dates and crosswalk, which a person must write."""
+    from trust_survey.geography.ons_icbs import load_ons_icbs
+
+    ons = load_ons_icbs(icbs_path)
+    vintage = int(ons["vintage"].iloc[0])
+    table = ref._read(ref.ICBS_FILE)
+    changes = []
+
+    def change(kind, code, name, fld="", was="", now="", action=""):
+        changes.append(dict(zip(CHANGE_COLUMNS, (kind, code, name, fld, was, now, action))))
+
+    mine = table["vintage"] == vintage
+    index = {code: i for i, code in table.loc[mine, "icb_ods"].str.upper().items()}
+    for r in ons.to_dict("records"):
+        i = index.get(r["icb_ods"])
+        if i is None:
+            change("icb_new", r["icb_ods"], r["icb_name"], action=f"not in the shipped {vintage} set: add it to "
+                   "icbs.csv with its region and dates (and to icb_crosswalk.csv), or record a new vintage")
+            continue
+        for fld, key in (("icb_name", "icb_name"), ("icb_ons", "icb_ons")):
+            was = str(table.at[i, fld])
+            if was.casefold() != str(r[key]).casefold():
+                change("icb_renamed" if fld == "icb_name" else "icb_recoded", r["icb_ods"], r["icb_name"], fld,
+                       was, r[key])
+                table.at[i, fld] = r[key]
+    for code, i in index.items():
+        if code not in set(ons["icb_ods"]):
+            change("icb_absent", code, table.at[i, "icb_name"], action=f"in the shipped {vintage} set but not "
+                   "in this file: check whether it closed or merged")
+    return table, pd.DataFrame(changes, columns=CHANGE_COLUMNS), vintage
+
+
+def refresh_reference(etr_path: Path | None, out_dir: Path, onspd: Path | None = None, as_of: date | None = None,
+                      force: bool = False, icbs_path: Path | None = None) -> RefreshResult:
+    """Write a full reference folder at ``out_dir``: ``trusts.csv`` rebuilt from ``etr_path`` and/or one
+    vintage of ``icbs.csv`` updated from an ONS ICB file (``icbs_path``)."""
+    if etr_path is None and icbs_path is None:
+        raise InputFileError("nothing to refresh from: give an ODS etr.csv, an ONS ICB file, or both",
+                             code="GEO005")
     source = settings.reference_dir()
-    etr = load_etr(etr_path)
-    before = ref.load_trusts()
-    trusts, changes, located = build_trusts(etr, before, as_of, onspd)
+    parts, sources = [], []
+    trusts, located = ref.load_trusts(), {}
+    if icbs_path is not None:
+        icbs, icb_changes, vintage = refresh_icbs(icbs_path)
+        parts.append(icb_changes)
+        sources.append(f"`icbs.csv` (vintage {vintage}) names and ONS codes from `{Path(icbs_path).name}` "
+                       f"(sha256 {sha256_file(icbs_path)[:16]}…)")
+    if etr_path is not None:
+        trusts, trust_changes, located = build_trusts(load_etr(etr_path), ref.load_trusts(), as_of, onspd)
+        parts.insert(0, trust_changes)
+        sources.append(f"`trusts.csv` rebuilt from `{Path(etr_path).name}` (sha256 {sha256_file(etr_path)[:16]}…"
+                       + (f", locations from `{Path(onspd).name}`" if onspd else "")
+                       + f"), English trusts open {'on ' + as_of.isoformat() if as_of else 'at the time of the file'}")
+    changes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CHANGE_COLUMNS)
     with staged_dir(out_dir, force=force) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-        for stale in ("refresh_changes.csv",):
-            (tmp / stale).unlink(missing_ok=True)
-        trusts.to_csv(tmp / ref.TRUSTS_FILE, index=False, float_format="%.5f")
+        (tmp / "refresh_changes.csv").unlink(missing_ok=True)
+        if etr_path is not None:
+            trusts.to_csv(tmp / ref.TRUSTS_FILE, index=False, float_format="%.5f")
+        if icbs_path is not None:
+            icbs.to_csv(tmp / ref.ICBS_FILE, index=False)
         changes.to_csv(tmp / "refresh_changes.csv", index=False)
-        note = (f"\n\n## Refresh of {date.today().isoformat()}\n\n`trusts.csv` rebuilt by `trust-survey geography "
-                f"refresh` from `{Path(etr_path).name}` (sha256 {sha256_file(etr_path)[:16]}…"
-                + (f", locations from `{Path(onspd).name}`" if onspd else "")
-                + f"), English trusts open {'on ' + as_of.isoformat() if as_of else 'at the time of the file'}; "
-                f"{len(changes)} change(s) listed in `refresh_changes.csv`.\n")
+        note = (f"\n\n## Refresh of {date.today().isoformat()}\n\nBy `trust-survey geography refresh`: "
+                + "; ".join(sources) + f". {len(changes)} change(s) listed in `refresh_changes.csv`.\n")
         with open(tmp / "SOURCES.md", "a", encoding="utf-8") as fh:
             fh.write(note)
     return RefreshResult(out_dir, len(trusts), changes, located)
