@@ -66,7 +66,7 @@ def test_ingest__messy_cells__are_cleaned_with_a_warning_each(run, tmp_path):
         {"job_title": "Scientist", "staff_dept": "Genomics Laboratory", "band": "B7", "headcount": 2,
          "wte": 2, "registration": "Not registered", "supervisors": 0},
         {"job_title": "Analyst", "staff_dept": "Genomics Laboratory", "band": "AfC Band 6", "headcount": 1,
-         "wte": 1, "registration": "Not registered", "supervisors": 0},
+         "wte": "0,8", "registration": "Not registered", "supervisors": "1,5"},
     ]})
     result = ingest(run, path, expect=1)   # headcount 1,234 is above the maximum of 500: an error
     issues = read_issues(Path("run"))
@@ -83,11 +83,16 @@ def test_ingest__messy_cells__are_cleaned_with_a_warning_each(run, tmp_path):
     assert issue(issues, "W006", address("band", 2)[1], "Staff").value == "AfC Band 6"
     assert issue(issues, "W007", address("registration", 0)[1], "Staff").value == "hcpc"
     assert issue(issues, "W004", address("headcount", 0)[1], "Staff").value == "1,234"
+    assert issue(issues, "W014", address("wte", 2)[1], "Staff").value == "0,8"      # a decimal comma
+    half = issue(issues, "V002", address("supervisors", 2)[1], "Staff")           # 1.5 people is not a count
+    assert half.value == "1,5" and "whole number" in half.message
     big = issue(issues, "V003", address("headcount", 0)[1], "Staff")
     assert big.value == "1234" and "500" in big.expected and big.severity == "error"
     assert "REJECTED" in result.stdout
     stored = query(DB, "SELECT value FROM answers WHERE field_id = 'band' ORDER BY row_index")
     assert list(stored.value) == ["Band 8a", "Band 7", "Band 6"]
+    wte = query(DB, "SELECT value FROM answers WHERE field_id = 'wte' ORDER BY row_index")
+    assert list(wte.value)[2] == "0.8"
 
 
 def test_ingest__warnings_only__exit_0_but_1_with_strict(run, tmp_path):

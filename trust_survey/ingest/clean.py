@@ -5,8 +5,8 @@ and returns a :class:`Cleaned` value: the typed value the column rules check (a 
 label, a ``Timestamp``, text), the canonical text stored in the database, the number behind it, and
 notes (issue code, message, expected) for everything it changed or could not read. Nothing is cleaned
 silently: "N/A" and "-" become blank (W001), stray spaces go (W002), "12" stored as text becomes 12
-(W003), "1,234" becomes 1234 (W004), "15/01/2027" becomes a date (W005, day first, as in the UK),
-"band 8A"/"B8a"/"AfC Band 8a" become "Band 8a" (W006), "yes"/"acute" match "Yes"/"Acute trust"
+(W003), "1,234" becomes 1234 (W004), "0,8" becomes 0.8 (W014), "15/01/2027" becomes a date (W005,
+day first, as in the UK), "band 8A"/"B8a"/"AfC Band 8a" become "Band 8a" (W006), "yes"/"acute" match "Yes"/"Acute trust"
 ignoring case or by code (W007), "Y"/"TRUE"/"x" become "Yes" (W008), "rj1"/"ls13ex" become "RJ1"/"LS1 3EX"
 (W009). What cannot be read (text in a number, an impossible date, a spreadsheet error) is kept as
 text and reported as an error (V002, V006, V014); choices that match nothing are left for the
@@ -39,6 +39,9 @@ YES_WORDS = {"yes": "Yes", "y": "Yes", "true": "Yes", "1": "Yes", "x": "Yes", "\
              "ticked": "Yes", "no": "No", "n": "No", "false": "No", "0": "No"}
 NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+#: "0,8" or "1,75": one or two digits after a comma cannot be a thousands group, so it is a decimal comma
+#: (as a spreadsheet set to a European locale writes it)
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d{1,2}$")
 MARKUP = re.compile(r"<\s*/?\s*(script|iframe|object|embed|img|svg|a|style|link|meta|html|body|form|input)\b"
                     r"|javascript\s*:|on\w+\s*=", re.I)
 POSTCODE_SPACE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -164,6 +167,9 @@ class Cleaner:
                 number = float(text.replace(",", ""))
                 out.notes.append(("W004", f"'{raw}' in {f.label} read as {display(number)} (thousands separator "
                                           "removed)", ""))
+            elif DECIMAL_COMMA.match(text):
+                number = float(text.replace(",", "."))
+                out.notes.append(("W014", f"'{raw}' in {f.label} read as {display(number)} (decimal comma)", ""))
             else:
                 return self._unreadable(f, raw, out, "V002", f"{f.label} needs a number; found '{raw}'")
         if math.isinf(number):

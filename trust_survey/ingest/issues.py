@@ -59,6 +59,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W011": (WARNING, "text that a spreadsheet would run as a formula"),
     "W012": (WARNING, "markup in text"),
     "W013": (WARNING, "value outside the answer cells"),
+    "W014": (WARNING, "decimal comma read as a decimal point"),
     "W020": (WARNING, "identified from the cover sheet"),
     "W021": (WARNING, "identified from sheet headers"),
     "W022": (WARNING, "built from a different definition"),
