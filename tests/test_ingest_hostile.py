@@ -242,3 +242,32 @@ def test_ingest__workbooks_saved_with_a_password_by_libreoffice__are_refused_as_
         assert issues.loc[target.name, "code"] == "F004", issues.loc[target.name, "message"]
         assert "password" in issues.loc[target.name, "message"]
     assert not DB.exists() or db_counts(DB)["submissions"] == 0
+
+
+def _xlsb(path: Path) -> Path:
+    """The parts that make a zip an Excel Binary Workbook (enough for content sniffing)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    return path
+
+
+def test_ingest__folder_with_other_files__each_skipped_one_is_listed_with_what_to_do(run, tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "in"
+    make_return(folder, "RJ1")
+    _xlsb(folder / "RP4 return.xlsb")
+    (folder / "covering letter.pdf").write_bytes(b"%PDF-1.4\n")
+    (folder / "~$RJ1_trust_capability_v1_2026.xlsx").write_bytes(b"\x00lock")
+    result = run("ingest", folder, "--out", "run", "--engine", "pandas")
+    assert "RP4 return.xlsb" in result.stdout and "save it as Excel Workbook (.xlsx)" in result.stdout
+    assert "covering letter.pdf" in result.stdout and "skipped 3 file(s)" in result.stderr
+    files = pd.read_csv(Path("run") / "files.csv", dtype=str, keep_default_na=False).set_index("file")
+    assert files.loc["RP4 return.xlsb", "status"] == "skipped"
+    assert "not a return format (.pdf)" in files.loc["covering letter.pdf", "message"]
+    assert "lock file" in files.loc["~$RJ1_trust_capability_v1_2026.xlsx", "message"]
+    assert files.loc[f"RJ1_trust_capability_v1_{ROUND}.xlsx", "status"] == "accepted"
+
+    named = run("ingest", folder / "RP4 return.xlsb", "--out", "run2", "--engine", "pandas", expect=1)
+    assert "UNREADABLE" in named.stdout and "Excel Binary Workbook (.xlsb)" in named.stdout

@@ -13,6 +13,7 @@ from trust_survey.cli.options import (
 _DIR = click.Path(file_okay=False, path_type=Path)
 STATUS_WORDS = {"accepted": "accepted", "accepted_with_warnings": "accepted with warnings", "rejected": "REJECTED",
                 "quarantined": "UNREADABLE", "duplicate": "already ingested", "superseded": "superseded on arrival"}
+SKIPPED_SHOWN = 20  # skipped files listed on screen; all are in files.csv
 STATES_SHOWN = ("accepted", "accepted with warnings", "rejected", "not returned")
 
 
@@ -86,7 +87,16 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
                               max_mb=max_mb, registry=registry, mapping=mapping)
     _print_outcomes(result)
     if result.skipped:
-        info(f"skipped {len(result.skipped)} file(s) that are not returns (e.g. {result.skipped[0].name})", quiet)
+        from trust_survey.ingest.orchestrate import skip_reason
+
+        own = [p for p in result.skipped if skip_reason(p).startswith("one of trust-survey's own")]
+        others = [p for p in result.skipped if p not in own]
+        for path in others[:SKIPPED_SHOWN]:
+            click.echo(f"{'skipped':<22} {'-':<6} {'-':<22} {path.name}\n{'':<24}{skip_reason(path)}")
+        more = len(others) - SKIPPED_SHOWN
+        info(f"skipped {len(result.skipped)} file(s) that are not returns"
+             + (f" ({len(own)} of them trust-survey's own files)" if own else "")
+             + (f"; {more} more listed in files.csv" if more > 0 else ""), quiet)
     info(f"{len(result.outcomes)} file(s): {result.count('accepted')} accepted, "
          f"{result.count('accepted_with_warnings')} accepted with warnings, {result.count('rejected')} rejected, "
          f"{result.count('quarantined')} unreadable, {result.count('duplicate')} already ingested, "

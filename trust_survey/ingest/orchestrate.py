@@ -171,6 +171,20 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return unique, skipped
 
 
+def skip_reason(path: Path) -> str:
+    """Why a file found in a folder was not read, in words an analyst can act on."""
+    suffix = path.suffix.lower()
+    if path.name in NOT_RETURNS:
+        return "one of trust-survey's own files (a register, manifest or report), not a return"
+    if path.name.startswith("~$"):
+        return "an Office lock file, left when a workbook is open; not a return"
+    if suffix == ".xlsb":
+        return ("an Excel Binary Workbook (.xlsb), which is not accepted: ask the trust to open it in Excel and "
+                "save it as Excel Workbook (.xlsx)")
+    return (f"not a return format ({suffix or 'no extension'}): returns are .xlsx, .xlsm, .xls, .ods, .csv, .txt, "
+            ".sav or .zsav; if this is one, ask for it in one of those, or name the file to read it anyway")
+
+
 def _received(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
 
@@ -594,7 +608,9 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
         _quarantine_parts(db, files_of_parts)
     all_issues = [i for ex in examined for i in ex.issues]
     issues = _issues_frame(all_issues)
-    files_frame = pd.DataFrame([o.__dict__ for o in outcomes], columns=list(FileOutcome.__dataclass_fields__))
+    skipped_rows = [FileOutcome(str(p.name), "skipped", message=skip_reason(p)).__dict__ for p in skipped]
+    files_frame = pd.DataFrame([o.__dict__ for o in outcomes] + skipped_rows,
+                               columns=list(FileOutcome.__dataclass_fields__))
     for col in ("round", "submission_id", "supersedes"):
         files_frame[col] = pd.array(files_frame[col], dtype="Int64")
     summary = {"files": len(outcomes), "accepted": sum(o.status == "accepted" for o in outcomes),
@@ -603,6 +619,7 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
                "rejected": sum(o.status == "rejected" for o in outcomes),
                "unreadable (quarantined)": sum(o.status == "quarantined" for o in outcomes),
                "already ingested": sum(o.status == "duplicate" for o in outcomes),
+               "skipped (not returns)": len(skipped),
                "errors": int((issues["severity"] == ERROR).sum()), "warnings": int((issues["severity"] != ERROR).sum()),
                "database": str(db)}
     paths_out = write_report(out_dir, files_frame, issues, summary)

@@ -83,6 +83,9 @@ def _sniff_zip(path: Path, suffix: str, size: int) -> Sniffed:
             macro = "xl/vbaProject.bin" in names or b"macroEnabled" in zf.read("[Content_Types].xml")
             kind = "xlsm" if macro else "xlsx"
             return Sniffed(kind, size, _renamed(suffix, kind))
+        if "xl/workbook.bin" in names:
+            raise FileProblem("F006", "an Excel Binary Workbook (.xlsb), which is not accepted: ask the trust to open "
+                                      "it in Excel and use File > Save As > Excel Workbook (.xlsx), then resend")
         if "word/document.xml" in names:
             raise FileProblem("F006", "a Word document, not a workbook; send the return workbook itself")
     raise FileProblem("F006", "a zip archive but not an Excel or OpenDocument workbook; send the return "
