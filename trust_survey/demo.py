@@ -18,6 +18,18 @@ from trust_survey import settings
 SAMPLE_ORGS = settings.PACKAGE_DATA / "sample" / "orgs.csv"
 ROUNDS_BACK = 2  # simulate earlier rounds too, so trends across rounds show
 INDIVIDUALS = 60  # respondents to the individual review questionnaire each round
+#: (what, path under the demo folder) listed at the end so people can open them
+KEY_OUTPUTS = (
+    ("candidate departments (ranked)", "candidates.xlsx"),
+    ("commissioning demand by region", "demand.xlsx"),
+    ("offline map", "map.html"),
+    ("review-cycle report", "report"),
+    ("whom to chase", "chase_list.csv"),
+    ("feedback workbooks for trusts", "feedback"),
+    ("job titles to review", "review.xlsx"),
+    ("tidy export", "export"),
+    ("database", "trust_survey.duckdb"),
+)
 
 
 def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]]]:
@@ -112,7 +124,10 @@ def run_demo(out: Path, round_: int) -> int:
             return 1
     if skipped:
         print("\nNot in this version yet, skipped: " + "; ".join(skipped), file=sys.stderr)
-    print(f"\nDemo finished. Everything it wrote is under {demo}", file=sys.stderr)
+    print(f"\nDemo finished. Everything it wrote is under {demo}; the main results:", file=sys.stderr)
+    for what, name in KEY_OUTPUTS:
+        if (demo / name).exists():
+            print(f"  {what:<34} {demo / name}", file=sys.stderr)
     return 0
 
 

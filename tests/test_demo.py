@@ -1,0 +1,45 @@
+"""`make demo` runs the whole pipeline: check that every step ran and that its results hold real content."""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from trust_survey import demo
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    code = demo.main(["--out", str(out), "--round", "2026"])
+    return code, out / "demo"
+
+
+@pytest.mark.slow
+def test_demo__runs_every_step_and_writes_results_with_content(demo_run, capsys):
+    code, folder = demo_run
+    assert code == 0
+    with duckdb.connect(str(folder / "trust_survey.duckdb"), read_only=True) as con:
+        rounds = con.execute("SELECT DISTINCT round FROM submissions ORDER BY round").fetchall()
+        assert [r[0] for r in rounds] == [2024, 2025, 2026]               # trends need three rounds
+        by_instrument = dict(con.execute("SELECT instrument_id, count(*) FROM submissions "
+                                         "WHERE round = 2026 GROUP BY ALL").fetchall())
+        assert by_instrument["trust_capability"] >= 30 and by_instrument["individual_review"] == demo.INDIVIDUALS
+        coded = con.execute("SELECT count(*) FROM title_matches WHERE round = 2026").fetchone()[0]
+        assert coded > 100
+    ranked = pd.read_excel(folder / "candidates.xlsx", sheet_name="All", engine="calamine")
+    assert ranked["total"].max() > 0
+    assert {"genomics", "health_informatics", "physical_sciences"} <= set(ranked["stream"])
+    demand = pd.read_excel(folder / "demand.xlsx", sheet_name=None, engine="calamine")
+    assert {"Round 2024", "Round 2025", "Round 2026", "Trend"} <= set(demand)
+    trend = demand["Trend"]
+    assert {"central 2024", "central 2025", "central 2026"} <= set(trend.columns)
+    assert trend["central 2026"].sum() > 0
+    from trust_survey.mapping import offline_problems
+
+    page = (folder / "map.html").read_text(encoding="utf-8")
+    assert offline_problems(page) == [] and "L.map" in page
+    report = next((folder / "report").glob("*.html")).read_text(encoding="utf-8")
+    assert "round 2026" in report.lower() and "equity" in report.lower()
+    chase = pd.read_csv(folder / "chase_list.csv", dtype=str)
+    assert len(chase) > 0 and not chase["org_code"].str.startswith("IR").any()   # organisations, not respondents
