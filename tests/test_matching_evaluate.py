@@ -163,6 +163,21 @@ def test_fresh_set__meets_the_targets(name, with_context):
     assert e.relevant_auto_correct >= 0.75, e.report()
 
 
+@pytest.mark.parametrize("with_context", [False, True], ids=["title only", "with department"])
+def test_blind_set__written_without_reading_the_taxonomy__stays_near_the_targets(with_context):
+    """titles_blind.csv was written by someone who never read the taxonomy or the matcher, labelled by the
+    HEE rules, and scored once untouched (0.952 / 0.965 macro-F1, automatic precision 0.979 / 0.976).
+    One clear defect it exposed (HTM estates roles such as 'Authorising Engineer (Medical Gases)' taken
+    as clinical engineering) was fixed. Most of its remaining automatic 'errors' are labels the writer
+    marked as judgement calls (CCIO/CNIO, EPMA pharmacist, mould room, nuclear medicine technologist),
+    so automatic precision is held at 0.97 here rather than the 0.98 target; a drop below it is a
+    regression worth reading the rows for."""
+    _, _, e = _score(DATA / "titles_blind.csv", with_context=with_context)
+    assert e.macro_f1 >= 0.95, e.report()
+    assert e.auto_precision >= 0.97, e.report()
+    assert e.relevant_auto_correct >= 0.9, e.report()
+
+
 def test_calibrate__on_the_dev_set__reproduces_the_shipped_thresholds():
     df, coded, _ = _score(DATA / "titles_dev.csv", with_context=True)
     tax = load_taxonomy(REPO / "role_taxonomy.yaml")
