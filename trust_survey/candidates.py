@@ -24,11 +24,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trust_survey import settings
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
+from trust_survey.values import is_blank
+from trust_survey.yamlfile import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -272,19 +273,7 @@ def default_weights_path() -> Path:
 @functools.lru_cache(maxsize=8)
 def _cached(path: str, stamp: tuple) -> Weights:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(f"{p}: malformed YAML at {where}: {problem}",
-                              details=[f"{p}: {where}: {problem}"]) from None
-    return parse_weights(raw, str(p))
+    return parse_weights(read_yaml(p, "weights"), str(p))
 
 
 def load_weights(path: Path | str | None = None) -> Weights:
@@ -318,7 +307,7 @@ def normalise_department(name: Any) -> str:
     ``"Dept. of Med Physics"``, ``"Medical Physics"`` and ``"medical  physics"`` all become
     ``"medical physics"``.
     """
-    if _blank(name):
+    if is_blank(name):
         return ""
     words: list[str] = []
     for word in _WORD.findall(str(name).casefold().replace("&", " and ")):
@@ -328,21 +317,8 @@ def normalise_department(name: Any) -> str:
     return " ".join(words)
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        if pd.isna(value):
-            return True
-    except (TypeError, ValueError):
-        pass
-    return not str(value).strip()
-
-
 def _casefold(name: Any) -> str:
-    return "" if _blank(name) else " ".join(str(name).split()).casefold()
+    return "" if is_blank(name) else " ".join(str(name).split()).casefold()
 
 
 def _with_dept_keys(departments: pd.DataFrame) -> pd.DataFrame:
@@ -371,7 +347,7 @@ def link_staff(departments: pd.DataFrame, staff: pd.DataFrame, *, threshold: flo
     _require(rows, ["org_code", "staff_dept"], "staff")
     by_org: dict[str, list[tuple[str, str, str, str]]] = {}
     for org, key, name in zip(deps["org_code"].astype(str), deps["dept_key"], deps["dept_name"]):
-        by_org.setdefault(org, []).append((key, "" if _blank(name) else str(name), _casefold(name),
+        by_org.setdefault(org, []).append((key, "" if is_blank(name) else str(name), _casefold(name),
                                            normalise_department(name)))
 
     cache: dict[tuple[str, str], tuple[str, str, str, float]] = {}
@@ -400,7 +376,7 @@ def link_staff(departments: pd.DataFrame, staff: pd.DataFrame, *, threshold: flo
                 result = (o[0], o[1], "fuzzy", round(float(best[1]), 1))
         if result is None:
             label = norm or folded or "(blank)"
-            result = (f"{org}#unlisted:{label}", "" if _blank(typed) else " ".join(str(typed).split()),
+            result = (f"{org}#unlisted:{label}", "" if is_blank(typed) else " ".join(str(typed).split()),
                       "unlisted", 0.0)
         cache[(org, folded)] = result
         return result
@@ -421,7 +397,7 @@ def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
 
 def _code(value: Any, mapping: dict[int, str]) -> str | None:
     """A choice answer as its code: accepts the numeric value (1, 1.0, "1") or the code itself."""
-    if _blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return mapping.get(int(value)) if float(value).is_integer() else None
@@ -444,7 +420,7 @@ def _col(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
 
 
 def _flag(value: Any) -> bool:
-    if _blank(value):
+    if is_blank(value):
         return False
     if isinstance(value, str):
         return value.strip().casefold() in ("1", "1.0", "true", "yes", "y", "x")
@@ -499,7 +475,7 @@ def _partner_counts(partners: pd.DataFrame | None, w: Weights) -> pd.DataFrame:
     if partners is None or partners.empty or "org_code" not in partners.columns:
         return pd.DataFrame(columns=cols)
     kinds = [_code(v, PARTNER_TYPES) for v in _col(partners, "partner_type")]
-    named = ~_col(partners, "partner_name").map(_blank).to_numpy(dtype=bool) if "partner_name" in partners else True
+    named = ~_col(partners, "partner_name").map(is_blank).to_numpy(dtype=bool) if "partner_name" in partners else True
     p = pd.DataFrame({"org_code": partners["org_code"].astype(str).to_numpy(), "kind": kinds})
     p = p[named] if not isinstance(named, bool) else p
     p["university_partners"] = (p["kind"] == "university").astype(int)

@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 from pydantic import ValidationError
 
 from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, Instrument, Item
+from trust_survey.yamlfile import read_yaml
 
 SPSS_RESERVED = {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}
 SPSS_NAME = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@#$]*$")
@@ -246,20 +246,7 @@ def parse_instrument(raw: Any, source: str = "<definition>") -> Instrument:
 def load_instrument_file(path: Path) -> Instrument:
     """Load and strictly validate one definition file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such instrument file") from None
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(f"{path}: malformed YAML at {where}: {problem}",
-                              details=[f"{path}: {where}: {problem}"]) from None
+    raw = read_yaml(path, "instrument")
     inst = parse_instrument(raw, str(path))
     m = FILE_NAME.match(path.name)
     expected = f"{inst.id}.v{inst.version}.yaml"

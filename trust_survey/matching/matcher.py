@@ -60,6 +60,7 @@ from scipy import sparse
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
+from trust_survey.values import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class Matcher:
         """The department context of each department name, as reviewed aliases record it: the matched
         department context ids joined by "+", "other" when none matched, "" for a blank department."""
         contexts = _as_objects(contexts)
-        codes, uniques = pd.factorize(contexts.map(lambda v: None if _blank(v) else str(v)))
+        codes, uniques = pd.factorize(contexts.map(lambda v: None if is_blank(v) else str(v)))
         tokens = [self.taxonomy.normalise(v) for v in uniques]
         fixes = self._correct_tokens({t for toks in tokens for t in toks})
         keys = [self._context_key(tuple(dict.fromkeys(fixes.get(t, t) for t in toks))) for toks in tokens]
@@ -508,8 +509,8 @@ class Matcher:
             if len(contexts) != n:
                 raise ValueError(f"{len(contexts)} contexts for {n} titles")
         tax = self.taxonomy
-        t_codes, t_uniques = pd.factorize(titles.map(lambda v: None if _blank(v) else str(v)))
-        c_codes, c_uniques = pd.factorize(contexts.map(lambda v: None if _blank(v) else str(v)))
+        t_codes, t_uniques = pd.factorize(titles.map(lambda v: None if is_blank(v) else str(v)))
+        c_codes, c_uniques = pd.factorize(contexts.map(lambda v: None if is_blank(v) else str(v)))
         t_tokens = [tax.normalise(v) for v in t_uniques]
         c_tokens = [tax.normalise(v) for v in c_uniques]
         fixes = self._correct_tokens({t for toks in t_tokens + c_tokens for t in toks})
@@ -580,19 +581,6 @@ def _as_objects(values) -> pd.Series:
     if isinstance(values, pd.Series):
         return pd.Series(values.to_numpy(dtype=object), dtype=object)
     return pd.Series(list(values), dtype=object)
-
-
-def _blank(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        if pd.isna(value):
-            return True
-    except (TypeError, ValueError):
-        pass
-    return not str(value).strip()
 
 
 _MATCHERS: dict[tuple[int, int], Matcher] = {}

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
+from trust_survey.yamlfile import read_yaml
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 EMAIL_REDACTED = "[email removed]"
@@ -108,20 +108,7 @@ def _structure_problems(raw: dict, exc: ValidationError) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def _parse_mapping(path: str, stamp: tuple) -> PlatformMapping:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such mapping file") from None
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(f"{path}: malformed YAML at {where}: {problem}",
-                              details=[f"{path}: {where}: {problem}"]) from None
+    raw = read_yaml(path, "mapping")
     if not isinstance(raw, dict):
         raise DefinitionError(f"{path}: a mapping file must be a mapping of keys",
                               details=[f"{path}: (top level): expected a mapping, found {type(raw).__name__}"])
