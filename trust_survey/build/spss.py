@@ -80,29 +80,46 @@ def _blank_case(fields: list[AnswerField], prefill: dict[str, str]) -> pd.DataFr
     return pd.DataFrame(data)
 
 
-def write_spss_templates(inst: Instrument, org: dict, round_: int, stem: Path) -> list[Path]:
-    """Write the form template and one template per table; return the paths written."""
+def table_file_suffix(table_id: str | None) -> str:
+    """What a table's file adds to the return's stem: ``RJ1_..._2026__staff.sav`` (nothing for the form)."""
+    return f"__{table_id}" if table_id else ""
+
+
+def record_groups(inst: Instrument) -> list[tuple[str | None, list[AnswerField]]]:
+    """The record types of an SPSS or CSV return: the form, then each table led by the id variable."""
+    fields = inst.fields()
+    id_field = next(f for f in fields if f.field_id == inst.id_item)
+    groups: list[tuple[str | None, list[AnswerField]]] = [(None, [f for f in fields if f.table is None])]
+    for _, table in inst.tables():
+        groups.append((table.id, [id_field] + [f for f in fields if f.table == table.id]))
+    return groups
+
+
+def write_labelled_sav(inst: Instrument, fields: list[AnswerField], df: pd.DataFrame, stem: Path, org_code: str,
+                       round_: int, table_id: str | None) -> Path:
+    """Write ``df`` as ``<stem><suffix>.sav`` with the definition's labels, formats, missing values and
+    measures, and the identifying note; return the path."""
     import pyreadstat
 
-    id_field = next(f for f in inst.fields() if f.field_id == inst.id_item)
+    meta = spss_variables(inst, fields)
+    path = stem.with_name(stem.name + table_file_suffix(table_id) + ".sav")
+    pyreadstat.write_sav(
+        df, str(path),
+        file_label=f"{inst.id} v{inst.version} {round_} {org_code}"[:64],
+        column_labels=meta["labels"], variable_value_labels=meta["value_labels"],
+        missing_ranges=meta["missing"], variable_measure=meta["measure"],
+        variable_format=meta["formats"], note=spss_meta_note(inst, org_code, round_, table_id),
+    )
+    return path
+
+
+def write_spss_templates(inst: Instrument, org: dict, round_: int, stem: Path) -> list[Path]:
+    """Write the form template and one template per table; return the paths written."""
     written = []
-    form_fields = [f for f in inst.fields() if f.table is None]
-    groups: list[tuple[str | None, list[AnswerField]]] = [(None, form_fields)]
-    for _, table in inst.tables():
-        groups.append((table.id, [id_field] + [f for f in inst.fields() if f.table == table.id]))
-    for table_id, fields in groups:
+    for table_id, fields in record_groups(inst):
         prefill = {inst.id_item: org["org_code"]}
         if table_id is None:
             prefill["org_name"] = org["org_name"]
-        df = _blank_case(fields, prefill)
-        meta = spss_variables(inst, fields)
-        path = stem.with_name(stem.name + (f"__{table_id}" if table_id else "") + ".sav")
-        pyreadstat.write_sav(
-            df, str(path),
-            file_label=f"{inst.id} v{inst.version} {round_} {org['org_code']}"[:64],
-            column_labels=meta["labels"], variable_value_labels=meta["value_labels"],
-            missing_ranges=meta["missing"], variable_measure=meta["measure"],
-            variable_format=meta["formats"], note=spss_meta_note(inst, org["org_code"], round_, table_id),
-        )
-        written.append(path)
+        written.append(write_labelled_sav(inst, fields, _blank_case(fields, prefill), stem, org["org_code"], round_,
+                                          table_id))
     return written

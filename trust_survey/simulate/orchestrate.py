@@ -32,15 +32,14 @@ import pandas as pd
 
 from trust_survey.atomic import staged_dir
 from trust_survey.build.orchestrate import default_deadline, file_stem, prepare_out_dir
+from trust_survey.build.spss import table_file_suffix
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
 from trust_survey.simulate.fill import Answers, fill_return, load_reference_postcodes, rule_violations
 from trust_survey.simulate.messiness import (
     SHEET_FORMATS, Injection, Injector, OrgPlan, corrected, plan_round, resubmission_delay,
 )
-from trust_survey.simulate.writers import (
-    WorkbookFiller, convert_with_soffice, find_soffice, table_file_suffix, write_csv, write_sav,
-)
+from trust_survey.simulate.writers import WorkbookFiller, convert_with_soffice, find_soffice, write_csv, write_sav
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from trust_survey import constants as C
+from trust_survey.build.spss import record_groups, table_file_suffix
 from trust_survey.build.workbook import build_workbook, meta_values
 from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import AnswerField, Instrument
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 
 SOFFICE_FILTERS = {"ods": "ods:calc8", "xls": "xls:MS Excel 97"}
 PLACEHOLDER = {"org_code": "ZZZZZ", "org_name": "(organisation)"}
-
-
-def table_file_suffix(table_id: str | None) -> str:
-    return f"__{table_id}" if table_id else ""
 
 
 # ---- Excel ---------------------------------------------------------------------------------------------
@@ -121,16 +118,6 @@ def _sheet_value(value: Any) -> Any:
 
 # ---- SPSS and CSV --------------------------------------------------------------------------------------
 
-def _groups(inst: Instrument) -> list[tuple[str | None, list[AnswerField]]]:
-    """The template's record types: the form, then each table led by the organisation-code variable."""
-    fields = inst.fields()
-    id_field = next(f for f in fields if f.field_id == inst.id_item)
-    groups: list[tuple[str | None, list[AnswerField]]] = [(None, [f for f in fields if f.table is None])]
-    for _, table in inst.tables():
-        groups.append((table.id, [id_field] + [f for f in fields if f.table == table.id]))
-    return groups
-
-
 def _records(inst: Instrument, org: dict, answers: Answers, table_id: str | None) -> list[dict]:
     if table_id is None:
         return [answers.form]
@@ -155,13 +142,11 @@ class _Coder:
 
 def write_sav(inst: Instrument, org: dict, round_: int, answers: Answers, stem: Path) -> list[Path]:
     """Write a filled return in the SPSS template shape; return the paths written."""
-    import pyreadstat
-
-    from trust_survey.build.spss import NUMERIC, spss_meta_note, spss_variables, text_width
+    from trust_survey.build.spss import NUMERIC, text_width, write_labelled_sav
 
     code = _Coder(inst)
     written = []
-    for table_id, fields in _groups(inst):
+    for table_id, fields in record_groups(inst):
         records = _records(inst, org, answers, table_id)
         data = {}
         for f in fields:
@@ -176,16 +161,7 @@ def write_sav(inst: Instrument, org: dict, round_: int, answers: Answers, stem: 
                 width = max([text_width(f)] + [len(str(v)) for v in values if v is not None])
                 data[f.var_name] = pd.Series([("" if v is None else str(v)).ljust(width) for v in values],
                                              dtype=object)
-        meta = spss_variables(inst, fields)
-        path = stem.with_name(stem.name + table_file_suffix(table_id) + ".sav")
-        pyreadstat.write_sav(
-            pd.DataFrame(data), str(path),
-            file_label=f"{inst.id} v{inst.version} {round_} {org['org_code']}"[:64],
-            column_labels=meta["labels"], variable_value_labels=meta["value_labels"],
-            missing_ranges=meta["missing"], variable_measure=meta["measure"],
-            variable_format=meta["formats"], note=spss_meta_note(inst, org["org_code"], round_, table_id),
-        )
-        written.append(path)
+        written.append(write_labelled_sav(inst, fields, pd.DataFrame(data), stem, org["org_code"], round_, table_id))
     return written
 
 
@@ -205,7 +181,7 @@ def write_csv(inst: Instrument, org: dict, answers: Answers, stem: Path) -> list
     """Write a filled return as CSV files in the SPSS template shape; return the paths written."""
     code = _Coder(inst)
     written = []
-    for table_id, fields in _groups(inst):
+    for table_id, fields in record_groups(inst):
         path = stem.with_name(stem.name + table_file_suffix(table_id) + ".csv")
         with open(path, "w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
