@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
+from trust_survey.yamlfile import parse_yaml
 
 ACTIONS = ("accept", "change_role", "change_stream", "reject")
 #: The layout of role_overrides.yaml this version writes: 2 added ``context`` to every entry.
@@ -165,7 +166,7 @@ def parse_overrides(text: str, path: Path, taxonomy: Taxonomy | None) -> Overrid
     """Validate overrides YAML text strictly; every problem is reported together."""
     name = Path(path).name
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = parse_yaml(text) or {}
         model = OverridesFile.model_validate(raw)
     except yaml.YAMLError as exc:
         raise DefinitionError(f"{path}: not valid YAML: {exc}", details=[f"{name}: (yaml): {exc}"]) from None

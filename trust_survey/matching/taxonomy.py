@@ -1,6 +1,6 @@
 """The one loader for ``role_taxonomy.yaml``: streams, roles, department contexts, word lists, thresholds.
 
-``yaml.safe_load`` first, then a strict model (unknown keys are errors), then checks that need the whole
+safe YAML loading first, then a strict model (unknown keys are errors), then checks that need the whole
 file: duplicate role ids and names, unknown streams, an alias or key term claimed by two roles, exclusion
 terms that normalise to nothing, thresholds out of order. Every problem is reported together as
 ``file: path.to.key: problem`` lines with a "did you mean" where a near miss exists, in a
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.errors import DefinitionError, InputFileError, did_you_mean
 from trust_survey.matching.normalise import NormalisationTables, normalise_tokens, token_key
+from trust_survey.yamlfile import parse_yaml
 
 STREAMS = ("genomics", "health_informatics", "physical_sciences")
 NONE = "none"
@@ -481,7 +482,7 @@ def parse_taxonomy(text: str, path: Path | str = "role_taxonomy.yaml") -> Taxono
     """Compile taxonomy YAML text (used by tests and by :func:`load_taxonomy`)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
