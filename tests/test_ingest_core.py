@@ -323,18 +323,31 @@ def test_ingest__column_rule_failures__are_complete_never_truncated(run, tmp_pat
 
 
 def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path):
-    paths = [make_return(tmp_path / "in", "RJ1", form={"places_gen": 99, "icb_code": "bad code!", "will_hi": "Maybe"}),
+    staff = {"job_title": "Analyst", "staff_dept": "Lab", "band": "Band 6", "headcount": 1, "wte": 1,
+             "registration": "Not registered"}
+    paths = [make_return(tmp_path / "in", "RJ1", form={"places_gen": 99, "icb_code": "bad code!", "org_type": None,
+                                                       "will_hi": "Perhaps next year", "capacity_notes": "x" * 2001}),
              make_return(tmp_path / "in", "RGT",
-                         form={"respondent_email": "x@y", "signoff_date": dt.datetime(2040, 1, 1)},
+                         form={"respondent_email": "x@y", "signoff_date": dt.datetime(2040, 1, 1), "kf_in_post": -1},
                          tables={"departments": [{"dept_name": "Lab", "dept_type": "Lab", "dept_postcode": "ZZ",
-                                                  "dept_hosting": "Has never hosted"}]})]
+                                                  "dept_hosting": "Has never hosted"}],
+                                 "staff": [staff, {**staff, "job_title": "Scientist", "headcount": None,
+                                                   "band": "Grade 7"}]})]
     found = {}
     for engine in ("gx", "pandas"):
         os.environ.pop("TRUST_SURVEY_DB", None)
         ingest(run, *paths, out=f"run_{engine}", expect=1, extra=["--engine", engine, "--db", f"{engine}.duckdb"])
         df = read_issues(Path(f"run_{engine}"))
-        found[engine] = sorted(map(tuple, df[["file", "sheet", "cell", "code", "value"]].values.tolist()))
-    assert found["gx"] == found["pandas"] and len(found["gx"]) >= 7
+        found[engine] = sorted(map(tuple, df[["file", "sheet", "cell", "code", "value"]].astype(str).values.tolist()))
+    assert found["gx"] == found["pandas"]
+    codes = {(Path(file).name[:3], code) for file, _, _, code, _ in found["gx"]}
+    # every kind of column rule fails somewhere: required, choice, bounds (number and date), pattern, length
+    assert {("RJ1", "V003"), ("RJ1", "V005"), ("RJ1", "V004"), ("RJ1", "V010"), ("RJ1", "V001"), ("RGT", "V007"),
+            ("RGT", "V003"), ("RGT", "V011"), ("RGT", "V004"), ("RGT", "V001")} <= codes
+    sheet, cell = address("headcount", 1)
+    assert any(s == sheet and c == cell and code == "V001" for _, s, c, code, _ in found["gx"])
+    out_of_bounds = {(Path(f).name[:3], v) for f, _, _, code, v in found["gx"] if code == "V003"}
+    assert out_of_bounds == {("RJ1", "99"), ("RGT", "-1"), ("RGT", "01/01/2040")}
 
 
 def test_ingest__user_errors__get_a_clear_message_exit_1_and_no_traceback(run, tmp_path):

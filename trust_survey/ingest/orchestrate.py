@@ -8,7 +8,7 @@
 2. **examine** each unit: read (:mod:`.readers`), identify (:mod:`.identify`), find every answer
    (:mod:`.extract`), clean it (:mod:`.clean`) and check cross-field rules and duplicates
    (:mod:`.validate`); large runs do this on every core while Great Expectations loads;
-3. **column rules** once per instrument version and record type over every unit of the run;
+3. **column rules** once per instrument version, over one tidy checks table of every unit of the run;
 4. **store** every unit, oldest first (so a resubmission supersedes the return before it), all in one
    transaction (all or nothing); should that fail, each unit is stored in its own transaction so one
    bad unit blocks no other. Unreadable and rejected files are also copied to the quarantine;
@@ -43,7 +43,9 @@ from trust_survey.ingest.individual import find_mappings
 from trust_survey.ingest.readers import BookReader, read_csv, read_sav
 from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
 from trust_survey.ingest.report import write_report
-from trust_survey.ingest.validate import build_frame, column_issues, column_rules, cross_issues, make_engine
+from trust_survey.ingest.validate import (
+    build_checks, column_issues, column_rules, cross_issues, make_engine, plan_checks,
+)
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
 from trust_survey.hashing import sha256_file
@@ -379,7 +381,7 @@ def _examine_in_worker(unit: Unit) -> Examined:
 # ---- 3. column rules ------------------------------------------------------------------------------------
 
 def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
-    """Run the compiled column rules over every examined unit, one frame per instrument and record."""
+    """Run the compiled column rules over every examined unit: one checks table per instrument version."""
     by_inst: dict[str, list[int]] = {}
     for i, ex in enumerate(examined):
         if not ex.fatal:
@@ -387,11 +389,12 @@ def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
     for key, indexes in by_inst.items():
         inst = examined[indexes[0]].identity.instrument
         extracts = {i: examined[i].extracted for i in indexes}
-        for record, rules in column_rules(inst, ctx.cleaner(inst)).items():
-            frame, keys = build_frame(inst, record, list(extracts.items()))
-            results = engine.run(f"{key}:{record}", frame, rules)
-            for unit, found in column_issues(inst, record, frame, keys, results, extracts).items():
-                examined[unit].issues.extend(found)
+        rules = column_rules(inst, ctx.cleaner(inst))
+        checks = plan_checks(rules)
+        frame, keys = build_checks(inst, rules, checks, extracts)
+        results = engine.run(key, frame, checks)
+        for unit, found in column_issues(inst, rules, frame, keys, results, extracts).items():
+            examined[unit].issues.extend(found)
 
 
 # ---- 4. store -----------------------------------------------------------------------------------------------

@@ -18,7 +18,11 @@ otherwise blanks count as 0; table rules row by row) and duplicate rows are chec
 """
 from __future__ import annotations
 
+import importlib
+import os
 import re
+import sys
+import types
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -49,73 +53,144 @@ class ColumnRule:
     code: str
     params: tuple
     expected: str
+    column: str = "value"   # number, date or value: how the field's answers are typed (see value_column)
+    choice_list: str = ""   # in_set: the definition's list the answer must come from
 
 
 def record_of(f: AnswerField) -> str:
     return f.table or FORM
 
 
-def column_rules(inst: Instrument, cleaner: Cleaner) -> dict[str, list[ColumnRule]]:
-    """The column rules of every record type (``form`` or a table id), from the definition alone."""
+def value_column(f: AnswerField) -> str:
+    """How a field's cleaned answers are typed for checking: ``number``, ``date`` or ``value`` (as read)."""
+    if f.type in ("integer", "decimal") and f.option is None:
+        return "number"
+    return "date" if f.type == "date" else "value"
+
+
+def column_rules(inst: Instrument, cleaner: Cleaner) -> list[ColumnRule]:
+    """The column rules of every field (required, and at most one rule about its value), from the definition."""
     lists = inst.lists()
-    out: dict[str, list[ColumnRule]] = {FORM: []}
-    for _, table in inst.tables():
-        out[table.id] = []
+    rules: list[ColumnRule] = []
     for f in inst.fields():
         item = f.item
-        rules = out[record_of(f)]
         expected = cleaner.expected(f)
+        column = value_column(f)
+
+        def add(kind: str, code: str, params: tuple, text: str = expected, choice_list: str = "") -> None:
+            rules.append(ColumnRule(kind, f.field_id, code, params, text, column, choice_list))
+
         if item.required and f.option is None:
-            rules.append(ColumnRule("not_null", f.field_id, "V001", (), expected))
+            add("not_null", "V001", ())
         if f.choice_list:
-            labels = tuple(c.label for c in lists[f.choice_list])
-            rules.append(ColumnRule("in_set", f.field_id, "V004", labels, expected))
+            add("in_set", "V004", tuple(c.label for c in lists[f.choice_list]), choice_list=f.choice_list)
         elif f.type in ("integer", "decimal") and (item.min is not None or item.max is not None):
-            rules.append(ColumnRule("between", f.field_id, "V003", (item.min, item.max), expected))
+            add("between", "V003", (item.min, item.max))
         elif f.type == "date" and (item.min_date or item.max_date):
-            lo = pd.Timestamp(item.min_date) if item.min_date else None
-            hi = pd.Timestamp(item.max_date) if item.max_date else None
-            rules.append(ColumnRule("between", f.field_id, "V003", (lo, hi), expected))
+            add("between", "V003", (pd.Timestamp(item.min_date) if item.min_date else None,
+                                    pd.Timestamp(item.max_date) if item.max_date else None))
         elif f.type == "ods_code":
-            rules.append(ColumnRule("regex", f.field_id, "V005", (ODS_PATTERN,), expected))
+            add("regex", "V005", (ODS_PATTERN,))
         elif f.type == "email":
-            rules.append(ColumnRule("regex", f.field_id, "V007", (EMAIL_PATTERN,), expected))
+            add("regex", "V007", (EMAIL_PATTERN,))
         elif f.type == "postcode":
-            rules.append(ColumnRule("regex", f.field_id, "V011", (POSTCODE_PATTERN,), expected))
+            add("regex", "V011", (POSTCODE_PATTERN,))
         elif f.type in ("text", "long_text") and item.max_length:
-            rules.append(ColumnRule("length", f.field_id, "V010", (0, item.max_length),
-                                    f"at most {item.max_length} characters"))
-    return out
+            add("length", "V010", (0, item.max_length), f"at most {item.max_length} characters")
+    return rules
 
 
-# ---- frames -----------------------------------------------------------------------------------------------
+# ---- the checks table and its checks ------------------------------------------------------------------------
 
-def build_frame(inst: Instrument, record: str, extracts: list[tuple[int, Extracted]]) -> tuple[pd.DataFrame, list]:
-    """One row per (return, table row) of a record type; columns are field ids; keys map rows back."""
-    fields = [f for f in inst.fields() if record_of(f) == record]
-    keys: list[tuple[int, int]] = []
-    for unit, ext in extracts:
-        rows = [0] if record == FORM else sorted(ext.started.get(record, ()))
-        keys.extend((unit, r) for r in rows)
-    position = {k: i for i, k in enumerate(keys)}
-    columns: dict[str, list] = {f.field_id: [None] * len(keys) for f in fields}
-    for unit, ext in extracts:
-        for cell in ext.cells:
-            if cell.record == record and not cell.bad and cell.value is not None:
-                pos = position.get((unit, cell.row_index))
-                if pos is not None and cell.field_id in columns:
-                    columns[cell.field_id][pos] = cell.value
-    data = {}
-    for f in fields:
-        values = columns[f.field_id]
-        if f.type in ("integer", "decimal") and f.option is None:
-            data[f.field_id] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        elif f.type == "date":
-            data[f.field_id] = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
+@dataclass(frozen=True)
+class Check:
+    """One check over the checks table (one expectation in GX), carrying the rules of ``fields``.
+
+    Every required answer is checked at once (``answer`` where ``required``), and so is every choice
+    (``choice`` holds "list id + separator + answer", checked against every list's labels); the other
+    rules are grouped by kind and parameters, each group with a column of its own fields' answers.
+    """
+
+    kind: str               # not_null, in_set, between, regex, length (the rule kind it carries)
+    column: str
+    params: tuple           # in_set: every allowed key; between/length: (min, max); regex: (pattern,)
+    fields: tuple[str, ...]
+
+
+CHOICE_SEP = "\x1f"
+
+
+def choice_key(choice_list: str, value) -> str:
+    return f"{choice_list}{CHOICE_SEP}{value}"
+
+
+def plan_checks(rules: list[ColumnRule]) -> list[Check]:
+    required = tuple(r.field_id for r in rules if r.kind == "not_null")
+    choices = [r for r in rules if r.kind == "in_set"]
+    checks = [Check("not_null", "answer", (), required)] if required else []
+    if choices:
+        keys = tuple(dict.fromkeys(choice_key(r.choice_list, label) for r in choices for label in r.params))
+        checks.append(Check("in_set", "choice", keys, tuple(r.field_id for r in choices)))
+    groups: dict[tuple, list[str]] = {}
+    for r in rules:
+        if r.kind not in ("not_null", "in_set"):
+            groups.setdefault((r.kind, r.params, r.column), []).append(r.field_id)
+    for n, ((kind, params, _), fields) in enumerate(groups.items(), start=1):
+        checks.append(Check(kind, f"{kind}_{n}", params, tuple(fields)))
+    return checks
+
+
+def build_checks(inst: Instrument, rules: list[ColumnRule], checks: list[Check],
+                 extracts: dict[int, Extracted]) -> tuple[pd.DataFrame, list[tuple[int, str, int]]]:
+    """The tidy table the checks run on: one row per answer a rule applies to, over every return.
+
+    A row is a (return, record row, field) with a rule: present answers, and the blank answers of
+    required fields (form: every return; tables: every row holding anything). An answer that could not be
+    read (already reported) counts as blank. Columns: ``field``, ``required``, ``answer`` (as cleaned),
+    ``choice`` and one per other :class:`Check`, holding the answers of its fields only (numbers as float,
+    dates as datetime). ``keys[i]`` is row i's (unit, record, row index); the index is a fresh 0-based
+    RangeIndex (GX 1.24 with pandas 3 misreports rows of any other).
+    """
+    ruled = {r.field_id for r in rules}
+    required = {r.field_id for r in rules if r.kind == "not_null"}
+    lists = {r.field_id: r.choice_list for r in rules if r.kind == "in_set"}
+    own = {f: c.column for c in checks if c.kind not in ("not_null", "in_set") for f in c.fields}
+    by_record: dict[str, list[str]] = {}
+    for f in inst.fields():
+        if f.field_id in ruled:
+            by_record.setdefault(record_of(f), []).append(f.field_id)
+    keys: list[tuple[int, str, int]] = []
+    names: list[str] = []
+    answers: list = []
+    for unit, ext in extracts.items():
+        present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
+                   if not c.bad and c.value is not None and c.field_id in ruled}
+        for record, fields in by_record.items():
+            for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
+                for field_id in fields:
+                    value = present.get((record, row, field_id))
+                    if value is not None or field_id in required:
+                        keys.append((unit, record, row))
+                        names.append(field_id)
+                        answers.append(value)
+    data = {"field": pd.Series(names, dtype=object),
+            "required": pd.Series([n in required for n in names], dtype=bool),
+            "answer": pd.Series(answers, dtype=object),
+            "choice": pd.Series([choice_key(lists[n], v) if n in lists and v is not None else None
+                                 for n, v in zip(names, answers)], dtype=object)}
+    types = {r.field_id: r.column for r in rules}
+    for check in checks:
+        if check.kind in ("not_null", "in_set"):
+            continue
+        values = [v if own.get(n) == check.column else None for n, v in zip(names, answers)]
+        kind = types[check.fields[0]]
+        if kind == "number":
+            data[check.column] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+        elif kind == "date":
+            data[check.column] = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
         else:
-            data[f.field_id] = pd.Series(values, dtype=object)
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(keys)))
-    return frame, keys
+            data[check.column] = pd.Series(values, dtype=object)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(keys))), keys
 
 
 # ---- engines ----------------------------------------------------------------------------------------------
@@ -123,43 +198,78 @@ def build_frame(inst: Instrument, record: str, extracts: list[tuple[int, Extract
 class PandasEngine:
     name = "pandas"
 
-    def run(self, suite: str, frame: pd.DataFrame, rules: list[ColumnRule]) -> list[tuple[ColumnRule, list[int]]]:
+    def run(self, suite: str, frame: pd.DataFrame, checks: list[Check]) -> list[tuple[Check, list[int]]]:
         out = []
-        for rule in rules:
-            col = frame[rule.field_id]
+        for check in checks:
+            col = frame[check.column]
+            if check.kind == "not_null":
+                col = col[frame["required"]]
             present = col.notna()
-            if rule.kind == "not_null":
+            if check.kind == "not_null":
                 bad = ~present
-            elif rule.kind == "in_set":
-                bad = present & ~col.isin(list(rule.params))
-            elif rule.kind == "between":
-                lo, hi = rule.params
+            elif check.kind == "in_set":
+                bad = present & ~col.isin(list(check.params))
+            elif check.kind == "between":
+                lo, hi = check.params
                 bad = pd.Series(False, index=col.index)
                 if lo is not None:
                     bad |= present & (col < lo)
                 if hi is not None:
                     bad |= present & (col > hi)
-            elif rule.kind == "regex":
-                bad = present & ~col.astype(str).str.contains(rule.params[0], regex=True)
-            elif rule.kind == "length":
+            elif check.kind == "regex":
+                bad = present & ~col.astype(str).str.contains(check.params[0], regex=True)
+            elif check.kind == "length":
                 lengths = col.astype(str).str.len()
-                bad = present & ((lengths < rule.params[0]) | (lengths > rule.params[1]))
+                bad = present & ((lengths < check.params[0]) | (lengths > check.params[1]))
             else:
-                raise ValueError(f"unknown column rule kind {rule.kind}")
-            out.append((rule, [int(i) for i in np.flatnonzero(bad.to_numpy())]))
+                raise ValueError(f"unknown check kind {check.kind}")
+            out.append((check, [int(i) for i in col.index[bad.to_numpy()]]))
         return out
 
 
+#: Modules Great Expectations imports for expectations we never use (KL divergence, KS tests and their
+#: charts). They are about half of GX's import time, so they load on first use instead of at import.
+DEFERRED_BY_GX = ("scipy.stats", "altair")
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module in ``sys.modules`` until something reads an attribute of it, then imports
+    the real module and forwards every attribute to it (import statements alone do not load it)."""
+
+    def __getattr__(self, attr: str):
+        real = self.__dict__.get("_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            self.__dict__["_real"] = real
+        return getattr(real, attr)
+
+
+def import_gx():
+    """``great_expectations``, imported with analytics off and :data:`DEFERRED_BY_GX` loading on use."""
+    if "great_expectations" not in sys.modules:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        for name in DEFERRED_BY_GX:
+            if name not in sys.modules:
+                sys.modules[name] = _Deferred(name)
+    import great_expectations
+
+    return great_expectations
+
+
+#: Every failing row, without GX also collecting the failing values (we read them from the table).
+RESULT_FORMAT = {"result_format": "COMPLETE", "exclude_unexpected_values": True, "partial_unexpected_count": 0}
+
+
 class GxEngine:
-    """Great Expectations, one ephemeral context per run; one suite per instrument version and record."""
+    """Great Expectations, one ephemeral context per run; one suite per instrument version, with one
+    expectation per :class:`Check` (the required-answers check limited to required rows)."""
 
     name = "gx"
 
     def __init__(self) -> None:
-        import os
-
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-        import great_expectations as gx
+        gx = import_gx()
         from great_expectations.data_context.types.base import (
             DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig,
         )
@@ -171,49 +281,51 @@ class GxEngine:
         self.source = self.context.data_sources.add_pandas("trust_survey_ingest")
         self._definitions: dict[str, object] = {}
 
-    def _expectation(self, rule: ColumnRule, i: int):
+    @staticmethod
+    def _expectation(check: Check, i: int):
         import great_expectations.expectations as gxe
+        from great_expectations.expectations.row_conditions import Column
 
-        meta = {"rule": i}
-        if rule.kind == "not_null":
-            return gxe.ExpectColumnValuesToNotBeNull(column=rule.field_id, meta=meta)
-        if rule.kind == "in_set":
-            return gxe.ExpectColumnValuesToBeInSet(column=rule.field_id, value_set=list(rule.params), meta=meta)
-        if rule.kind == "between":
-            lo, hi = rule.params
-            return gxe.ExpectColumnValuesToBeBetween(column=rule.field_id, min_value=lo, max_value=hi, meta=meta)
-        if rule.kind == "regex":
-            return gxe.ExpectColumnValuesToMatchRegex(column=rule.field_id, regex=rule.params[0], meta=meta)
-        if rule.kind == "length":
-            return gxe.ExpectColumnValueLengthsToBeBetween(column=rule.field_id, min_value=rule.params[0],
-                                                           max_value=rule.params[1], meta=meta)
-        raise ValueError(f"unknown column rule kind {rule.kind}")
+        common = {"column": check.column, "meta": {"check": i}}
+        if check.kind == "not_null":
+            return gxe.ExpectColumnValuesToNotBeNull(row_condition=Column("required") == True, **common)  # noqa: E712
+        if check.kind == "in_set":
+            return gxe.ExpectColumnValuesToBeInSet(value_set=list(check.params), **common)
+        if check.kind == "between":
+            lo, hi = check.params
+            return gxe.ExpectColumnValuesToBeBetween(min_value=lo, max_value=hi, **common)
+        if check.kind == "regex":
+            return gxe.ExpectColumnValuesToMatchRegex(regex=check.params[0], **common)
+        if check.kind == "length":
+            return gxe.ExpectColumnValueLengthsToBeBetween(min_value=check.params[0], max_value=check.params[1],
+                                                           **common)
+        raise ValueError(f"unknown check kind {check.kind}")
 
-    def _definition(self, suite: str, rules: list[ColumnRule]):
+    def _definition(self, suite: str, checks: list[Check]):
         if suite not in self._definitions:
             gx = self.gx
             name = re.sub(r"[^A-Za-z0-9_]", "_", suite)
             batch = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-            expectations = [self._expectation(rule, i) for i, rule in enumerate(rules)]
+            expectations = [self._expectation(check, i) for i, check in enumerate(checks)]
             suite_obj = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
             self._definitions[suite] = self.context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch, suite=suite_obj))
         return self._definitions[suite]
 
-    def run(self, suite: str, frame: pd.DataFrame, rules: list[ColumnRule]) -> list[tuple[ColumnRule, list[int]]]:
-        if not rules or frame.empty:
-            return [(rule, []) for rule in rules]
-        definition = self._definition(suite, rules)
+    def run(self, suite: str, frame: pd.DataFrame, checks: list[Check]) -> list[tuple[Check, list[int]]]:
+        if not checks or frame.empty:
+            return [(check, []) for check in checks]
+        definition = self._definition(suite, checks)
         result = definition.run(batch_parameters={"dataframe": frame.reset_index(drop=True)},
-                                result_format={"result_format": "COMPLETE"})
+                                result_format=RESULT_FORMAT)
         out = []
         for r in result.results:
             info = r.exception_info or {}
             if info.get("raised_exception"):
                 raise RuntimeError(f"Great Expectations failed on {suite}: {info.get('exception_message')}")
-            rule = rules[r.expectation_config.meta["rule"]]
+            check = checks[r.expectation_config.meta["check"]]
             positions = [int(i) for i in (r.result or {}).get("unexpected_index_list") or []]
-            out.append((rule, positions))
+            out.append((check, positions))
         return out
 
 
@@ -239,29 +351,32 @@ def _message(rule: ColumnRule, f: AnswerField, value, record: str, row: int | No
     return f"{label} is {len(str(value))} characters long; at most {rule.params[1]} allowed"
 
 
-def column_issues(inst: Instrument, record: str, frame: pd.DataFrame, keys: list, results,
+def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame, keys: list, results,
                   extracts: dict[int, Extracted]) -> dict[int, list[Issue]]:
-    """Issues per unit from an engine's failing positions.
+    """Issues per unit from an engine's failing rows of the checks table.
 
     A required answer that is present but unreadable (already reported as not a number, not a date…)
-    is not reported again as missing.
+    is not reported again as missing; nor is any answer of a sheet or column that is missing altogether.
     """
     unreadable = {unit: {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad}
                   for unit, ext in extracts.items()}
     fields = field_map(inst)
+    rule_of = {(r.field_id, r.kind): r for r in rules}
+    field_ids = frame["field"].to_numpy()
     out: dict[int, list[Issue]] = {}
-    for rule, positions in results:
-        f = fields[rule.field_id]
+    values = frame["answer"].to_numpy()
+    for check, positions in results:
         for pos in positions:
-            unit, row_index = keys[pos]
+            unit, record, row_index = keys[pos]
+            rule = rule_of[(field_ids[pos], check.kind)]
             ext = extracts[unit]
             if (record, rule.field_id) in ext.missing:
                 continue
             if rule.kind == "not_null" and (record, row_index, rule.field_id) in unreadable[unit]:
                 continue
-            value = frame.at[pos, rule.field_id]
-            value = None if (value is None or (not isinstance(value, str) and pd.isna(value))) else value
+            value = values[pos]
             loc = ext.locate(record, row_index, rule.field_id)
+            f = fields[rule.field_id]
             out.setdefault(unit, []).append(Issue(
                 rule.code, _message(rule, f, value, record, loc["row"]), field=rule.field_id,
                 value=value.to_pydatetime() if isinstance(value, pd.Timestamp) else value,
