@@ -28,7 +28,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -185,14 +184,15 @@ def quarantine_dir(db: Path) -> Path:
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` is either absent or complete, never half-written.
+
+    The copy goes to a hidden file named for this process beside the target, then is renamed over it.
+    Created like any file (mode 0666 less the umask) so colleagues can read the archive and quarantine.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=target.parent)
-    os.close(fd)
+    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
     try:
         shutil.copyfile(source, tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes files private; colleagues must be able to read these
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

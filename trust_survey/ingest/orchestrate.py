@@ -16,7 +16,9 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -232,12 +234,15 @@ def _sha_large(path: Path) -> str:
 # ---- 2. examine -------------------------------------------------------------------------------------------
 
 class Context:
-    """What examining needs, built once per run: the registry and a cleaner per instrument version."""
+    """What examining needs, built once per run: the registry, a cleaner per instrument version, and the
+    database whose archive a readable return's files are copied to (``None``: not archived while examined)."""
 
-    def __init__(self, registry: Registry, round_: int | None, mappings: list[Mapping] | None = None):
+    def __init__(self, registry: Registry, round_: int | None, mappings: list[Mapping] | None = None,
+                 archive_db: Path | None = None):
         self.registry = registry
         self.round = round_
         self.mappings = mappings or []
+        self.archive_db = archive_db
         self._cleaners: dict[str, Cleaner] = {}
 
     def cleaner(self, inst: Instrument) -> Cleaner:
@@ -286,6 +291,21 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             "F001", f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); it was quarantined. If the file "
                     "opens normally in Excel, report this as a trust-survey bug", file=unit.name)])
     return _checked(unit, identity, extracted, issues, ctx)
+
+
+def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
+    """:func:`examine`, then copy a readable unit's files to the archive (content-addressed, so a copy
+    made for a run that is then rolled back is harmless). Done here so the copies, which are mostly
+    waiting on the disk, overlap with other units' reading; if a copy fails, storing tries again and
+    reports the failure."""
+    ex = examine(unit, ctx)
+    if ctx.archive_db is not None and any(not p.fatal for p in (ex.parts or [ex])):
+        try:
+            for f in unit.files:
+                f["archive_path"] = str(store.archive_file(ctx.archive_db, f["path"], f["sha256"]))
+        except OSError:
+            log.debug("archiving %s while examining failed; storing will try again", unit.name, exc_info=True)
+    return ex
 
 
 def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[Issue], ctx: Context) -> Examined:
@@ -371,7 +391,7 @@ _WORKER: Context | None = None
 
 
 def _examine_in_worker(unit: Unit) -> Examined:
-    result = examine(unit, _WORKER)
+    result = examine_and_archive(unit, _WORKER)
     for ex in [result, *(result.parts or [])]:
         if ex.identity is not None:   # instruments travel back as keys, not as pickled models
             ex.identity.instrument = (ex.identity.instrument.id, ex.identity.instrument.version)
@@ -461,7 +481,8 @@ def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]
     unit, identity = ex.unit, ex.identity
     inst = identity.instrument
     for f in unit.files:
-        f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
+        if not f.get("archive_path"):
+            f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
     sub = {"org_code": identity.org_code, "org_name": identity.org_name, "instrument_id": inst.id,
            "instrument_version": inst.version, "round": identity.round, "file_name": unit.name,
            "format": unit.kind, "sha256": unit.sha256, "bytes": unit.size, "received_at": unit.received_at,
@@ -592,23 +613,24 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
             else:
                 seen[unit.sha256] = unit.name
                 todo.append(unit)
-        ctx = Context(registry, round_, mappings)
+        ctx = Context(registry, round_, mappings, archive_db=db)
         workers = workers if workers is not None else (min(os.cpu_count() or 1, 4) if len(todo) >= PARALLEL_FROM
                                                        else 1)
         examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress)
         files_of_parts = [ex for ex in examined if ex.parts is not None]
         examined = [part for ex in examined for part in (ex.parts if ex.parts is not None else [ex])]
-        if column_engine is None and any(not ex.fatal for ex in examined):
-            column_engine = make_engine(engine)
-        if column_engine is not None:
-            run_column_rules(examined, column_engine, ctx)
-        _distribution_warnings(con, examined)
-        for ex in examined:
-            ex.issues.sort(key=_issue_order)
-        stage_examined(con, examined)
-        order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
-        outcomes.extend(store_all(con, db, examined, order, run_id, registry))
-        _quarantine_parts(db, files_of_parts)
+        with gc_frozen():   # what was examined lives to the end; the collector need not keep walking it
+            if column_engine is None and any(not ex.fatal for ex in examined):
+                column_engine = make_engine(engine)
+            if column_engine is not None:
+                run_column_rules(examined, column_engine, ctx)
+            _distribution_warnings(con, examined)
+            for ex in examined:
+                ex.issues.sort(key=_issue_order)
+            stage_examined(con, examined)
+            order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
+            outcomes.extend(store_all(con, db, examined, order, run_id, registry))
+            _quarantine_parts(db, files_of_parts)
     all_issues = [i for ex in examined for i in ex.issues]
     issues = _issues_frame(all_issues)
     skipped_rows = [FileOutcome(str(p.name), "skipped", message=skip_reason(p)).__dict__ for p in skipped]
@@ -636,23 +658,42 @@ def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_
     if workers <= 1 or len(units) < 2:
         out = []
         for unit in units:
-            out.append(examine(unit, ctx))
+            out.append(examine_and_archive(unit, ctx))
             on_progress(1)
         return out, None
     _WORKER = ctx
     mp = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-        chunk = max(1, min(16, len(units) // (workers * 4)))   # fewer round trips, still balanced
-        results = pool.map(_examine_in_worker, units, chunksize=chunk)
-        column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
-        out = []
-        for ex in results:
-            for one in [ex, *(ex.parts or [])]:
-                if one.identity is not None:
-                    one.identity.instrument = ctx.registry.get(*one.identity.instrument)
-            out.append(ex)
-            on_progress(1)
+    with gc_frozen():   # forked workers then never walk (and so copy) the parent's objects when collecting
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
+            chunk = max(1, min(16, len(units) // (workers * 4)))   # fewer round trips, still balanced
+            results = pool.map(_examine_in_worker, units, chunksize=chunk)
+            column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
+            out = []
+            for ex in results:
+                for one in [ex, *(ex.parts or [])]:
+                    if one.identity is not None:
+                        one.identity.instrument = ctx.registry.get(*one.identity.instrument)
+                out.append(ex)
+                on_progress(1)
     return out, column_engine
+
+
+@contextlib.contextmanager
+def gc_frozen():
+    """Move every object alive now out of the cyclic collector's sight for the block (``gc.freeze``).
+
+    Tens of thousands of examined cells stay alive for the whole run; without this, each full collection
+    triggered by Great Expectations' or pandas' many small allocations walks all of them again. Left
+    alone when something else has frozen objects already (its arrangement is not ours to undo).
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _quarantine_parts(db: Path, files: list[Examined]) -> None:

@@ -104,17 +104,25 @@ def column_rules(inst: Instrument, cleaner: Cleaner) -> list[ColumnRule]:
 
 @dataclass(frozen=True)
 class Check:
-    """One check over the checks table (one expectation in GX), carrying the rules of ``fields``.
+    """One check over the checks table (one expectation in GX), carrying one kind of rule for ``fields``.
 
-    Every required answer is checked at once (``answer`` where ``required``), and so is every choice
-    (``choice`` holds "list id + separator + answer", checked against every list's labels); the other
-    rules are grouped by kind and parameters, each group with a column of its own fields' answers.
+    Every required answer is checked at once (``answer`` where ``required``); so is every choice
+    (``choice`` holds "list id + separator + answer", checked against every list's labels), and every
+    lower and every upper bound (``number`` or ``date`` against the row's own bound in ``<column>_min``
+    or ``<column>_max``). Patterns and lengths are grouped by their parameters, each group with a column
+    of its own fields' answers.
     """
 
-    kind: str               # not_null, in_set, between, regex, length (the rule kind it carries)
+    kind: str               # not_null, in_set, at_least, at_most, regex, length
     column: str
-    params: tuple           # in_set: every allowed key; between/length: (min, max); regex: (pattern,)
+    params: tuple           # in_set: every allowed key; at_least/at_most: (bound column,); length: (min, max);
+    #                         regex: (pattern,)
     fields: tuple[str, ...]
+
+    @property
+    def rule(self) -> str:
+        """The kind of :class:`ColumnRule` this check carries."""
+        return "between" if self.kind in ("at_least", "at_most") else self.kind
 
 
 CHOICE_SEP = "\x1f"
@@ -131,11 +139,17 @@ def plan_checks(rules: list[ColumnRule]) -> list[Check]:
     if choices:
         keys = tuple(dict.fromkeys(choice_key(r.choice_list, label) for r in choices for label in r.params))
         checks.append(Check("in_set", "choice", keys, tuple(r.field_id for r in choices)))
+    for column in ("number", "date"):
+        bounded = [r for r in rules if r.kind == "between" and r.column == column]
+        for kind, side, end in (("at_least", 0, "min"), ("at_most", 1, "max")):
+            fields = tuple(r.field_id for r in bounded if r.params[side] is not None)
+            if fields:
+                checks.append(Check(kind, column, (f"{column}_{end}",), fields))
     groups: dict[tuple, list[str]] = {}
     for r in rules:
-        if r.kind not in ("not_null", "in_set"):
-            groups.setdefault((r.kind, r.params, r.column), []).append(r.field_id)
-    for n, ((kind, params, _), fields) in enumerate(groups.items(), start=1):
+        if r.kind in ("regex", "length"):
+            groups.setdefault((r.kind, r.params), []).append(r.field_id)
+    for n, ((kind, params), fields) in enumerate(groups.items(), start=1):
         checks.append(Check(kind, f"{kind}_{n}", params, tuple(fields)))
     return checks
 
@@ -147,14 +161,16 @@ def build_checks(inst: Instrument, rules: list[ColumnRule], checks: list[Check],
     A row is a (return, record row, field) with a rule: present answers, and the blank answers of
     required fields (form: every return; tables: every row holding anything). An answer that could not be
     read (already reported) counts as blank. Columns: ``field``, ``required``, ``answer`` (as cleaned),
-    ``choice`` and one per other :class:`Check`, holding the answers of its fields only (numbers as float,
-    dates as datetime). ``keys[i]`` is row i's (unit, record, row index); the index is a fresh 0-based
-    RangeIndex (GX 1.24 with pandas 3 misreports rows of any other).
+    ``choice``; ``number``/``date`` with the row's field's bounds in ``number_min``, ``number_max``,
+    ``date_min`` and ``date_max``; and one column per pattern or length check holding its fields' answers.
+    ``keys[i]`` is row i's (unit, record, row index); the index is a fresh 0-based RangeIndex (GX 1.24
+    with pandas 3 misreports rows of any other).
     """
     ruled = {r.field_id for r in rules}
     required = {r.field_id for r in rules if r.kind == "not_null"}
     lists = {r.field_id: r.choice_list for r in rules if r.kind == "in_set"}
-    own = {f: c.column for c in checks if c.kind not in ("not_null", "in_set") for f in c.fields}
+    bounds = {r.field_id: (r.column, r.params) for r in rules if r.kind == "between"}
+    own = {f: c.column for c in checks if c.kind in ("regex", "length") for f in c.fields}
     by_record: dict[str, list[str]] = {}
     for f in inst.fields():
         if f.field_id in ruled:
@@ -173,24 +189,31 @@ def build_checks(inst: Instrument, rules: list[ColumnRule], checks: list[Check],
                         keys.append((unit, record, row))
                         names.append(field_id)
                         answers.append(value)
+    n = len(names)
     data = {"field": pd.Series(names, dtype=object),
-            "required": pd.Series([n in required for n in names], dtype=bool),
+            "required": pd.Series([name in required for name in names], dtype=bool),
             "answer": pd.Series(answers, dtype=object),
-            "choice": pd.Series([choice_key(lists[n], v) if n in lists and v is not None else None
-                                 for n, v in zip(names, answers)], dtype=object)}
-    types = {r.field_id: r.column for r in rules}
+            "choice": pd.Series([choice_key(lists[name], v) if name in lists and v is not None else None
+                                 for name, v in zip(names, answers)], dtype=object)}
+    for column in ("number", "date"):
+        rows = [i for i, name in enumerate(names) if bounds.get(name, ("",))[0] == column]
+        for suffix, side in (("", None), ("_min", 0), ("_max", 1)):
+            values = np.full(n, None, dtype=object)
+            values[rows] = [answers[i] if side is None else bounds[names[i]][1][side] for i in rows]
+            data[column + suffix] = (pd.Series(np.where(values == None, np.nan, values), dtype="float64")  # noqa: E711
+                                     if column == "number" else
+                                     pd.Series(pd.to_datetime(values), dtype="datetime64[ns]"))
+    at: dict[str, list[int]] = {}   # a pattern or length check's column -> the answered rows of its fields
+    for i, (name, value) in enumerate(zip(names, answers)):
+        if value is not None and name in own:
+            at.setdefault(own[name], []).append(i)
     for check in checks:
-        if check.kind in ("not_null", "in_set"):
-            continue
-        values = [v if own.get(n) == check.column else None for n, v in zip(names, answers)]
-        kind = types[check.fields[0]]
-        if kind == "number":
-            data[check.column] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        elif kind == "date":
-            data[check.column] = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
-        else:
+        if check.kind in ("regex", "length"):
+            rows = at.get(check.column, [])
+            values = np.full(n, None, dtype=object)
+            values[rows] = [answers[i] for i in rows]
             data[check.column] = pd.Series(values, dtype=object)
-    return pd.DataFrame(data, index=pd.RangeIndex(len(keys))), keys
+    return pd.DataFrame(data, index=pd.RangeIndex(n)), keys
 
 
 # ---- engines ----------------------------------------------------------------------------------------------
@@ -209,13 +232,9 @@ class PandasEngine:
                 bad = ~present
             elif check.kind == "in_set":
                 bad = present & ~col.isin(list(check.params))
-            elif check.kind == "between":
-                lo, hi = check.params
-                bad = pd.Series(False, index=col.index)
-                if lo is not None:
-                    bad |= present & (col < lo)
-                if hi is not None:
-                    bad |= present & (col > hi)
+            elif check.kind in ("at_least", "at_most"):
+                bound = frame[check.params[0]]
+                bad = present & bound.notna() & ((col < bound) if check.kind == "at_least" else (col > bound))
             elif check.kind == "regex":
                 bad = present & ~col.astype(str).str.contains(check.params[0], regex=True)
             elif check.kind == "length":
@@ -259,7 +278,8 @@ def import_gx():
 
 
 #: Every failing row, without GX also collecting the failing values (we read them from the table).
-RESULT_FORMAT = {"result_format": "COMPLETE", "exclude_unexpected_values": True, "partial_unexpected_count": 0}
+RESULT_FORMAT = {"result_format": "COMPLETE", "exclude_unexpected_values": True, "partial_unexpected_count": 0,
+                 "return_unexpected_index_query": False}
 
 
 class GxEngine:
@@ -291,9 +311,11 @@ class GxEngine:
             return gxe.ExpectColumnValuesToNotBeNull(row_condition=Column("required") == True, **common)  # noqa: E712
         if check.kind == "in_set":
             return gxe.ExpectColumnValuesToBeInSet(value_set=list(check.params), **common)
-        if check.kind == "between":
-            lo, hi = check.params
-            return gxe.ExpectColumnValuesToBeBetween(min_value=lo, max_value=hi, **common)
+        if check.kind in ("at_least", "at_most"):   # the answer is at least (at most) its field's bound
+            pair = (check.column, check.params[0]) if check.kind == "at_least" else (check.params[0], check.column)
+            return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=pair[0], column_B=pair[1], or_equal=True, ignore_row_if="either_value_is_missing",
+                meta=common["meta"])
         if check.kind == "regex":
             return gxe.ExpectColumnValuesToMatchRegex(regex=check.params[0], **common)
         if check.kind == "length":
@@ -368,7 +390,7 @@ def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame
     for check, positions in results:
         for pos in positions:
             unit, record, row_index = keys[pos]
-            rule = rule_of[(field_ids[pos], check.kind)]
+            rule = rule_of[(field_ids[pos], check.rule)]
             ext = extracts[unit]
             if (record, rule.field_id) in ext.missing:
                 continue
