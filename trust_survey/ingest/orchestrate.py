@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -614,9 +615,13 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
                 seen[unit.sha256] = unit.name
                 todo.append(unit)
         ctx = Context(registry, round_, mappings, archive_db=db)
-        workers = workers if workers is not None else (min(os.cpu_count() or 1, 4) if len(todo) >= PARALLEL_FROM
-                                                       else 1)
-        examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress)
+        # A large run is examined in worker processes; when Great Expectations still has to be imported
+        # (about a second), that happens here meanwhile, on a core of its own.
+        large = len(todo) >= PARALLEL_FROM
+        loading = large and engine == "gx" and "great_expectations" not in sys.modules
+        if workers is None:
+            workers = max(1, min(os.cpu_count() or 1, 4) - loading) if large else 1
+        examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress, pool=workers > 1 or loading)
         files_of_parts = [ex for ex in examined if ex.parts is not None]
         examined = [part for ex in examined for part in (ex.parts if ex.parts is not None else [ex])]
         with gc_frozen():   # what was examined lives to the end; the collector need not keep walking it
@@ -652,10 +657,10 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
     return IngestResult(out_dir, outcomes, issues, paths_out, skipped, strict)
 
 
-def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_progress):
-    """Examine every unit; with workers > 1, in a process pool while the column engine loads here."""
+def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_progress, pool: bool):
+    """Examine every unit; with ``pool``, in ``workers`` processes while the column engine loads here."""
     global _WORKER
-    if workers <= 1 or len(units) < 2:
+    if not pool or len(units) < 2:
         out = []
         for unit in units:
             out.append(examine_and_archive(unit, ctx))
