@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from trust_survey.cells import address, col_letter, col_number  # noqa: F401 - re-exported
 from trust_survey.ingest.issues import FileProblem, Issue
 from trust_survey.ingest.sniff import check_zip
 
@@ -43,25 +44,6 @@ _CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"([^>]*?)(?:/>|>(.*?)</c>)', r
 _FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>(.*?)</f>)", re.S)
 _HAS_FORMULA = re.compile(rb"<f[ >/]")   # a cell formula, not <formula1> of a data validation
 _VALUE = re.compile(rb"<v>(.*?)</v>", re.S)
-
-
-def col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def col_letter(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def address(row: int, col: int) -> str:
-    return f"{col_letter(col)}{row}"
 
 
 @dataclass

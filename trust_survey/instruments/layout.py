@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openpyxl.utils import get_column_letter
-
 from trust_survey import constants as C
+from trust_survey.cells import col_letter
 from trust_survey.instruments.model import AnswerField, Instrument, Section
 
 
@@ -28,7 +27,7 @@ class FormCell:
 
     @property
     def address(self) -> str:
-        return f"{get_column_letter(self.col)}{self.row}"
+        return f"{col_letter(self.col)}{self.row}"
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class TableColumn:
 
     @property
     def letter(self) -> str:
-        return get_column_letter(self.col)
+        return col_letter(self.col)
 
     @property
     def header(self) -> str:
