@@ -1,17 +1,20 @@
 """Check cleaned answers against the definition that built the workbook; every finding is an Issue.
 
 The column rules (required, in the choice list, between bounds, matching a pattern, not too long) are
-compiled once per instrument version from its definition (:func:`column_rules`) and run on one
-DataFrame per record type holding every return of the run, so each rule runs once per run, not once
-per file. Two engines run the same compiled rules:
+compiled once per instrument version from its definition (:func:`column_rules`) and run on one tidy
+checks table per instrument version holding every answer of every return of the run
+(:func:`build_checks`), so each check runs once per run, not once per file or per field. Great
+Expectations costs about 10 ms per expectation whatever the data, so the rules are grouped into a dozen
+checks (:func:`plan_checks`): all required answers, all choices, all lower and all upper bounds, and
+each distinct pattern and length. Two engines run the same checks:
 
 - :class:`GxEngine` (the default): Great Expectations 1.x, imported only here, with an ephemeral
   context (no folders, analytics off, progress bars off) created once per run. Results are read with
   the COMPLETE result format from ``unexpected_index_list`` -- complete -- and the values looked up in
-  the frame, because GX cuts ``unexpected_list`` to 200 values even in COMPLETE mode. Frames always
-  have a fresh 0-based RangeIndex: GX 1.24 with pandas 3 misreports rows for any other index.
-- :class:`PandasEngine`: the same rules vectorised in pandas, for very large rounds where GX's few
-  seconds of start-up matter (``ingest --engine pandas``). A test keeps the two in agreement.
+  the table, because GX cuts ``unexpected_list`` to 200 values even in COMPLETE mode. The table always
+  has a fresh 0-based RangeIndex: GX 1.24 with pandas 3 misreports rows for any other index.
+- :class:`PandasEngine`: the same checks vectorised in pandas, for when GX's second of import matters
+  (``ingest --engine pandas``). A test makes every kind of rule fail and keeps the two in agreement.
 
 Cross-field rules (``sum(left) op sum(right)``; skipped when every value on either side is blank,
 otherwise blanks count as 0; table rules row by row) and duplicate rows are checked in pandas.
