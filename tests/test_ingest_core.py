@@ -322,7 +322,7 @@ def test_ingest__column_rule_failures__are_complete_never_truncated(run, tmp_pat
     assert set(bad_bands.cell) == {f"C{r}" for r in range(2, 152)}
 
 
-def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path):
+def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path, monkeypatch):
     staff = {"job_title": "Analyst", "staff_dept": "Lab", "band": "Band 6", "headcount": 1, "wte": 1,
              "registration": "Not registered"}
     paths = [make_return(tmp_path / "in", "RJ1", form={"places_gen": 99, "icb_code": "bad code!", "org_type": None,
@@ -334,12 +334,17 @@ def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path):
                                  "staff": [staff, {**staff, "job_title": "Scientist", "headcount": None,
                                                    "band": "Grade 7"}]})]
     found = {}
-    for engine in ("gx", "pandas"):
+    for engine in ("gx", "pandas", "gx_crashed_half"):
+        if engine == "gx_crashed_half":   # GX runs half its checks in a forked copy: if that dies, redo here
+            from trust_survey.ingest import validate
+
+            monkeypatch.setattr(validate, "_child", lambda conn, work: os._exit(3))
         os.environ.pop("TRUST_SURVEY_DB", None)
-        ingest(run, *paths, out=f"run_{engine}", expect=1, extra=["--engine", engine, "--db", f"{engine}.duckdb"])
+        ingest(run, *paths, out=f"run_{engine}", expect=1,
+               extra=["--engine", engine.split("_")[0], "--db", f"{engine}.duckdb"])
         df = read_issues(Path(f"run_{engine}"))
         found[engine] = sorted(map(tuple, df[["file", "sheet", "cell", "code", "value"]].astype(str).values.tolist()))
-    assert found["gx"] == found["pandas"]
+    assert found["gx"] == found["pandas"] == found["gx_crashed_half"]
     codes = {(Path(file).name[:3], code) for file, _, _, code, _ in found["gx"]}
     # every kind of column rule fails somewhere: required, choice, bounds (number and date), pattern, length
     assert {("RJ1", "V003"), ("RJ1", "V005"), ("RJ1", "V004"), ("RJ1", "V010"), ("RJ1", "V001"), ("RGT", "V007"),
