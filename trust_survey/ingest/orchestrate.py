@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from trust_survey import store
@@ -47,7 +48,8 @@ from trust_survey.ingest.readers import BookReader, read_csv, read_sav
 from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
 from trust_survey.ingest.report import write_report
 from trust_survey.ingest.validate import (
-    build_checks, column_issues, column_rules, cross_issues, make_engine, plan_checks,
+    ColumnRule, UnitChecks, build_checks, column_issues, column_rules, cross_issues, make_engine, plan_checks,
+    unit_checks,
 )
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
@@ -90,6 +92,8 @@ class Examined:
     extracted: Extracted | None = None
     issues: list[Issue] = field(default_factory=list)
     parts: list["Examined"] | None = None   # a many-respondent file: one Examined per respondent
+    answer_rows: list[tuple] = field(default_factory=list)   # for the store (see _answer_rows)
+    checks: UnitChecks | None = None                         # for the column rules
 
     @property
     def fatal(self) -> bool:
@@ -245,11 +249,17 @@ class Context:
         self.mappings = mappings or []
         self.archive_db = archive_db
         self._cleaners: dict[str, Cleaner] = {}
+        self._rules: dict[str, list[ColumnRule]] = {}
 
     def cleaner(self, inst: Instrument) -> Cleaner:
         if inst.key not in self._cleaners:
             self._cleaners[inst.key] = Cleaner(inst)
         return self._cleaners[inst.key]
+
+    def rules(self, inst: Instrument) -> list[ColumnRule]:
+        if inst.key not in self._rules:
+            self._rules[inst.key] = column_rules(inst, self.cleaner(inst))
+        return self._rules[inst.key]
 
 
 def examine(unit: Unit, ctx: Context) -> Examined:
@@ -317,7 +327,11 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
     if not identity.org_name:
         identity.org_name = next((c.text for c in extracted.cells if c.field_id == ORG_NAME_FIELD and c.text), "")
     issues.extend(cross_issues(identity.instrument, extracted))
-    return Examined(unit, identity, extracted, issues)
+    inst = identity.instrument
+    ex = Examined(unit, identity, extracted, issues, answer_rows=_answer_rows(identity, extracted),
+                  checks=unit_checks(inst, ctx.rules(inst), extracted))
+    extracted.cells = []   # all that later stages need is above: the cells need not travel back from a worker
+    return ex
 
 
 def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: str, notes: dict,
@@ -371,6 +385,8 @@ def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[I
         source = ext.sources.get(cell.file, "sheet")
         result = cleaner.clean(f, cell.raw, source)
         cell.value, cell.text, cell.num, cell.bad = result.value, result.text, result.num, result.bad
+        if cell.formula is None and not result.notes and f.field_id != inst.id_item:
+            continue   # nothing to report (most cells)
         where = {"file": cell.file, "sheet": cell.sheet, "cell": cell.cell, "row": cell.row, "column": cell.column,
                  "field": cell.field_id}
         if cell.formula is not None:
@@ -410,25 +426,27 @@ def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
     for key, indexes in by_inst.items():
         inst = examined[indexes[0]].identity.instrument
         extracts = {i: examined[i].extracted for i in indexes}
-        rules = column_rules(inst, ctx.cleaner(inst))
+        rules = ctx.rules(inst)
         checks = plan_checks(rules)
-        frame, keys = build_checks(inst, rules, checks, extracts)
+        units = {i: examined[i].checks for i in indexes}
+        frame, keys = build_checks(rules, checks, units)
         results = engine.run(key, frame, checks)
-        for unit, found in column_issues(inst, rules, frame, keys, results, extracts).items():
+        for unit, found in column_issues(inst, rules, frame, keys, results, extracts, units).items():
             examined[unit].issues.extend(found)
 
 
 # ---- 4. store -----------------------------------------------------------------------------------------------
 
-def _answer_rows(unit: int, ex: Examined) -> list[tuple]:
-    inst = ex.identity.instrument
+def _answer_rows(identity: Identity, ext: Extracted) -> list[tuple]:
+    """The return's answers as rows of the store's ``answers`` table (all but ``submission_id``)."""
+    inst = identity.instrument
     fields = field_map(inst)
     rows = []
-    for c in ex.extracted.cells:
+    for c in ext.cells:
         if c.text is None:
             continue
         f = fields[c.field_id]
-        rows.append((unit, ex.identity.org_code, ex.identity.round, inst.id, inst.version, f.section.id,
+        rows.append((identity.org_code, identity.round, inst.id, inst.version, f.section.id,
                      None if c.record == FORM else c.record, c.row_index, c.field_id, f.item.id, c.text, c.num,
                      c.file, c.sheet or None, c.cell or None))
     return rows
@@ -444,14 +462,17 @@ def _issues_frame(issues: list[Issue], units: list[int] | None = None) -> pd.Dat
 
 def stage_examined(con, examined: list[Examined]) -> None:
     """Put every storable unit's answers and issues in the store's staging tables, tagged by unit."""
-    rows, issues, owners = [], [], []
+    rows, units, counts, issues, owners = [], [], [], [], []
     for unit, ex in enumerate(examined):
         if ex.fatal:
             continue
-        rows.extend(_answer_rows(unit, ex))
+        rows.extend(ex.answer_rows)
+        units.append(unit)
+        counts.append(len(ex.answer_rows))
         issues.extend(ex.issues)
         owners.extend([unit] * len(ex.issues))
-    answers = pd.DataFrame(rows, columns=["_unit"] + [c for c in store.ANSWER_COLUMNS if c != "submission_id"])
+    answers = pd.DataFrame(rows, columns=[c for c in store.ANSWER_COLUMNS if c != "submission_id"])
+    answers.insert(0, "_unit", np.repeat(np.array(units, dtype="int64"), counts))
     answers["value_num"] = answers["value_num"].astype("float64")
     answers["row_index"] = answers["row_index"].astype("int64")
     store.stage(con, answers, _issues_frame(issues, owners))
@@ -670,7 +691,7 @@ def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_
     mp = multiprocessing.get_context("fork")
     with gc_frozen():   # forked workers then never walk (and so copy) the parent's objects when collecting
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-            chunk = max(1, min(16, len(units) // (workers * 4)))   # fewer round trips, still balanced
+            chunk = max(1, min(8, len(units) // (workers * 4)))   # fewer round trips, still balanced at the end
             results = pool.map(_examine_in_worker, units, chunksize=chunk)
             column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
             out = []

@@ -158,41 +158,60 @@ def plan_checks(rules: list[ColumnRule]) -> list[Check]:
     return checks
 
 
-def build_checks(inst: Instrument, rules: list[ColumnRule], checks: list[Check],
-                 extracts: dict[int, Extracted]) -> tuple[pd.DataFrame, list[tuple[int, str, int]]]:
-    """The tidy table the checks run on: one row per answer a rule applies to, over every return.
+@dataclass
+class UnitChecks:
+    """One return's rows of the checks table (see :func:`build_checks`), made where it was examined."""
 
-    A row is a (return, record row, field) with a rule: present answers, and the blank answers of
-    required fields (form: every return; tables: every row holding anything). An answer that could not be
-    read (already reported) counts as blank. Columns: ``field``, ``required``, ``answer`` (as cleaned),
-    ``choice``; ``number``/``date`` with the row's field's bounds in ``number_min``, ``number_max``,
-    ``date_min`` and ``date_max``; and one column per pattern or length check holding its fields' answers.
-    ``keys[i]`` is row i's (unit, record, row index); the index is a fresh 0-based RangeIndex (GX 1.24
-    with pandas 3 misreports rows of any other).
-    """
+    rows: list[tuple[str, int]]      # (record, row index) of each row
+    names: list[str]                 # its field
+    answers: list                    # its cleaned answer, None when blank
+    unreadable: set[tuple[str, int, str]]   # (record, row index, field) of answers that could not be read
+
+
+def unit_checks(inst: Instrument, rules: list[ColumnRule], ext: Extracted) -> UnitChecks:
+    """A row per answer a rule applies to: present answers, and the blank answers of required fields
+    (form: once; tables: every row holding anything). An answer that could not be read (already
+    reported) counts as blank."""
     ruled = {r.field_id for r in rules}
     required = {r.field_id for r in rules if r.kind == "not_null"}
-    lists = {r.field_id: r.choice_list for r in rules if r.kind == "in_set"}
-    bounds = {r.field_id: (r.column, r.params) for r in rules if r.kind == "between"}
-    own = {f: c.column for c in checks if c.kind in ("regex", "length") for f in c.fields}
     by_record: dict[str, list[str]] = {}
     for f in inst.fields():
         if f.field_id in ruled:
             by_record.setdefault(record_of(f), []).append(f.field_id)
+    present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
+               if not c.bad and c.value is not None and c.field_id in ruled}
+    out = UnitChecks([], [], [], {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad})
+    for record, fields in by_record.items():
+        for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
+            for field_id in fields:
+                value = present.get((record, row, field_id))
+                if value is not None or field_id in required:
+                    out.rows.append((record, row))
+                    out.names.append(field_id)
+                    out.answers.append(value)
+    return out
+
+
+def build_checks(rules: list[ColumnRule], checks: list[Check],
+                 units: dict[int, UnitChecks]) -> tuple[pd.DataFrame, list[tuple[int, str, int]]]:
+    """The tidy table the checks run on: every return's :class:`UnitChecks` rows, one under another.
+
+    Columns: ``field``, ``required``, ``answer`` (as cleaned), ``choice``; ``number``/``date`` with the
+    row's field's bounds in ``number_min``, ``number_max``, ``date_min`` and ``date_max``; and one column
+    per pattern or length check holding its fields' answers. ``keys[i]`` is row i's (unit, record, row
+    index); the index is a fresh 0-based RangeIndex (GX 1.24 with pandas 3 misreports rows of any other).
+    """
+    required = {r.field_id for r in rules if r.kind == "not_null"}
+    lists = {r.field_id: r.choice_list for r in rules if r.kind == "in_set"}
+    bounds = {r.field_id: (r.column, r.params) for r in rules if r.kind == "between"}
+    own = {f: c.column for c in checks if c.kind in ("regex", "length") for f in c.fields}
     keys: list[tuple[int, str, int]] = []
     names: list[str] = []
     answers: list = []
-    for unit, ext in extracts.items():
-        present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
-                   if not c.bad and c.value is not None and c.field_id in ruled}
-        for record, fields in by_record.items():
-            for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
-                for field_id in fields:
-                    value = present.get((record, row, field_id))
-                    if value is not None or field_id in required:
-                        keys.append((unit, record, row))
-                        names.append(field_id)
-                        answers.append(value)
+    for unit, found in units.items():
+        keys.extend((unit, record, row) for record, row in found.rows)
+        names.extend(found.names)
+        answers.extend(found.answers)
     n = len(names)
     data = {"field": pd.Series(names, dtype=object),
             "required": pd.Series([name in required for name in names], dtype=bool),
@@ -426,14 +445,12 @@ def _message(rule: ColumnRule, f: AnswerField, value, record: str, row: int | No
 
 
 def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame, keys: list, results,
-                  extracts: dict[int, Extracted]) -> dict[int, list[Issue]]:
+                  extracts: dict[int, Extracted], units: dict[int, UnitChecks]) -> dict[int, list[Issue]]:
     """Issues per unit from an engine's failing rows of the checks table.
 
     A required answer that is present but unreadable (already reported as not a number, not a date…)
     is not reported again as missing; nor is any answer of a sheet or column that is missing altogether.
     """
-    unreadable = {unit: {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad}
-                  for unit, ext in extracts.items()}
     fields = field_map(inst)
     rule_of = {(r.field_id, r.kind): r for r in rules}
     field_ids = frame["field"].to_numpy()
@@ -446,7 +463,7 @@ def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame
             ext = extracts[unit]
             if (record, rule.field_id) in ext.missing:
                 continue
-            if rule.kind == "not_null" and (record, row_index, rule.field_id) in unreadable[unit]:
+            if rule.kind == "not_null" and (record, row_index, rule.field_id) in units[unit].unreadable:
                 continue
             value = values[pos]
             loc = ext.locate(record, row_index, rule.field_id)
