@@ -175,7 +175,7 @@ def unit_checks(inst: Instrument, rules: list[ColumnRule], ext: Extracted) -> Un
     ruled = {r.field_id for r in rules}
     required = {r.field_id for r in rules if r.kind == "not_null"}
     by_record: dict[str, list[str]] = {}
-    for f in inst.fields():
+    for f in field_map(inst).values():
         if f.field_id in ruled:
             by_record.setdefault(record_of(f), []).append(f.field_id)
     present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
@@ -574,7 +574,7 @@ def _multiple_choice_required(inst: Instrument, ext: Extracted, cells: dict) -> 
     for f in inst.all_items():
         if f.type != "multiple_choice" or not f.required:
             continue
-        options = [af for af in inst.fields() if af.item.id == f.id]
+        options = [af for af in field_map(inst).values() if af.item.id == f.id]
         record = record_of(options[0])
         rows = [0] if record == FORM else sorted(ext.started.get(record, ()))
         for row in rows:
