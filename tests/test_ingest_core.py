@@ -7,9 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from ingest_helpers import ROUND, TABLES, address, db_counts, make_return, query, read_issues
+from ingest_helpers import REPO, ROUND, TABLES, address, db_counts, make_return, query, read_issues
 
 DB = Path("outputs/trust_survey.duckdb")
 
@@ -370,3 +371,26 @@ def test_ingest__user_errors__get_a_clear_message_exit_1_and_no_traceback(run, t
     assert "[DB001]" in result.stderr and "not a trust-survey database" in result.stderr
     result = run("status", "--round", ROUND, "--db", tmp_path / "missing.duckdb", expect=1)
     assert "[NF001] no database at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest__where_processes_cannot_fork__a_large_run_is_read_in_process_with_the_same_outcome(
+        run, tmp_path, monkeypatch):
+    """Windows has no fork: the worker pool and GX's forked half must both fall back to this process."""
+    import multiprocessing
+
+    sample = pd.read_csv(REPO / "trust_survey" / "data" / "sample" / "orgs.csv", dtype=str)
+    orgs = tmp_path / "orgs.csv"
+    sample.head(26).to_csv(orgs, index=False)
+    run("simulate", "--round", ROUND, "--orgs", orgs, "--out", tmp_path / "returns", "--messiness", "0",
+        "--seed", "7", "--quiet")
+
+    def no_fork():
+        raise AssertionError("forked although fork is unavailable")
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(os, "fork", no_fork)
+    ingest(run, tmp_path / "returns", out="r", extra=("--round", ROUND))   # default engine: GX
+    files = pd.read_csv(Path("r") / "files.csv", dtype=str)
+    returns = files[files["status"] != "skipped"]   # the simulation's own manifests are listed as skipped
+    assert len(returns) == 26 and set(returns["status"]) == {"accepted"}
+    assert db_counts(DB)["submissions"] == 26

@@ -266,9 +266,19 @@ def test_pspp__opens_the_sav_template_and_shows_its_labels(built, pspp, tmp_path
     assert "RJ1" in out
 
 
-def test_build__large_round_uses_worker_processes_and_loses_no_organisation(run, tmp_path):
+@pytest.mark.parametrize("can_fork", [True, False])
+def test_build__large_round_uses_worker_processes_and_loses_no_organisation(run, tmp_path, monkeypatch, can_fork):
     from trust_survey.build.orchestrate import PARALLEL_FROM
 
+    if not can_fork:   # as on Windows: every workbook is built in this process
+        import multiprocessing
+        import os
+
+        def no_fork():
+            raise AssertionError("forked although fork is unavailable")
+
+        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+        monkeypatch.setattr(os, "fork", no_fork)
     n = PARALLEL_FROM + 3
     orgs = tmp_path / "orgs.csv"
     orgs.write_text("org_code,org_name\n" + "".join(f"R{i:02d}X,Trust {i}\n" for i in range(n)), encoding="utf-8")

@@ -103,7 +103,7 @@ def build_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: Path
     with staged_dir(out_dir, force=True) as staging:   # prepare_out_dir has already applied --force
         job = functools.partial(_build_one, inst, round_=round_, staging=staging, fmt=fmt, deadline=deadline,
                                 contact=contact, built_at=built_at)
-        if workers > 1:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():   # not on Windows: built here
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 for result in pool.map(job, records, chunksize=8):

@@ -679,9 +679,12 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
 
 
 def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_progress, pool: bool):
-    """Examine every unit; with ``pool``, in ``workers`` processes while the column engine loads here."""
+    """Examine every unit; with ``pool``, in ``workers`` processes while the column engine loads here.
+
+    Workers are forked (they inherit the loaded definitions); where the system cannot fork (Windows),
+    every unit is examined in this process instead."""
     global _WORKER
-    if not pool or len(units) < 2:
+    if not pool or len(units) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         out = []
         for unit in units:
             out.append(examine_and_archive(unit, ctx))
