@@ -367,9 +367,14 @@ class GxEngine:
         if len(checks) < SPLIT_FROM or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
             return self._run(suite, frame, checks)
         mine, theirs = checks[0::2], checks[1::2]
-        other = _Forked(lambda: [positions for _, positions in self._run(f"{suite}#1", frame, theirs)])
-        out = self._run(f"{suite}#0", frame, mine)
-        found = other.result()
+        try:
+            other = _Forked(lambda: [positions for _, positions in self._run(f"{suite}#1", frame, theirs)])
+        except OSError:   # no process to spare (a limit on processes or memory): all of it here
+            return self._run(suite, frame, checks)
+        try:
+            out = self._run(f"{suite}#0", frame, mine)
+        finally:
+            found = other.result()
         if found is None or len(found) != len(theirs):
             return out + self._run(f"{suite}#1", frame, theirs)
         return out + list(zip(theirs, found))
