@@ -42,10 +42,6 @@ class Cell:
     num: float | None = None
     bad: bool = False
 
-    def as_tuple(self) -> tuple:
-        return (self.record, self.row_index, self.field_id, self.file, self.sheet, self.cell, self.row, self.column,
-                self.raw, self.formula, self.value, self.text, self.num, self.bad)
-
 
 @dataclass
 class Place:
@@ -61,20 +57,12 @@ class Place:
 
 @dataclass
 class Extracted:
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)   # emptied once examined (see orchestrate._checked)
     issues: list[Issue] = field(default_factory=list)
     places: dict[tuple[str, str], Place] = field(default_factory=dict)
     missing: set[tuple[str, str]] = field(default_factory=set)    # (record, field) not found at all
     started: dict[str, set[int]] = field(default_factory=dict)   # table id -> rows holding anything
     sources: dict[str, str] = field(default_factory=dict)        # data file name -> sav or csv
-
-    def __getstate__(self) -> dict:
-        # Examining workers send back tens of thousands of cells: as one list of plain tuples they
-        # pickle and unpickle several times faster than as slotted dataclasses.
-        return {**self.__dict__, "cells": [c.as_tuple() for c in self.cells]}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, cells=[Cell(*t) for t in state["cells"]])
 
     def locate(self, record: str, row_index: int, field_id: str) -> dict:
         """file, sheet, cell, row and column of one answer (present or not)."""
