@@ -16,7 +16,7 @@ DB = Path("outputs/trust_survey.duckdb")
 
 
 def ingest(run, *paths, out="run", expect=0, extra=("--engine", "pandas")):
-    """Most tests use the pandas engine (GX costs seconds a run); the GX engine has its own tests."""
+    """Most tests use the pandas engine (faster to start); the GX engine has its own tests."""
     return run("ingest", *paths, "--out", out, *extra, expect=expect)
 
 
