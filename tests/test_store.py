@@ -101,6 +101,20 @@ def test_store__second_writer__gets_a_clear_busy_error(tmp_path):
         holder.wait()
 
 
+def test_store__windows_sharing_violation__is_reported_as_busy_too(tmp_path):
+    """DuckDB on Windows words a held file as a sharing violation, with no PID (no Windows machine here:
+    the message is DuckDB's, passed through as its own exception type would be)."""
+    db = tmp_path / "s.duckdb"
+    exc = OSError(f'IO Error: Cannot open file "{db}": The process cannot access the file because it is being '
+                  "used by another process.")
+    err = store._open_error(db, exc)
+    assert isinstance(err, StoreBusyError)
+    assert str(err) == (f"database {db} is in use by another trust-survey process; wait for it to finish, then run "
+                        "this again")
+    other = store._open_error(db, OSError("IO Error: disk full"))
+    assert not isinstance(other, StoreBusyError) and "disk full" in str(other)
+
+
 def test_store__titles_for_round__gives_titles_with_their_department_type(run, tmp_path):
     run("ingest", make_return(tmp_path / "in"), "--out", "run", "--engine", "pandas")
     titles = store.titles_for_round(Path("outputs/trust_survey.duckdb"), 2026)

@@ -83,7 +83,8 @@ MIGRATIONS: dict[int, list[str]] = {
 
 def _open_error(db: Path, exc: Exception) -> StoreError:
     text = str(exc)
-    if "lock" in text.lower():
+    # Linux and macOS: "Could not set lock on file ... (PID n)"; Windows: "... being used by another process"
+    if "lock" in text.lower() or "used by another process" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         who = f" (PID {pid.group(1)})" if pid else ""
         return StoreBusyError(f"database {db} is in use by another trust-survey process{who}; wait for it to "
