@@ -102,15 +102,18 @@ def test_store__second_writer__gets_a_clear_busy_error(tmp_path):
 
 
 def test_store__windows_sharing_violation__is_reported_as_busy_too(tmp_path):
-    """DuckDB on Windows words a held file as a sharing violation, with no PID (no Windows machine here:
-    the message is DuckDB's, passed through as its own exception type would be)."""
+    """DuckDB on Windows words a held file as a sharing violation in the system's language, then names the
+    holder (no Windows machine here: the texts are DuckDB's, as its users have reported them)."""
     db = tmp_path / "s.duckdb"
-    exc = OSError(f'IO Error: Cannot open file "{db}": The process cannot access the file because it is being '
-                  "used by another process.")
-    err = store._open_error(db, exc)
-    assert isinstance(err, StoreBusyError)
-    assert str(err) == (f"database {db} is in use by another trust-survey process; wait for it to finish, then run "
-                        "this again")
+    english = OSError(f'IO Error: Cannot open file "{db}": The process cannot access the file because it is '
+                      "being used by another process.\n\nFile is already open in C:\\Python\\python.exe (PID 7812)")
+    other_language = OSError(f'IO Error: Cannot open file "{db}": \u53e6\u4e00\u4e2a\u7a0b\u5e8f. File is already '
+                             "open in C:\\Tools\\dbx.exe (PID 3528).")
+    for exc, pid in ((english, 7812), (other_language, 3528)):
+        err = store._open_error(db, exc)
+        assert isinstance(err, StoreBusyError)
+        assert str(err) == (f"database {db} is in use by another trust-survey process (PID {pid}); wait for it "
+                            "to finish, then run this again")
     other = store._open_error(db, OSError("IO Error: disk full"))
     assert not isinstance(other, StoreBusyError) and "disk full" in str(other)
 

@@ -84,7 +84,8 @@ MIGRATIONS: dict[int, list[str]] = {
 def _open_error(db: Path, exc: Exception) -> StoreError:
     text = str(exc)
     # Linux and macOS: "Could not set lock on file ... (PID n)"; Windows: "... being used by another process"
-    if "lock" in text.lower() or "used by another process" in text.lower():
+    # (in the system's language), then DuckDB's own "File is already open in <program> (PID n)"
+    if any(sign in text.lower() for sign in ("lock", "used by another process", "already open in")):
         pid = re.search(r"PID (\d+)", text)
         who = f" (PID {pid.group(1)})" if pid else ""
         return StoreBusyError(f"database {db} is in use by another trust-survey process{who}; wait for it to "
