@@ -219,7 +219,10 @@ def convert_with_soffice(sources: list[Path], fmt: str, out_dir: Path, soffice: 
                 said = output.decode(errors="replace").strip()[-300:]
                 problem = f"soffice exited {proc.returncode}: {said}"
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if hasattr(os, "killpg"):   # the whole session: soffice starts a child that does the work
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:   # Windows
+                proc.kill()
             proc.communicate()
             problem = f"soffice took longer than {timeout:g} s"
     except OSError as exc:
