@@ -43,3 +43,21 @@ def test_staged_dir__replaces_the_folder_only_when_the_block_succeeds(tmp_path):
             raise ValueError("bad input")
     assert sorted(p.name for p in target.iterdir()) == ["a.csv"]
     assert [p.name for p in tmp_path.iterdir()] == ["ref"]
+
+
+def test_cli__output_locked_by_another_program__says_what_to_do_without_a_traceback(run, tmp_path, monkeypatch):
+    """On Windows a workbook open in Excel cannot be replaced: PermissionError when renaming over it."""
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text("org_code,org_name\nRJ1,Guy's and St Thomas' NHS Foundation Trust\n", encoding="utf-8")
+    out = tmp_path / "round"
+
+    def locked(src, dst):
+        raise PermissionError(13, "The process cannot access the file", str(src), None, str(dst))
+
+    monkeypatch.setattr(os, "replace", locked)
+    result = run("instruments", "build", "trust_capability", "--orgs", orgs, "--round", 2026, "--out", out,
+                 expect=1)
+    assert f"[OUT002] not allowed to write or replace {out}" in result.stderr
+    assert "close it if it is open in another program (such as Excel)" in result.stderr
+    assert "TS999" not in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()   # nothing half-written

@@ -42,6 +42,13 @@ class SurveyGroup(click.Group):
             raise
         except MemoryError:
             raise click.ClickException("ran out of memory; try fewer files at once") from None
+        except PermissionError as exc:   # most often a workbook open in Excel (Windows locks it) or a read-only folder
+            if debug:
+                raise
+            where = exc.filename2 or exc.filename or "a file"
+            raise click.ClickException(
+                f"[OUT002] not allowed to write or replace {where}: close it if it is open in another program "
+                "(such as Excel), or choose a folder you can write to, then run this again") from None
         except Exception as exc:  # noqa: BLE001 - last line of defence: never show a traceback
             if debug:
                 raise
