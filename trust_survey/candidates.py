@@ -757,10 +757,8 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_m
     """A plain workbook: a Read me sheet, then one sheet per frame with a bold frozen header and filters.
     Every text cell goes through :func:`trust_survey.safe_text.write_text_cell`."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
-    from trust_survey.safe_text import write_text_cell
+    from trust_survey.safe_text import write_frame_sheet, write_text_cell
 
     wb = Workbook()
     ws = wb.active
@@ -776,22 +774,9 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_m
             write_text_cell(ws.cell(row=row, column=2), _cell_value(value))
             row += 1
     ws.column_dimensions["A"].width = 60
-    bold = Font(bold=True)
     for title, frame in sheets:
-        sh = wb.create_sheet(title[:31])
-        columns = list(frame.columns)
-        for j, col in enumerate(columns, start=1):
-            cell = write_text_cell(sh.cell(row=1, column=j), str(col))
-            cell.font = bold
-            width = 60 if col == "reasons" else max(10, min(30, len(col) + 2))
-            sh.column_dimensions[get_column_letter(j)].width = width
-        values = frame.to_numpy(dtype=object)
-        for i, record in enumerate(values, start=2):
-            for j, value in enumerate(record, start=1):
-                write_text_cell(sh.cell(row=i, column=j), _cell_value(value))
-        sh.freeze_panes = "A2"
-        if columns:
-            sh.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(values) + 1)}"
+        write_frame_sheet(wb.create_sheet(title[:31]), frame, _cell_value,
+                          width=lambda col: 60 if col == "reasons" else max(10, min(30, len(col) + 2)))
     wb.save(path)
 
 

@@ -8,7 +8,8 @@ when an analyst opens our export. Three tools, one rule:
   (what Excel itself shows for text typed with a leading apostrophe), so it reads the same and never runs.
 - :func:`neutralise_frame` applies it to every text cell of a DataFrame before ``to_csv``.
 - :func:`write_text_cell` for openpyxl: the cell keeps the exact text, is stored as a string (not a
-  formula) and carries Excel's ``quotePrefix`` style, so there is no visible apostrophe.
+  formula) and carries Excel's ``quotePrefix`` style, so there is no visible apostrophe;
+  :func:`write_frame_sheet` writes a whole DataFrame that way.
 
 Numbers are never changed: numeric types pass through, and so does text that *is* a number (``"-3"``,
 ``"+44"``, ``"-0.5"``, ``"1e-3"``), because a spreadsheet reads it as a number and runs nothing. Quoting
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?%?$")
@@ -70,3 +71,27 @@ def write_text_cell(cell, value: Any):
         cell.data_type = "s"
         cell.quotePrefix = True
     return cell
+
+
+def write_frame_sheet(sheet, frame, value: Callable[[Any], Any] = lambda v: v, *,
+                      width: Callable[[str], float] | None = None, filters: bool = True) -> None:
+    """Write a pandas DataFrame into an empty openpyxl sheet, every cell through :func:`write_text_cell`.
+
+    A bold header row (``width(column name)`` sets each column's width), one row per record with each value
+    passed through ``value`` first, the header row frozen and, with ``filters``, an auto-filter on the table.
+    """
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    columns = [str(c) for c in frame.columns]
+    for j, col in enumerate(columns, start=1):
+        write_text_cell(sheet.cell(row=1, column=j), col).font = bold
+        if width is not None:
+            sheet.column_dimensions[get_column_letter(j)].width = width(col)
+    for i, record in enumerate(frame.itertuples(index=False, name=None), start=2):
+        for j, item in enumerate(record, start=1):
+            write_text_cell(sheet.cell(row=i, column=j), value(item))
+    sheet.freeze_panes = "A2"
+    if filters and columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(frame) + 1)}"

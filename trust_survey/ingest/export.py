@@ -107,27 +107,23 @@ def _write_sav(frame: pd.DataFrame, inst: Instrument, record: str, path: Path) -
 
 def _write_xlsx(frames: dict[str, pd.DataFrame], path: Path) -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
-    from trust_survey.safe_text import write_text_cell
+    from trust_survey.safe_text import write_frame_sheet
 
     wb = Workbook()
     wb.remove(wb.active)
     for name, frame in frames.items():
-        ws = wb.create_sheet(name[:31])
-        for c, header in enumerate(frame.columns, start=1):
-            write_text_cell(ws.cell(row=1, column=c), str(header)).font = Font(bold=True)
-        for r, row in enumerate(frame.itertuples(index=False), start=2):
-            for c, value in enumerate(row, start=1):
-                if value is None or (not isinstance(value, str) and pd.isna(value)):
-                    continue
-                if isinstance(value, pd.Timestamp):
-                    value = value.to_pydatetime()
-                elif isinstance(value, np.generic):
-                    value = value.item()
-                write_text_cell(ws.cell(row=r, column=c), value)
-        ws.freeze_panes = "A2"
+        write_frame_sheet(wb.create_sheet(name[:31]), frame, _xlsx_value, filters=False)
     wb.save(path)
+
+
+def _xlsx_value(value):
+    """Blank for missing values; dates as datetimes and numpy numbers as Python numbers."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: Path, *,

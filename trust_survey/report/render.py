@@ -119,14 +119,12 @@ def write_workbook(report: Report, path: Path, *, generated: str | None = None) 
     """The report's tables, one sheet each, after a Read me sheet listing contents and missing parts."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
-    from trust_survey.safe_text import write_text_cell
+    from trust_survey.safe_text import write_frame_sheet, write_text_cell
 
     wb = Workbook()
     ws = wb.active
     ws.title = READ_ME_TITLE
-    bold = Font(bold=True)
     generated = generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines: list[tuple[str, str]] = [(report.title, ""), (f"Generated {generated} by trust-survey", ""), ("", ""),
                                     ("sheet", "what it holds")]
@@ -144,16 +142,8 @@ def write_workbook(report: Report, path: Path, *, generated: str | None = None) 
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 110
     for t in report.tables():
-        sh = wb.create_sheet(t.sheet[:31])
-        for j, col in enumerate(t.frame.columns, start=1):
-            write_text_cell(sh.cell(row=1, column=j), str(col)).font = bold
-            sh.column_dimensions[get_column_letter(j)].width = max(10, min(50, len(str(col)) + 4))
-        for i, record in enumerate(t.frame.itertuples(index=False, name=None), start=2):
-            for j, value in enumerate(record, start=1):
-                write_text_cell(sh.cell(row=i, column=j), _cell_value(value))
-        sh.freeze_panes = "A2"
-        if len(t.frame.columns):
-            sh.auto_filter.ref = f"A1:{get_column_letter(len(t.frame.columns))}{max(1, len(t.frame) + 1)}"
+        write_frame_sheet(wb.create_sheet(t.sheet[:31]), t.frame, _cell_value,
+                          width=lambda col: max(10, min(50, len(col) + 4)))
     wb.save(path)
 
 
