@@ -18,6 +18,7 @@ normalising a normalised title changes nothing.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class NormalisationTables:
     spellings: Mapping[str, str] = field(default_factory=dict)
     phrases: Mapping[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     remove_words: frozenset[str] = frozenset()
-    remove_phrases: frozenset[tuple[str, ...]] = frozenset()
+    remove_phrases: Mapping[tuple[str, ...], tuple[()]] = field(default_factory=dict)   # each phrase -> nothing
     bracket_asides: frozenset[str] = frozenset()
     neutral: frozenset[str] = frozenset()
 
@@ -73,12 +74,12 @@ class NormalisationTables:
             spellings={low(k): low(v) for k, v in spellings.items()},
             phrases={tuple(_tokens(low(k))): tuple(_tokens(low(v))) for k, v in phrases.items()},
             remove_words=frozenset(_tokens(" ".join(words))),
-            remove_phrases=frozenset(multi),
+            remove_phrases={phrase: () for phrase in multi},
             bracket_asides=frozenset(_tokens(" ".join(low(w) for w in bracket_asides))),
             neutral=frozenset(_tokens(" ".join(low(w) for w in neutral))),
         )
 
-    @property
+    @functools.cached_property   # asked for every title
     def longest_phrase(self) -> int:
         lengths = [len(p) for p in self.phrases] + [len(p) for p in self.remove_phrases]
         return max(lengths, default=1)
@@ -110,6 +111,9 @@ def _clean_text(text: str, tables: NormalisationTables) -> str:
 
 def _replace_phrases(tokens: list[str], table: Mapping[tuple[str, ...], tuple[str, ...]],
                      longest: int) -> list[str]:
+    """Each run of tokens that is a key of ``table`` (two tokens or more, longest first) replaced by its value."""
+    if not table:
+        return tokens
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -117,22 +121,6 @@ def _replace_phrases(tokens: list[str], table: Mapping[tuple[str, ...], tuple[st
             key = tuple(tokens[i:i + size])
             if key in table:
                 out.extend(table[key])
-                i += size
-                break
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
-
-
-def _drop_phrases(tokens: list[str], phrases: frozenset[tuple[str, ...]], longest: int) -> list[str]:
-    if not phrases:
-        return tokens
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for size in range(min(longest, len(tokens) - i), 1, -1):
-            if tuple(tokens[i:i + size]) in phrases:
                 i += size
                 break
         else:
@@ -160,7 +148,7 @@ def normalise_tokens(title: object, tables: NormalisationTables) -> tuple[str, .
         if rewritten == tokens:
             break
         tokens = rewritten
-    tokens = _drop_phrases(tokens, tables.remove_phrases, longest)
+    tokens = _replace_phrases(tokens, tables.remove_phrases, longest)
     seen: set[str] = set()
     out: list[str] = []
     for tok in tokens:
