@@ -138,13 +138,8 @@ def likert_chart(frame: pd.DataFrame, title: str, width: int = 760) -> str:
         total = sum(counts)
         text = r["statement"] if len(str(r["statement"])) <= 52 else str(r["statement"])[:50] + "…"
         parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="11">{_e(text)}</text>')
-        x = left
-        for c, colour in zip(counts, LIKERT_COLOURS):
-            w = bar_w * c / total if total else 0
-            if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 6}" fill="{colour}">'
-                             f'<title>{_fmt(c)}</title></rect>')
-            x += w
+        parts.extend(_stacked_bar(left, y, bar_w, row_h - 6, total,
+                                  [(c, colour, _fmt(c)) for c, colour in zip(counts, LIKERT_COLOURS)]))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -201,16 +196,25 @@ def status_chart(frame: pd.DataFrame, title: str, width: int = 720) -> str:
         total = sum(_num(v) or 0 for v in part["organisations"])
         y = 28 + i * row_h
         parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="11">{_e(inst)}</text>')
-        x = left
-        for state, colour in STATE_COLOURS.items():
-            n = sum(_num(v) or 0 for v in part.loc[part["state"] == state, "organisations"])
-            w = bar_w * n / total if total else 0
-            if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}">'
-                             f'<title>{_e(state)}: {_fmt(n)}</title></rect>')
-            x += w
+        counts = {state: sum(_num(v) or 0 for v in part.loc[part["state"] == state, "organisations"])
+                  for state in STATE_COLOURS}
+        segments = [(n, STATE_COLOURS[state], f"{_e(state)}: {_fmt(n)}") for state, n in counts.items()]
+        parts.extend(_stacked_bar(left, y, bar_w, row_h - 8, total, segments))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _stacked_bar(left: float, y: float, bar_w: float, height: float, total: float,
+                 segments: list[tuple[float, str, str]]) -> list[str]:
+    """One horizontal bar: each (count, colour, tooltip) a segment of its share of ``total``, left to right."""
+    out, x = [], left
+    for n, colour, tip in segments:
+        w = bar_w * n / total if total else 0
+        if w > 0:
+            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{height}" fill="{colour}">'
+                       f'<title>{tip}</title></rect>')
+        x += w
+    return out
 
 
 def chart_for(kind: str, frame: pd.DataFrame, title: str) -> str:
