@@ -207,7 +207,7 @@ def make_units(files: list[Path], max_mb: float) -> list[Unit]:
         try:
             sniffed = sniff(path, max_mb)
         except FileProblem as exc:
-            sha = sha256_file(path) if info["bytes"] <= max_mb * 2**20 else _sha_large(path)
+            sha = sha256_file(path)   # streamed in blocks, so an oversized file costs no memory
             units.append(Unit(path.name, [path], "unknown", sha, [{**info, "sha256": sha}], _received(path),
                               problem=Issue(exc.code, exc.message, file=path.name)))
             continue
@@ -230,10 +230,6 @@ def make_units(files: list[Path], max_mb: float) -> list[Unit]:
         units.append(Unit(name, [m[0] for m in members], family, sha, files_info,
                           max(_received(m[0]) for m in members), note))
     return units
-
-
-def _sha_large(path: Path) -> str:
-    return sha256_file(path)
 
 
 # ---- 2. examine -------------------------------------------------------------------------------------------
