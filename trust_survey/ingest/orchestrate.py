@@ -48,8 +48,8 @@ from trust_survey.ingest.readers import BookReader, read_csv, read_sav
 from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
 from trust_survey.ingest.report import write_report
 from trust_survey.ingest.validate import (
-    ColumnRule, UnitChecks, build_checks, column_issues, column_rules, cross_issues, make_engine, plan_checks,
-    unit_checks,
+    ColumnRule, RuledFields, UnitChecks, build_checks, column_issues, column_rules, cross_issues, make_engine,
+    plan_checks, ruled_fields, unit_checks,
 )
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
@@ -246,6 +246,7 @@ class Context:
         self.archive_db = archive_db
         self._cleaners: dict[str, Cleaner] = {}
         self._rules: dict[str, list[ColumnRule]] = {}
+        self._ruled: dict[str, RuledFields] = {}
 
     def cleaner(self, inst: Instrument) -> Cleaner:
         if inst.key not in self._cleaners:
@@ -256,6 +257,11 @@ class Context:
         if inst.key not in self._rules:
             self._rules[inst.key] = column_rules(inst, self.cleaner(inst))
         return self._rules[inst.key]
+
+    def ruled_fields(self, inst: Instrument) -> RuledFields:
+        if inst.key not in self._ruled:
+            self._ruled[inst.key] = ruled_fields(inst, self.rules(inst))
+        return self._ruled[inst.key]
 
 
 def examine(unit: Unit, ctx: Context) -> Examined:
@@ -325,7 +331,7 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
     issues.extend(cross_issues(identity.instrument, extracted))
     inst = identity.instrument
     ex = Examined(unit, identity, extracted, issues, answer_rows=_answer_rows(identity, extracted),
-                  checks=unit_checks(inst, ctx.rules(inst), extracted))
+                  checks=unit_checks(ctx.ruled_fields(inst), extracted))
     extracted.cells = []   # all that later stages need is above: the cells need not travel back from a worker
     return ex
 

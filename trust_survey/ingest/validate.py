@@ -168,22 +168,35 @@ class UnitChecks:
     unreadable: set[tuple[str, int, str]]   # (record, row index, field) of answers that could not be read
 
 
-def unit_checks(inst: Instrument, rules: list[ColumnRule], ext: Extracted) -> UnitChecks:
-    """A row per answer a rule applies to: present answers, and the blank answers of required fields
-    (form: once; tables: every row holding anything). An answer that could not be read (already
-    reported) counts as blank."""
-    ruled = {r.field_id for r in rules}
-    required = {r.field_id for r in rules if r.kind == "not_null"}
+@dataclass(frozen=True)
+class RuledFields:
+    """What :func:`unit_checks` needs of the rules, worked out once per instrument version."""
+
+    ruled: frozenset[str]                # fields with any column rule
+    required: frozenset[str]             # fields with the required rule
+    by_record: dict[str, list[str]]      # each record's ruled fields, in definition order
+
+
+def ruled_fields(inst: Instrument, rules: list[ColumnRule]) -> RuledFields:
+    ruled = frozenset(r.field_id for r in rules)
     by_record: dict[str, list[str]] = {}
     for f in field_map(inst).values():
         if f.field_id in ruled:
             by_record.setdefault(record_of(f), []).append(f.field_id)
+    return RuledFields(ruled, frozenset(r.field_id for r in rules if r.kind == "not_null"), by_record)
+
+
+def unit_checks(fields: RuledFields, ext: Extracted) -> UnitChecks:
+    """A row per answer a rule applies to: present answers, and the blank answers of required fields
+    (form: once; tables: every row holding anything). An answer that could not be read (already
+    reported) counts as blank."""
+    ruled, required = fields.ruled, fields.required
     present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
                if not c.bad and c.value is not None and c.field_id in ruled}
     out = UnitChecks([], [], [], {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad})
-    for record, fields in by_record.items():
+    for record, ids in fields.by_record.items():
         for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
-            for field_id in fields:
+            for field_id in ids:
                 value = present.get((record, row, field_id))
                 if value is not None or field_id in required:
                     out.rows.append((record, row))
