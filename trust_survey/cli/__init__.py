@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "trust_survey.cli.commission",
     "trust_survey.cli.geography",
     "trust_survey.cli.report",
+    "trust_survey.cli.platform",
 ]
 
 

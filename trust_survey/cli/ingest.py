@@ -38,6 +38,14 @@ def _print_outcomes(result) -> None:
         click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + detail)
 
 
+def _print_platform_reads(issues) -> None:
+    """Say which mapping read each survey-platform export (W032), once per file."""
+    if issues is None or issues.empty or "code" not in issues.columns:
+        return
+    for _, issue in issues[issues.code == "W032"].drop_duplicates("file").iterrows():
+        click.echo(f"{issue.file}: {issue.message}")
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @round_option(required=False)
@@ -86,6 +94,7 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
         result = ingest_paths(paths, db, round_, strict, out, on_progress=bar.update, engine=engine,
                               max_mb=max_mb, registry=registry, mapping=mapping)
     _print_outcomes(result)
+    _print_platform_reads(result.issues)
     if result.skipped:
         from trust_survey.ingest.orchestrate import skip_reason
 

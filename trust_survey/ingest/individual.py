@@ -8,9 +8,11 @@ answer (in any format) supersedes the earlier one, ``diff RESPONDENT_ID`` compar
 two answers, and one bad row rejects that respondent only. Every submission of a file records the
 file (``submission_files``), so ingesting the same file again is a no-op.
 
-A **platform CSV** is recognised by its header row: the mapping file (``--mapping FILE``, else any in
-``<instruments>/mappings/``) that names the largest share of the file's headers (as mapped, dropped or
-personal columns), when that share is at least :data:`PLATFORM_MIN_SHARE`. A CSV in the instrument's
+A **platform export** (CSV, or a workbook with one sheet) is recognised by its header rows: the mapping
+file (``--mapping FILE``, else any in ``<instruments>/mappings/``, else one shipped with the toolkit for
+the usual platforms, ``trust_survey/data/platform_mappings/``) whose header layout names the largest
+share of the file's columns (as mapped, dropped or personal columns), when that share is at least
+:data:`PLATFORM_MIN_SHARE` (see :mod:`trust_survey.review_cycle.platform_layout`). A CSV in the instrument's
 own variable names is not a platform export and is read by variable names like an SPSS file.
 The mapping turns labels into codes, leaves personal columns
 (names, emails, IP addresses) unread, reports unknown columns (P001) and redacts email addresses typed
@@ -25,13 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.ingest.issues import Issue
+from trust_survey.ingest.issues import Issue, display
 from trust_survey.ingest.readers import DataRecord
 
 log = logging.getLogger(__name__)
 
 PLATFORM_MIN_SHARE = 0.5   # of a file's non-blank headers the mapping must explain
 PLATFORM_KIND = "platform"
+SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "data" / "platform_mappings"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class Mapping:
     path: Path
     mapping: object            # trust_survey.review_cycle.platform_csv.PlatformMapping
     explicit: bool = False
+    shipped: bool = False      # one of the toolkit's own mappings for the usual platforms
+
+    @property
+    def describe(self) -> str:
+        what = f"the shipped {self.mapping.platform} mapping" if self.shipped and self.mapping.platform else "mapping"
+        return f"{what} {self.path.name}"
 
 
 def find_mappings(instruments_dir: Path | None, explicit: Path | None = None, registry=None) -> list[Mapping]:
@@ -67,6 +76,25 @@ def find_mappings(instruments_dir: Path | None, explicit: Path | None = None, re
                 out.append(Mapping(path, load_mapping(path)))
             except TrustSurveyError as exc:
                 log.warning("mapping file %s was skipped: %s", path, exc)
+    out.extend(shipped_mappings(registry))
+    return out
+
+
+def shipped_mappings(registry=None) -> list[Mapping]:
+    """The toolkit's mappings for the usual platforms, for the instrument versions ``registry`` defines
+    (all of them without a registry)."""
+    from trust_survey.errors import TrustSurveyError
+    from trust_survey.review_cycle.platform_csv import load_mapping
+
+    out = []
+    for path in sorted(SHIPPED_MAPPINGS.glob("*.yaml")):
+        mapping = load_mapping(path)
+        if registry is not None:
+            try:
+                registry.get(mapping.instrument, mapping.version)
+            except TrustSurveyError:
+                continue
+        out.append(Mapping(path, mapping, shipped=True))
     return out
 
 
@@ -76,27 +104,52 @@ def _norm(text) -> str:
 
 def platform_share(columns: list[str], mapping) -> float:
     """The share of a file's non-blank headers that the mapping names (mapped, dropped or personal)."""
-    headers = {_norm(c) for c in columns if str(c).strip()}
-    if not headers:
-        return 0.0
-    known = {_norm(c) for c in [*mapping.columns, *mapping.drop, *mapping.personal]}
-    return len(headers & known) / len(headers)
+    from trust_survey.review_cycle.platform_layout import explained_share
+
+    return explained_share(columns, mapping)
 
 
 def choose_mapping(record: DataRecord, mappings: list[Mapping]) -> Mapping | None:
-    """The mapping that explains this CSV's headers best, if one explains enough of them."""
-    best, best_share = None, 0.0
-    for m in mappings:
-        share = platform_share(record.columns, m.mapping)
-        if share > best_share:
-            best, best_share = m, share
-    return best if best is not None and best_share >= PLATFORM_MIN_SHARE else None
+    """The mapping whose header layout explains this export's columns best, if one explains enough."""
+    from trust_survey.review_cycle.platform_layout import best_mapping
+
+    return best_mapping(record.columns, record.rows, mappings, PLATFORM_MIN_SHARE)[0]
+
+
+def grid_record(path: Path, grid: list[list]) -> DataRecord | None:
+    """A one-sheet workbook's grid as a CSV-like record (every value as text), for a platform mapping;
+    None when the sheet is empty."""
+    rows = [[None if v is None or display(v).strip() == "" else display(v) for v in row] for row in grid]
+    numbered = [(n, row) for n, row in enumerate(rows, start=1) if any(v is not None for v in row)]
+    if not numbered:
+        return None
+    header = [v or "" for v in numbered[0][1]]
+    width = len(header)
+    body = [row[:width] + [None] * (width - len(row)) for _, row in numbered[1:]]
+    return DataRecord(Path(path), "csv", header, body, {}, [], [n for n, _ in numbered[1:]])
+
+
+def workbook_platform(book, mappings: list[Mapping]) -> tuple[DataRecord, Mapping] | None:
+    """A workbook with one visible sheet (Microsoft Forms' "Open in Excel", Google Forms downloaded as .xlsx
+    or .ods) read as a platform export, with the mapping that fits its header; None when it is not one."""
+    sheets = [name for name in book.sheet_names if book.visibility.get(name, "visible") == "visible"]
+    if len(sheets) != 1 or not mappings:
+        return None
+    record = grid_record(book.path, book.grid(sheets[0]))
+    found = choose_mapping(record, mappings) if record is not None else None
+    return (record, found) if found is not None else None
+
+
+def platform_source(found: Mapping) -> str:
+    """What the ledger's ``identified_by`` says for a platform export: the mapping that read it."""
+    return f"platform:{found.path.name}"
 
 
 def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataRecord, object, list[Issue]]:
     """Read a platform export through its mapping: (a record in the instrument's variable names with
     codes as values, the instrument, the mapping's findings as issues)."""
     from trust_survey.review_cycle.platform_csv import apply_mapping, load_mapping
+    from trust_survey.review_cycle.platform_layout import export_names
 
     from trust_survey.errors import TrustSurveyError
     from trust_survey.ingest.issues import FileProblem
@@ -113,9 +166,9 @@ def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataR
     skip = mapping.header_rows - 1
     rows, numbers = record.rows[skip:], record.numbers[skip:]
     raw = pd.DataFrame(rows, columns=range(len(record.columns)), index=numbers, dtype=object)
-    raw.columns = record.columns
+    raw.columns = export_names(record.columns, record.rows, mapping)
     frame, found_issues = apply_mapping(raw, mapping, inst, source=name)
-    issues = [Issue("W032", f"read as a survey-platform export through {found.path.name} ({len(frame)} "
+    issues = [Issue("W032", f"read as a survey-platform export through {found.describe} ({len(frame)} "
                             f"respondent(s))", file=name, value=found.path.name)]
     for i in found_issues:
         issues.append(Issue(i.code, i.message, file=name, row=i.row, column=i.column or "",

@@ -41,7 +41,9 @@ from trust_survey.ingest.identify import (
     Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
     records_round,
 )
-from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
+from trust_survey.ingest.individual import (
+    Mapping, choose_mapping, part_sha, platform_record, platform_source, split_cases, workbook_platform,
+)
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
 from trust_survey.ingest.individual import find_mappings
 from trust_survey.ingest.readers import BookReader, read_csv, read_sav
@@ -275,6 +277,11 @@ def examine(unit: Unit, ctx: Context) -> Examined:
         if unit.kind in WORKBOOK_KINDS:
             book = BookReader(unit.paths[0], unit.kind)
             try:
+                platform = workbook_platform(book, ctx.mappings)
+                if platform is not None:
+                    record, inst, platform_issues = platform_record(*platform, ctx.registry)
+                    return _examine_respondents(unit, [record], inst, platform_source(platform[1]), {},
+                                                issues + platform_issues, ctx)
                 identity = identify_workbook(book, ctx.registry, unit.name, ctx.round)
                 extracted = extract_workbook(book, identity, unit.name)
                 if book.macros:
@@ -287,7 +294,8 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
             if found is not None:
                 records[0], inst, platform_issues = platform_record(records[0], found, ctx.registry)
-                return _examine_respondents(unit, records, inst, "platform", {}, issues + platform_issues, ctx)
+                return _examine_respondents(unit, records, inst, platform_source(found), {}, issues + platform_issues,
+                                            ctx)
             inst, source, notes = instrument_of_records(records, ctx.registry)
             if is_individual(inst):
                 return _examine_respondents(unit, records, inst, source, notes, issues, ctx)

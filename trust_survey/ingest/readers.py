@@ -319,8 +319,9 @@ def read_csv(path: Path) -> DataRecord:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    try:
-        lines = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    try:   # only the delimiter is sniffed: quoting is always RFC 4180's (a guess from one line corrupts quotes)
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar='"',
+                                doublequote=True, skipinitialspace=False))
     except csv.Error as exc:
         raise FileProblem("F001", f"damaged CSV: {exc}; save it again as CSV UTF-8 and resend") from None
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]

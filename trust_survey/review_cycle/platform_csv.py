@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
+from trust_survey.review_cycle.platform_layout import HeaderNames, header_problems
 from trust_survey.yamlfile import read_yaml
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -42,6 +43,7 @@ class PlatformMapping(_Strict):
     platform: str | None = None
     description: str | None = None
     header_rows: int = Field(default=1, ge=1, le=5)  # some platforms add question-text rows under the names
+    header_names: HeaderNames | None = None  # how a column's name is built from those rows (default: row 1)
     columns: dict[str, str] = Field(min_length=1)  # platform column -> field id
     value_sets: dict[str, dict[str, int]] = Field(default_factory=dict)  # shared label -> code tables
     values: dict[str, dict[str, int] | str] = Field(default_factory=dict)  # field -> table, or a value set name
@@ -127,6 +129,7 @@ def mapping_problems(mapping: PlatformMapping, inst: Instrument) -> list[str]:
         problems.append(f"instrument: the mapping is for '{mapping.instrument}', not '{inst.id}'")
     if mapping.version != inst.version:
         problems.append(f"version: the mapping is for version {mapping.version}, not {inst.version}")
+    problems.extend(header_problems(mapping.header_names, mapping.header_rows))
     fields = {f.field_id: f for f in inst.fields()}
     targets: dict[str, str] = {}
     for column, field_id in mapping.columns.items():
