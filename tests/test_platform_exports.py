@@ -57,3 +57,95 @@ def test_ingest__surveymonkey_matrix__no_likert_answer_is_lost(tmp_path, run):
     frame = store.individual_responses(db, ROUND)
     likert = [c for c in frame.columns if c.startswith(("ret_", "use_", "eq_"))]
     assert len(likert) == 14 and frame[likert].notna().sum().sum() == 14 * 15 - 4   # 3 'Prefer not to say', 1 blank
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_platform_draft__each_layout__mapping_ingests_every_answer_without_edits(tmp_path, run, platform):
+    path = _build(tmp_path, platform)
+    mapping = tmp_path / "drafted.yaml"
+    result = run("platform", "draft", path, "--instrument", "individual_review", "--out", mapping)
+    text = mapping.read_text(encoding="utf-8")
+    for secret in [*SECRETS, "Jo Bloggs", "IR2026-0001"]:
+        assert secret.lower() not in text.lower(), secret   # no personal value (nor any id) copied in
+    body = yaml.safe_load(text)
+    assert len(body["columns"]) == 22 and "respondent_id" in body["columns"].values()
+    if platform != "jisc":   # JISC's export carries nobody's name or address
+        assert {"Email", "Email Address", "IP Address", "Name", "First Name", "Last Name", "Recipient Email",
+                "Location Latitude"} & set(body["personal"])
+    assert "respondent id" in text and "confirm:" in result.stdout   # the id column found by its format
+    run("platform", "check", mapping)
+    db = tmp_path / "s.duckdb"
+    out = run("ingest", path, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas",
+              "--mapping", mapping)
+    assert "through mapping drafted.yaml" in out.stdout
+    _assert_every_answer_stored(db)
+
+
+def test_platform_draft__registered_ids__find_the_id_column_with_nothing_to_confirm_about_it(tmp_path, run):
+    path = _build(tmp_path, "surveymonkey")
+    db = tmp_path / "s.duckdb"
+    run("ingest", path, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    mapping = tmp_path / "drafted.yaml"
+    result = run("platform", "draft", path, "--instrument", "individual_review", "--round", ROUND, "--db", db,
+                 "--out", mapping)
+    text = mapping.read_text(encoding="utf-8")
+    assert '"Custom Data 1": "respondent_id"   # respondent id: 100% of its values are respondent ids registered' in text
+    assert "Custom Data 1" not in result.stdout
+    again = run("platform", "draft", path, "--instrument", "individual_review", "--out", mapping, expect=1)
+    assert "already exists" in again.stderr
+
+
+def test_platform_draft__other_wording_and_non_answers__are_listed_to_confirm(tmp_path, run):
+    rows = [["Respondent", "Email", "Which describes you best", "Leaving the NHS is not part of my plans",
+             "Favourite colour"],
+            ["IR2026-0001", "a.b@nhs.example", "STP trainee", "Agree strongly", "Blue"],
+            ["IR2026-0002", "c.d@nhs.example", "Line manager or trainer", "Don't know", "Red"]]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    result = run("platform", "draft", path, "--instrument", "individual_review", "--out", mapping)
+    body = yaml.safe_load(mapping.read_text(encoding="utf-8"))
+    assert body["personal"] == ["Email"] and body["drop"] == ["Favourite colour"]
+    assert body["columns"]["Respondent"] == "respondent_id"
+    assert body["values"]["ret_plans"] == {"Prefer not to say": -9, "Don't know": -9, "N/A": -9, "Agree strongly": 5}
+    assert "Line manager or trainer" not in body["values"]["group"]   # too far from any choice to guess
+    assert "group: 'Line manager or trainer' is not an answer of group" in result.stdout
+    assert "'Favourite colour' matches no item" in result.stdout
+    assert "ret_plans: 'Agree strongly' read as 'Strongly agree' (match 100)" in result.stdout
+    assert "no column found for stream" in result.stdout
+    assert "Blue" not in mapping.read_text(encoding="utf-8")
+
+
+def test_platform_check__unknown_item_id_and_duplicate_key__are_file_key_problem_lines(tmp_path, run):
+    text = (SHIPPED / "qualtrics_choice_text.yaml").read_text(encoding="utf-8")
+    text = text.replace('"ret_plans"\n', '"ret_plan"\n', 1)
+    text = text.replace('  "respondent_id": "respondent_id"\n',
+                        '  "respondent_id": "respondent_id"\n  "respondent_id": "respondent_id"\n', 1)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    result = run("platform", "check", bad, expect=1)
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{bad}: columns.How far do you agree with each statement? - Leaving the NHS")
+               and "'ret_plan' is not a field of individual_review.v1; did you mean 'ret_plans'?" in line
+               for line in lines), lines
+    assert any(line.startswith(f"{bad}: columns.respondent_id: written twice") for line in lines), lines
+    for shipped in sorted(SHIPPED.glob("*.yaml")):
+        assert run("platform", "check", shipped).stdout.strip() == f"{shipped}: ok"
+
+
+def test_platform_check__header_names_beyond_header_rows__is_reported(tmp_path, run):
+    path = tmp_path / "m.yaml"
+    path.write_text('instrument: individual_review\nversion: 1\nheader_rows: 2\nheader_names: {join: [1, 3]}\n'
+                    'columns: {"Custom Data 1": respondent_id}\n', encoding="utf-8")
+    result = run("platform", "check", path, expect=1)
+    assert f"{path}: header_names: row 3 is beyond header_rows (2)" in result.stdout
+
+
+def test_column_names__join__carries_question_across_blank_cells_and_skips_response_words():
+    header = [["Respondent ID", "Q?", "How far?", "", "", "Comment"],
+              ["", "Response", "A.", "B.", "C.", "Open-Ended Response"]]
+    assert column_names(header, HeaderNames(join=[1, 2])) == [
+        "Respondent ID", "Q?", "How far? - A.", "How far? - B.", "How far? - C.", "Comment"]
+    assert column_names(header, None) == header[0]
+    assert column_names([["1. Which?", "7.1. Leaving.", "3.5 years"]], HeaderNames(row=1, strip_numbers=True)) == [
+        "Which?", "Leaving.", "3.5 years"]

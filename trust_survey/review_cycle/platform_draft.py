@@ -38,6 +38,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PERSON_NAME = re.compile(r"^[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+){1,2}$")
 NON_ANSWERS = ["Prefer not to say", "I'd prefer not to say", "Rather not say", "Don't know", "Do not know",
                "Not sure", "N/A", "NA", "n/a", "Not applicable", "No answer", "Skipped"]
+USUAL_NON_ANSWERS = ["Prefer not to say", "Don't know", "N/A"]
 SECOND_ROW_WORDS = {"response", "open-ended response"}
 
 #: Column names survey platforms give to who answered and from where: never read.
@@ -387,6 +388,9 @@ def _answer_table(answers: Sequence[str], inst: Instrument, f: AnswerField) -> t
             if text:
                 known[_norm(text)] = c.value
     table, unsure = {}, []
+    for usual in USUAL_NON_ANSWERS:   # written even when this export has none, as the next one may
+        if _norm(usual) not in known:
+            table[usual] = _missing_code(inst, f)
     for answer in answers:
         key = _norm(answer)
         if key in known or EMAIL.search(answer):
@@ -397,8 +401,7 @@ def _answer_table(answers: Sequence[str], inst: Instrument, f: AnswerField) -> t
         scored = sorted(((fuzz.token_sort_ratio(key, _norm(c.label)), c) for c in choices), key=lambda p: -p[0])
         if scored and scored[0][0] >= ANSWER_MIN:
             table[answer] = scored[0][1].value
-            if scored[0][0] < 95:
-                unsure.append(f"'{answer}' read as '{scored[0][1].label}' ({scored[0][0]:.0f})")
+            unsure.append(f"'{answer}' read as '{scored[0][1].label}' (match {scored[0][0]:.0f})")
         else:
             unsure.append(f"'{answer}' is not an answer of {f.field_id}; add it under values.{f.field_id} "
                           f"(answers: {', '.join(c.label for c in choices)})")
