@@ -149,3 +149,40 @@ def test_column_names__join__carries_question_across_blank_cells_and_skips_respo
     assert column_names(header, None) == header[0]
     assert column_names([["1. Which?", "7.1. Leaving.", "3.5 years"]], HeaderNames(row=1, strip_numbers=True)) == [
         "Which?", "Leaving.", "3.5 years"]
+
+
+@pytest.mark.libreoffice
+def test_ingest__forms_export_resaved_as_ods__read_through_the_forms_mapping(tmp_path, run, libreoffice):
+    import subprocess
+
+    xlsx = _build(tmp_path, "forms")
+    converted = subprocess.run(["bash", str(libreoffice.parent / "lo_convert.sh"), str(xlsx), str(tmp_path / "ods"),
+                                "ods"], capture_output=True, text=True, timeout=300)
+    assert converted.returncode == 0, converted.stderr
+    ods = tmp_path / "ods" / xlsx.with_suffix(".ods").name
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", ods, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    assert "microsoft_forms.yaml" in result.stdout
+    _assert_every_answer_stored(db)
+
+
+def test_ingest__export_no_mapping_fits__f007_says_how_to_draft_one(tmp_path, run):
+    path = tmp_path / "in" / "export.csv"
+    path.parent.mkdir()
+    path.write_text("Participant,Q_one,Q_two\nA1,x,y\n", encoding="utf-8")
+    result = run("ingest", path, "--round", ROUND, "--db", tmp_path / "s.duckdb", "--out", tmp_path / "run",
+                 "--engine", "pandas", expect=1)
+    assert "[F007]" in result.stdout and "trust-survey platform draft FILE --instrument ID" in result.stdout
+
+
+def test_read_platform_csv__two_header_rows__names_joined_as_the_mapping_says(tmp_path):
+    from platform_exports import INST
+    from trust_survey.review_cycle.platform_csv import read_platform_csv
+
+    path = _build(tmp_path, "surveymonkey")
+    frame, issues = read_platform_csv(path, SHIPPED / "surveymonkey_expanded.yaml", INST)
+    want = expected()
+    assert frame.respondent_id.tolist() == want.respondent_id.tolist()
+    assert frame.ret_plans.tolist() == want.ret_plans.fillna(-9).tolist()   # -9: 'Prefer not to say'
+    assert frame.comment_keep.fillna("").tolist() == want.comment_keep.fillna("").tolist()
+    assert not [i for i in issues if i.code in ("P001", "P002", "P003")]

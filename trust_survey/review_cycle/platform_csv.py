@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
-from trust_survey.review_cycle.platform_layout import HeaderNames, header_problems
+from trust_survey.review_cycle.platform_layout import HeaderNames, export_names, header_problems
 from trust_survey.yamlfile import read_yaml
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -360,7 +360,10 @@ def read_platform_csv(path: Path, mapping_path: Path, inst: Instrument,
                       encoding: str = "utf-8-sig") -> tuple[pd.DataFrame, list[Issue]]:
     """Read a survey-platform export through its mapping: (responses in field ids, issues)."""
     mapping = load_mapping(mapping_path, inst)
-    raw = read_frame(path, mapping.header_rows, encoding)
+    raw = read_frame(path, 1, encoding)
+    if mapping.header_names is not None or mapping.header_rows > 1:   # names from the header rows (platform_layout)
+        raw.columns = export_names(list(raw.columns), raw.values.tolist(), mapping)
+        raw = raw.iloc[mapping.header_rows - 1:]
     return apply_mapping(raw, mapping, inst, source=str(path))
 
 
