@@ -136,7 +136,8 @@ def qualtrics(path: Path) -> Path:
     """Qualtrics, CSV with choice text: names, question text, then ImportId JSON."""
     book = [("StartDate", "Start Date", '{"ImportId":"startDate","timeZone":"Europe/London"}'),
             ("EndDate", "End Date", '{"ImportId":"endDate","timeZone":"Europe/London"}'),
-            ("Status", "Response Type", '{"ImportId":"status"}'), ("IPAddress", "IP Address", '{"ImportId":"ipAddress"}'),
+            ("Status", "Response Type", '{"ImportId":"status"}'),
+            ("IPAddress", "IP Address", '{"ImportId":"ipAddress"}'),
             ("Progress", "Progress", '{"ImportId":"progress"}'),
             ("Duration (in seconds)", "Duration (in seconds)", '{"ImportId":"duration"}'),
             ("Finished", "Finished", '{"ImportId":"finished"}'),
@@ -268,7 +269,8 @@ def jisc(path: Path) -> Path:
 #: platform -> (builder, file name, shipped mapping file)
 PLATFORMS = {
     "surveymonkey": (surveymonkey, "SurveyMonkey_all_responses.csv", "surveymonkey_expanded.yaml"),
-    "qualtrics": (qualtrics, "Clinical+bioinformatics+review_November+30,+2026_10.15.csv", "qualtrics_choice_text.yaml"),
+    "qualtrics": (qualtrics, "Clinical+bioinformatics+review_November+30,+2026_10.15.csv",
+                  "qualtrics_choice_text.yaml"),
     "forms": (microsoft_forms, "Clinical bioinformatics workforce review(1-15).xlsx", "microsoft_forms.yaml"),
     "smartsurvey": (smartsurvey, "smartsurvey_export.csv", "smartsurvey.yaml"),
     "jisc": (jisc, "jisc_online_surveys_export.csv", "jisc_online_surveys.yaml"),

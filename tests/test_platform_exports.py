@@ -89,7 +89,8 @@ def test_platform_draft__registered_ids__find_the_id_column_with_nothing_to_conf
     result = run("platform", "draft", path, "--instrument", "individual_review", "--round", ROUND, "--db", db,
                  "--out", mapping)
     text = mapping.read_text(encoding="utf-8")
-    assert '"Custom Data 1": "respondent_id"   # respondent id: 100% of its values are respondent ids registered' in text
+    assert ('"Custom Data 1": "respondent_id"   # respondent id: 100% of its values are respondent ids '
+            'registered') in text
     assert "Custom Data 1" not in result.stdout
     again = run("platform", "draft", path, "--instrument", "individual_review", "--out", mapping, expect=1)
     assert "already exists" in again.stderr

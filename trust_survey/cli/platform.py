@@ -72,7 +72,8 @@ def draft_cmd(export, instrument_id, version, round_, out, instruments_dir, db, 
         click.echo(f"confirm: {line}")
     wrote(out, "mapping", quiet)
     if draft.confirm:
-        info(f"{len(draft.confirm)} thing(s) to confirm; edit {out}, then run: trust-survey platform check {out}", quiet)
+        info(f"{len(draft.confirm)} thing(s) to confirm; edit {out}, then run: trust-survey platform check {out}",
+             quiet)
 
 
 @platform_group.command("check")

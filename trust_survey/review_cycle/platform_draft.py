@@ -454,7 +454,8 @@ def mapping_yaml(body: dict, header: Sequence[str], notes: dict[str, str] | None
     for key, value in body.items():
         if isinstance(value, dict) and key in ("columns", "value_sets", "values", "header_names"):
             if key == "header_names":
-                lines.append(f"{key}: {{{', '.join(f'{k}: {_q(v) if not isinstance(v, list) else v}' for k, v in value.items())}}}")
+                inner = ", ".join(f"{k}: {v if isinstance(v, list) else _q(v)}" for k, v in value.items())
+                lines.append(f"{key}: {{{inner}}}")
                 continue
             lines.append(f"{key}:" if value else f"{key}: {{}}")
             for k, v in value.items():
