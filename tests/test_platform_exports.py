@@ -187,3 +187,35 @@ def test_read_platform_csv__two_header_rows__names_joined_as_the_mapping_says(tm
     assert frame.ret_plans.tolist() == want.ret_plans.fillna(-9).tolist()   # -9: 'Prefer not to say'
     assert frame.comment_keep.fillna("").tolist() == want.comment_keep.fillna("").tolist()
     assert not [i for i in issues if i.code in ("P001", "P002", "P003")]
+
+
+def test_ingest__surveymonkey_saved_as_xlsx__same_two_header_rows_read_from_the_sheet(tmp_path, run):
+    import csv
+    import io
+
+    import openpyxl
+
+    source = _build(tmp_path, "surveymonkey")
+    wb = openpyxl.Workbook()
+    for row in csv.reader(io.StringIO(source.read_text(encoding="utf-8-sig"), newline="")):
+        wb.active.append([cell or None for cell in row])
+    source.unlink()
+    path = tmp_path / "in" / "SurveyMonkey_all_responses.xlsx"
+    wb.save(path)
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", path, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
+    assert "surveymonkey_expanded.yaml" in result.stdout
+    _assert_every_answer_stored(db)
+
+
+def test_ingest__explicit_mapping_that_fits__is_used_over_a_better_fitting_shipped_one(tmp_path, run):
+    path = _build(tmp_path, "surveymonkey")
+    body = yaml.safe_load((SHIPPED / "surveymonkey_expanded.yaml").read_text(encoding="utf-8"))
+    body["drop"], body["personal"] = [], ["IP Address", "Email Address", "First Name", "Last Name"]
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    db = tmp_path / "s.duckdb"
+    result = run("ingest", path, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas",
+                 "--mapping", mine)
+    assert "through mapping mine.yaml" in result.stdout
+    assert query(db, "SELECT DISTINCT identified_by FROM submissions").identified_by.tolist() == ["platform:mine.yaml"]

@@ -110,10 +110,13 @@ def platform_share(columns: list[str], mapping) -> float:
 
 
 def choose_mapping(record: DataRecord, mappings: list[Mapping]) -> Mapping | None:
-    """The mapping whose header layout explains this export's columns best, if one explains enough."""
+    """The mapping whose header layout explains this export's columns best, if one explains enough; the one
+    given with ``--mapping`` whenever it explains enough."""
     from trust_survey.review_cycle.platform_layout import best_mapping
 
-    return best_mapping(record.columns, record.rows, mappings, PLATFORM_MIN_SHARE)[0]
+    explicit = [m for m in mappings if m.explicit]
+    found = best_mapping(record.columns, record.rows, explicit, PLATFORM_MIN_SHARE)[0] if explicit else None
+    return found or best_mapping(record.columns, record.rows, mappings, PLATFORM_MIN_SHARE)[0]
 
 
 def grid_record(path: Path, grid: list[list]) -> DataRecord | None:

@@ -253,8 +253,8 @@ def _id_column(names: list[str], data: list[list[Any]], candidates: Sequence[str
             best = max(share, key=share.get)
             return best, f"{share[best]:.0%} of its values are respondent ids registered for this round"
     fits = []
-    for c, vals in by_col.items():
-        if not vals or len(set(vals)) != len(vals):
+    for c, vals in by_col.items():   # by format alone, a platform's own ids (Response ID, Unique ID) are not it
+        if not vals or len(set(vals)) != len(vals) or _norm(c) in _BOOKKEEPING or _norm(c) in _PERSONAL:
             continue
         if all(RESPONDENT_ID.match(v) for v in vals) and not all(v.isdigit() for v in vals):
             header = _score(c, _field_texts(inst, next(f for f in inst.fields() if f.field_id == id_field)))
