@@ -431,6 +431,8 @@ def _shared_sets(values: dict[str, dict[str, int]], fields: dict[str, AnswerFiel
 # ---- writing ------------------------------------------------------------------------------------------------
 
 def _q(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
 
 
