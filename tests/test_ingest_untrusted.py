@@ -96,3 +96,112 @@ def test_clean__dates_outside_the_default_window__are_out_of_bounds_when_the_ite
     assert cleaner.clean(unbounded, dt.datetime(1899, 12, 31)).notes[0][0] == "V003"
     ok = cleaner.clean(unbounded, dt.datetime(2099, 1, 1))
     assert not ok.notes and ok.text == "2099-01-01"
+
+
+# ---- 5. a return is whole or not at all -------------------------------------------------------------------
+
+def _csv_return(folder: Path, org: str, form: dict | None = None) -> list[Path]:
+    """A CSV return in the SPSS template's shape, as a trust sends it: ``<stem>.csv`` for the form and
+    ``<stem>__<table>.csv`` per table, each table row carrying the organisation code."""
+    import csv
+    import datetime as dt
+
+    from ingest_helpers import TABLES
+    from trust_survey.build.spss import table_file_suffix
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fields = INST.fields()
+    id_field = next(f for f in fields if f.field_id == INST.id_item)
+    answers = {**FORM, "org_code": org, "org_name": ORGS[org], **(form or {})}
+    paths = []
+    for table in [None] + [t.id for _, t in INST.tables()]:
+        mine = [f for f in fields if f.table == table]
+        rows = [answers]
+        if table is not None:
+            mine = [id_field] + mine
+            rows = [{**r, id_field.field_id: org} for r in TABLES.get(table, [])]
+        path = folder / f"{org}_trust_capability_v1_{ROUND}{table_file_suffix(table)}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow([f.var_name for f in mine])
+            for row in rows:
+                values = [row.get(f.field_id) for f in mine]
+                out.writerow(["" if v is None else v.date().isoformat() if isinstance(v, dt.datetime) else v
+                              for v in values])
+        paths.append(path)
+    return paths
+
+
+def test_ingest__csv_return_with_one_refused_record_file__is_refused_whole_and_the_stored_one_stays(run, tmp_path):
+    first = _csv_return(tmp_path / "sent", "RJ1")
+    ingest(run, first[0].parent, out="first")
+    assert query(DB, "SELECT status FROM submissions").status.tolist() == ["accepted"]
+    before = stored()
+    staff_rows = query(DB, "SELECT count(*) AS n FROM answers WHERE field_id = 'job_title'").n[0]
+    again = _csv_return(tmp_path / "resent", "RJ1", form={"respondent_name": "Priyanka Patel"})
+    staff = next(p for p in again if p.name.endswith("__staff.csv"))
+    staff.write_bytes(staff.read_bytes().replace(b"Band 7", b"Band\x00\x007"))   # NUL bytes, as a bad export makes
+    ingest(run, again[0].parent, expect=1)
+    issues = read_issues(Path("run"))
+    assert issues.file.tolist() == [staff.name] and issues.code.tolist() == ["F006"]
+    assert "the whole return was refused and nothing from it stored" in issues.message[0]
+    row = files_row("run", f"RJ1_trust_capability_v1_{ROUND}.csv (+3 record files)")
+    assert row.status == "quarantined" and row.submission_id == "" and "[F006]" in row.message
+    assert_unchanged(before)
+    assert query(DB, "SELECT count(*) AS n FROM submissions").n[0] == 1
+    assert query(DB, "SELECT count(*) AS n FROM answers WHERE field_id = 'job_title'").n[0] == staff_rows == 3
+    assert query(DB, "SELECT status FROM submissions").status.tolist() == ["accepted"]
+    quarantined = sorted(p.name.split("_", 1)[1] for p in Path("outputs/quarantine").glob("*.reason.txt"))
+    assert quarantined == sorted(p.name + ".reason.txt" for p in again)   # every file of the return, with why
+
+
+# ---- 7. links and special files are never opened ----------------------------------------------------------
+
+def test_ingest__links_and_pipes_in_the_returns_folder__are_listed_skipped_and_never_opened(run, tmp_path):
+    import os
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("ORGCODE,job_title\nRGT,TOP-SECRET-CONTENT\n", encoding="utf-8")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_return(outside, "RRK")
+    ingest(run, make_return(tmp_path / "good"), out="first")
+    before = stored()
+    folder = tmp_path / "received"
+    good = make_return(folder, "RGT")
+    os.symlink(secret, folder / f"RBV_trust_capability_v1_{ROUND}.csv")
+    os.symlink("/etc/passwd", folder / "passwd.csv")
+    os.symlink(outside, folder / "more_returns")
+    os.mkfifo(folder / f"RRK_trust_capability_v1_{ROUND}.csv")
+    named = tmp_path / "named_pipe.xlsx"
+    os.mkfifo(named)
+    result = ingest(run, folder, named)
+    for name in (f"RBV_trust_capability_v1_{ROUND}.csv", "passwd.csv", "more_returns",
+                 f"RRK_trust_capability_v1_{ROUND}.csv", "named_pipe.xlsx"):
+        assert files_row("run", name).status == "skipped" and name in result.stdout
+    assert "symbolic link, which is never followed" in files_row("run", "passwd.csv").message
+    assert "symbolic link to a folder" in files_row("run", "more_returns").message
+    assert "named pipe (FIFO)" in files_row("run", "named_pipe.xlsx").message
+    assert files_row("run", good.name).status == "accepted"
+    written = [Path("run") / n for n in ("issues.csv", "issues.json", "files.csv", "report.html")]
+    for path in written + list(Path("outputs/quarantine").glob("*")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert "TOP-SECRET" not in text and "root:" not in text, path
+    assert not any("RRK" in p.name for p in Path("outputs/quarantine").glob("*"))
+    assert set(query(DB, "SELECT org_code FROM submissions").org_code) == {"RJ1", "RGT"}
+    assert_unchanged(before)
+
+
+def test_sniff__a_link_swapped_in_after_collecting__is_refused_unopened(tmp_path):
+    import os
+
+    from trust_survey.ingest.issues import FileProblem
+    from trust_survey.ingest.sniff import sniff
+
+    os.symlink("/etc/passwd", tmp_path / "swapped.csv")
+    try:
+        sniff(tmp_path / "swapped.csv")
+    except FileProblem as exc:
+        assert exc.code == "F006" and "symbolic link" in exc.message
+    else:
+        raise AssertionError("a link was read")
