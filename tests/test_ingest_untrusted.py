@@ -205,3 +205,85 @@ def test_sniff__a_link_swapped_in_after_collecting__is_refused_unopened(tmp_path
         assert exc.code == "F006" and "symbolic link" in exc.message
     else:
         raise AssertionError("a link was read")
+
+
+# ---- 3. a return cannot pass for another trust's ----------------------------------------------------------
+
+def _meta_says(org: str):
+    """An edit that makes a workbook's very hidden meta sheet name ``org`` (as a spoofer would, in Excel's
+    VBA editor or with openpyxl)."""
+    def edit(wb) -> None:
+        for row in wb["meta"].iter_rows():
+            if row[0].value == "org_code":
+                row[1].value = org
+            elif row[0].value == "org_name":
+                row[1].value = ORGS[org]
+    return edit
+
+
+def test_ingest__rgt_workbook_whose_meta_and_answer_say_rj1__is_quarantined_and_rj1_keeps_its_return(run, tmp_path):
+    ingest(run, make_return(tmp_path / "good"), out="first")
+    before = stored()
+    spoof = make_return(tmp_path / "in", "RGT", form={"org_code": "RJ1", "org_name": ORGS["RJ1"]},
+                        edit=_meta_says("RJ1"))
+    assert spoof.name == f"RGT_trust_capability_v1_{ROUND}.xlsx"
+    result = ingest(run, spoof, expect=1)
+    assert "UNREADABLE" in result.stdout and "[F014]" in result.stdout
+    found = read_issues(Path("run")).set_index("code").loc["F014"]
+    sheet, cell = address("org_code")
+    assert found.file == spoof.name
+    for place in ("the meta sheet says RJ1", "the Cover sheet says RGT", "the file name says RGT",
+                  f"the answer in {sheet}!{cell} says RJ1"):
+        assert place in found.message, found.message
+    assert files_row("run", spoof.name).status == "quarantined"
+    assert_unchanged(before)
+    subs = query(DB, "SELECT org_code, status, superseded_by FROM submissions")
+    assert subs.to_dict("list") == {"org_code": ["RJ1"], "status": ["accepted"], "superseded_by": [None]}
+    reason = next(Path("outputs/quarantine").glob("*.reason.txt")).read_text()
+    assert "F014" in reason and "the Cover sheet says RGT" in reason
+
+
+def test_ingest__cover_sheet_naming_another_trust__is_quarantined_even_when_the_file_was_renamed(run, tmp_path):
+    def cover_says_rgt(wb) -> None:
+        for row in wb["Cover"].iter_rows():
+            if row[0].value == "ODS code":
+                row[1].value = "RGT"
+    path = make_return(tmp_path / "in", "RJ1", name="our return FINAL.xlsx", edit=cover_says_rgt)
+    ingest(run, path, expect=1)
+    found = read_issues(Path("run")).set_index("code").loc["F014"]
+    assert "the meta sheet says RJ1, the Cover sheet says RGT" in found.message and "file name" not in found.message
+    assert not DB.exists() or query(DB, "SELECT count(*) AS n FROM submissions").n[0] == 0
+
+
+def test_ingest__answer_for_another_round_or_version_in_the_file_name__is_quarantined(run, tmp_path):
+    path = make_return(tmp_path / "in", "RJ1", name=f"RJ1_trust_capability_v1_{ROUND - 1}.xlsx")
+    ingest(run, path, expect=1)
+    found = read_issues(Path("run")).set_index("code").loc["F014"]
+    assert f"round: the meta sheet says {ROUND}, the Cover sheet says {ROUND}, the file name says {ROUND - 1}" \
+        in found.message
+
+
+def test_ingest__files_renamed_by_trusts__are_accepted_when_what_they_hold_agrees(run, tmp_path):
+    renamed = [make_return(tmp_path / "in", "RJ1", name="Guy's and St Thomas' return 2026 FINAL.xlsx"),
+               make_return(tmp_path / "in", "RGT", name=f"RGT_trust_capability_v1_{ROUND} (1).xlsx"),
+               make_return(tmp_path / "in", "RRK", name=f"rrk_trust_capability_v1_{ROUND}_resubmitted.xlsx")]
+    csvs = _csv_return(tmp_path / "csv", "RBV")
+    for path in csvs:   # a trust's own names for its CSV files, the record-file suffix kept
+        path.rename(path.with_name(path.name.replace(f"RBV_trust_capability_v1_{ROUND}", f"christie return {ROUND}")))
+    ingest(run, *renamed, tmp_path / "csv")
+    files = pd.read_csv(Path("run") / "files.csv", dtype=str, keep_default_na=False)
+    assert set(files.status) == {"accepted"} and len(files) == 4, files[["file", "status", "message"]]
+    assert set(query(DB, "SELECT org_code FROM submissions").org_code) == {"RJ1", "RGT", "RRK", "RBV"}
+
+
+def test_ingest__csv_return_named_for_rgt_holding_rj1s_code__is_quarantined(run, tmp_path):
+    ingest(run, make_return(tmp_path / "good"), out="first")
+    before = stored()
+    paths = _csv_return(tmp_path / "csv", "RJ1")
+    for path in paths:
+        path.rename(path.with_name(path.name.replace("RJ1_", "RGT_")))
+    ingest(run, tmp_path / "csv", expect=1)
+    found = read_issues(Path("run")).set_index("code").loc["F014"]
+    assert "its ORGCODE variable says RJ1" in found.message and "the file name says RGT" in found.message
+    assert_unchanged(before)
+    assert query(DB, "SELECT count(*) AS n FROM submissions").n[0] == 1

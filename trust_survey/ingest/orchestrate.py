@@ -39,8 +39,8 @@ from trust_survey.errors import InputFileError
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
-    Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
-    records_round,
+    Identity, check_agreement, field_map, identify_records, identify_respondent, identify_workbook,
+    instrument_of_records, is_individual, records_round,
 )
 from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
@@ -430,6 +430,11 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
     issues.extend(identity.issues)
     issues.extend(extracted.issues)
     issues.extend(_clean_cells(identity, extracted, ctx.cleaner(identity.instrument)))
+    try:
+        _identity_agrees(identity, extracted)
+    except FileProblem as exc:   # quarantined: what the checks found is moot, but the answer's cell is kept
+        kept = [i for i in issues if i.code == "V012"]
+        return Examined(unit, issues=kept + [Issue(exc.code, exc.message, file=unit.name)])
     if not identity.org_name:
         identity.org_name = next((c.text for c in extracted.cells if c.field_id == ORG_NAME_FIELD and c.text), "")
     issues.extend(cross_issues(identity.instrument, extracted))
@@ -438,6 +443,18 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
                   checks=unit_checks(ctx.ruled_fields(inst), extracted))
     extracted.cells = []   # all that later stages need is above: the cells need not travel back from a worker
     return ex
+
+
+def _identity_agrees(identity: Identity, extracted: Extracted) -> None:
+    """Raise FileProblem F014 unless every place the return states who it is from agrees: a workbook's
+    meta sheet, cover sheet, file name and the organisation (or respondent) answered in its form."""
+    inst = identity.instrument
+    stated = dict(identity.stated)
+    answered = next((c for c in extracted.cells if c.field_id == inst.id_item and c.record == FORM and c.text
+                     and c.sheet), None)
+    if answered is not None:
+        stated[f"the answer in {answered.sheet}!{answered.cell}"] = {"organisation": answered.text}
+    check_agreement(stated)
 
 
 def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: str, notes: dict,
