@@ -19,3 +19,9 @@ def is_blank(value: Any) -> bool:
     except (TypeError, ValueError):  # list-like values: not a missing scalar
         pass
     return not str(value).strip()
+
+
+class DateOutOfRange(str):
+    """A date a file holds that no calendar date can (an SPSS date after 31/12/9999), as text to report.
+
+    Readers give it in the date's place so the cleaner reports it on its cell instead of the file failing."""

@@ -10,7 +10,9 @@ day first, as in the UK), "band 8A"/"B8a"/"AfC Band 8a" become "Band 8a" (W006),
 ignoring case or by code (W007), "Y"/"TRUE"/"x" become "Yes" (W008), "rj1"/"ls13ex" become "RJ1"/"LS1 3EX"
 (W009). What cannot be read (text in a number, an impossible date, a spreadsheet error) is kept as
 text and reported as an error (V002, V006, V014); choices that match nothing are left for the
-in-list rule (V004).
+in-list rule (V004). A date outside the item's ``min_date``/``max_date`` (else outside
+:data:`DATE_FLOOR`-:data:`DATE_CEILING`), such as Excel's last day 31/12/9999, is reported here as out of
+bounds (V003) and goes no further: the checks' date column cannot hold years past 2262.
 
 Where the value came from matters: SPSS and CSV hold choices as numeric codes and numbers as text
 by design, so reading those is not mess and raises no warning.
@@ -28,6 +30,7 @@ import pandas as pd
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
 from trust_survey.safe_text import is_formula_like
+from trust_survey.values import DateOutOfRange
 
 SHEET, SAV, CSV = "sheet", "sav", "csv"
 
@@ -45,6 +48,8 @@ DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d{1,2}$")
 MARKUP = re.compile(r"<\s*/?\s*(script|iframe|object|embed|img|svg|a|style|link|meta|html|body|form|input)\b"
                     r"|javascript\s*:|on\w+\s*=", re.I)
 POSTCODE_SPACE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+#: The dates a return can mean when its item sets no bounds of its own.
+DATE_FLOOR, DATE_CEILING = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y", "%d %b %Y", "%d %B %Y",
                 "%d %b %y", "%d-%b-%Y", "%d-%b-%y", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 
@@ -118,7 +123,7 @@ class Cleaner:
         out = Cleaned()
         if raw is None or (isinstance(raw, float) and math.isnan(raw)):
             return out
-        if isinstance(raw, str):
+        if isinstance(raw, str) and not isinstance(raw, DateOutOfRange):
             if raw.strip() in ERROR_VALUES:
                 out.text, out.bad = raw.strip(), True
                 out.notes.append(("V014", f"the cell shows the spreadsheet error {raw.strip()} instead of an answer",
@@ -190,6 +195,8 @@ class Cleaner:
 
     def _date(self, f: AnswerField, raw: Any, source: str, out: Cleaned) -> Cleaned:
         when: dt.date | None = None
+        if isinstance(raw, DateOutOfRange):
+            return self._unreadable(f, raw, out, "V003", f"{f.label} is {raw}; expected {self._date_range(f)}")
         if isinstance(raw, dt.datetime):
             when = raw.date() if raw.time() == dt.time(0) else raw
         elif isinstance(raw, dt.date):
@@ -207,9 +214,17 @@ class Cleaner:
         else:
             return self._unreadable(f, raw, out, "V006", f"{f.label} needs a date; found '{display(raw)}'")
         day = when.date() if isinstance(when, dt.datetime) and when.time() == dt.time(0) else when
+        lo, hi = _date_bounds(f)
+        if not lo <= (day.date() if isinstance(day, dt.datetime) else day) <= hi:
+            return self._unreadable(f, raw, out, "V003", f"{f.label} is {display(day)}; expected {self._date_range(f)}")
         out.value = pd.Timestamp(day)
         out.text = day.isoformat()
         return out
+
+    @staticmethod
+    def _date_range(f: AnswerField) -> str:
+        lo, hi = _date_bounds(f)
+        return f"a date from {lo:%d/%m/%Y} to {hi:%d/%m/%Y}"
 
     def _choice(self, f: AnswerField, raw: Any, source: str, out: Cleaned) -> Cleaned:
         index = self._lists[f.choice_list]
@@ -307,6 +322,11 @@ class Cleaner:
 
 def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def _date_bounds(f: AnswerField) -> tuple[dt.date, dt.date]:
+    """The first and last date ``f`` accepts: its item's bounds, else the default window."""
+    return f.item.min_date or DATE_FLOOR, f.item.max_date or DATE_CEILING
 
 
 def _parse_date(text: str) -> dt.date | dt.datetime | None:

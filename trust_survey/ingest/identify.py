@@ -75,6 +75,8 @@ class Identity:
     org_name: str = ""
     source: str = "meta"          # meta, cover, headers, spss-note, variables
     issues: list[Issue] = field(default_factory=list)
+    #: Where the return states who it is from -> what it states there ({"organisation": "RJ1", ...}).
+    stated: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def norm_header(value: Any) -> str:
@@ -108,6 +110,65 @@ def _key_values(grid: list[list[Any]]) -> dict[str, Any]:
         if len(row) >= 2 and row[0] is not None:
             out[str(row[0]).strip()] = row[1]
     return out
+
+
+def _first_values(grid: list[list[Any]]) -> dict[str, Any]:
+    """Label -> value of a cover sheet, the first row of each label winning (a section may share a label)."""
+    out: dict[str, Any] = {}
+    for row in grid:
+        if len(row) >= 2 and row[0] is not None:
+            out.setdefault(str(row[0]).strip(), row[1])
+    return out
+
+
+#: What a return states about itself, as named in messages.
+FACTS = {"org_code": "organisation", "instrument_id": "instrument", "instrument_version": "version",
+         "round": "round"}
+
+
+def _facts(values: dict[str, Any]) -> dict[str, str]:
+    """The identity facts in ``values`` (keyed as the meta sheet keys them), as compared: blank ones left out."""
+    out = {}
+    for key, name in FACTS.items():
+        value = values.get(key)
+        if key in ("instrument_version", "round"):
+            number = _int(value)
+            text = str(number) if number is not None else display(value).strip()
+        else:
+            text = display(value).strip()
+        if text:
+            out[name] = text.upper() if key == "org_code" else text
+    return out
+
+
+def name_facts(file: str, registry: Registry) -> dict[str, str]:
+    """What a file name states when it follows the built pattern ``<org>_<instrument>_v<version>_<round>``
+    (anything may follow: ``__staff.csv``, `` (1).xlsx``, ``_resubmitted.xlsx``); {} for any other name."""
+    ids = sorted(registry.ids(), key=len, reverse=True)
+    if not ids:
+        return {}
+    pattern = re.compile(r"^(?P<org>[A-Za-z0-9][A-Za-z0-9_-]*?)_(?P<inst>" + "|".join(map(re.escape, ids))
+                         + r")_v(?P<version>[0-9]+)_(?P<round>[0-9]{4})(?![0-9])")
+    m = pattern.match(file)
+    if not m:
+        return {}
+    return {"organisation": m["org"].upper(), "instrument": m["inst"], "version": str(int(m["version"])),
+            "round": m["round"]}
+
+
+def check_agreement(stated: dict[str, dict[str, str]]) -> None:
+    """Raise FileProblem F014 when the places a return states who it is from disagree (another trust's
+    cover sheet and file name under this trust's meta sheet, say): each place and its value is named."""
+    clashes = []
+    for fact in FACTS.values():
+        said = {place: facts[fact] for place, facts in stated.items() if fact in facts}
+        if len(set(said.values())) > 1:
+            clashes.append(f"{fact}: " + ", ".join(f"{place} says {value}" for place, value in said.items()))
+    if clashes:
+        raise FileProblem("F014", "the return does not agree with itself about who it is from ("
+                                  + "; ".join(clashes) + "). It was quarantined and nothing was stored or "
+                                  "superseded; ask the trust to send the workbook built for them, unchanged "
+                                  "except for their answers")
 
 
 def _registry_get(registry: Registry, instrument_id: str, version: int | None, where: str) -> Instrument:
@@ -163,41 +224,51 @@ def _round_from(name: str, round_hint: int | None, what: str) -> int:
 # ---- workbooks ------------------------------------------------------------------------------------------
 
 def identify_workbook(book, registry: Registry, file: str, round_hint: int | None) -> Identity:
-    """Identify a workbook from its meta sheet, else its cover sheet, else its sheets' headers."""
+    """Identify a workbook from its meta sheet, else its cover sheet, else its sheets' headers.
+
+    What the meta sheet, the cover sheet and the file name each state is kept in ``stated``, to be
+    checked with the organisation answered inside (:func:`check_agreement`) once that has been read."""
     names = book.sheet_names
     problem = ""
+    stated = {}
+    cover_name = _find_sheet(names, C.COVER_SHEET)
+    cover = {}
+    if cover_name:
+        labels = {label.casefold(): key for label, key in C.COVER_FIELDS + C.INDIVIDUAL_COVER_FIELDS}
+        for label, value in _first_values(book.grid(cover_name)).items():
+            if label.casefold() in labels:
+                cover[labels[label.casefold()]] = value
     meta_name = _find_sheet(names, C.META_SHEET)
     if meta_name:
         meta = _key_values(book.grid(meta_name))
+        stated["the meta sheet"] = _facts(meta)
+    if cover:
+        stated[f"the {cover_name} sheet"] = _facts(cover)
+    stated["the file name"] = name_facts(file, registry)
+    if meta_name:
         inst_id = str(meta.get("instrument_id") or "").strip()
         version, round_ = _int(meta.get("instrument_version")), _int(meta.get("round"))
         org = str(meta.get("org_code") or "").strip().upper()
         if inst_id and version and round_ and org:
             inst = _registry_get(registry, inst_id, version, "its meta sheet")
-            identity = Identity(inst, round_, org, str(meta.get("org_name") or ""), "meta")
+            identity = Identity(inst, round_, org, str(meta.get("org_name") or ""), "meta", stated=stated)
             return _finish(identity, registry, round_hint, str(meta.get("definition_sha256") or "") or None, file)
         problem = "its meta sheet is damaged (instrument, version, round or organisation missing)"
     else:
         problem = "it has no meta sheet (answers copied into another file, or re-saved by another program)"
-    cover_name = _find_sheet(names, C.COVER_SHEET)
     if cover_name:
-        labels = {label.casefold(): key for label, key in C.COVER_FIELDS + C.INDIVIDUAL_COVER_FIELDS}
-        cover = {}
-        for label, value in _key_values(book.grid(cover_name)).items():
-            if label.casefold() in labels:
-                cover[labels[label.casefold()]] = value
         inst_id = str(cover.get("instrument_id") or "").strip()
         version, round_ = _int(cover.get("instrument_version")), _int(cover.get("round"))
         org = str(cover.get("org_code") or "").strip().upper()
         if inst_id and version and org:
             inst = _registry_get(registry, inst_id, version, "its cover sheet")
             round_ = round_ or _round_from(file, round_hint, "the cover sheet has no round")
-            identity = Identity(inst, round_, org, str(cover.get("org_name") or ""), "cover")
+            identity = Identity(inst, round_, org, str(cover.get("org_name") or ""), "cover", stated=stated)
             identity.issues.append(Issue("W020", f"{problem}; identified from the cover sheet as {inst.key}, round "
                                                  f"{round_}, {org}", file=file, sheet=cover_name))
             return _finish(identity, registry, round_hint, None, file)
         problem += "; its cover sheet does not name the instrument and organisation"
-    return _identify_by_headers(book, registry, file, round_hint, problem)
+    return _identify_by_headers(book, registry, file, round_hint, problem, stated)
 
 
 def header_score(book, sheet: SheetLayout) -> tuple[str | None, float]:
@@ -220,7 +291,8 @@ def header_score(book, sheet: SheetLayout) -> tuple[str | None, float]:
     return best, best_score
 
 
-def _identify_by_headers(book, registry: Registry, file: str, round_hint: int | None, problem: str) -> Identity:
+def _identify_by_headers(book, registry: Registry, file: str, round_hint: int | None, problem: str,
+                         stated: dict[str, dict[str, str]]) -> Identity:
     scored = []
     for inst in registry.all():
         layout = layout_for(inst)
@@ -242,7 +314,7 @@ def _identify_by_headers(book, registry: Registry, file: str, round_hint: int | 
             if row and str(row[0] or "").strip() == cell.ref and len(row) >= cell.col:
                 org = display(row[cell.col - 1]).strip().upper()
     round_ = _round_from(file, round_hint, "no meta or cover sheet")
-    identity = Identity(inst, round_, org, "", "headers")
+    identity = Identity(inst, round_, org, "", "headers", stated=stated)
     identity.issues.append(Issue("W021", f"{problem}; identified from its sheet names and headers as {inst.key}, "
                                          f"round {round_}, {org or 'organisation unknown'}", file=file))
     return _finish(identity, registry, round_hint, None, file)
@@ -318,7 +390,11 @@ def identify_records(records: list, registry: Registry, file: str, round_hint: i
     if len(codes) > 1:
         raise FileProblem("F013", f"the record files of this return name different organisations "
                                   f"({', '.join(sorted(codes))}); send one organisation's files together")
+    stated = {"its SPSS document": _facts(notes),
+              f"its {id_var.upper()} variable": {"organisation": next(iter(codes))} if codes else {},
+              "the file name": name_facts(file, registry)}
+    check_agreement(stated)
     org = next(iter(codes), "") or str(notes.get("org_code", "")).upper()
     round_ = records_round(notes, file, round_hint)
-    identity = Identity(inst, round_, org, "", source)
+    identity = Identity(inst, round_, org, "", source, stated=stated)
     return _finish(identity, registry, round_hint, notes.get("sha256"), file)

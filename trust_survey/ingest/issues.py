@@ -31,6 +31,7 @@ CODES: dict[str, tuple[str, str]] = {
     "F011": (ERROR, "sheet far too large"),
     "F012": (ERROR, "cannot tell which organisation or round this return is from"),
     "F013": (ERROR, "record files of one return disagree"),
+    "F014": (ERROR, "the return disagrees with itself about who it is from"),
     "V001": (ERROR, "required answer missing"),
     "V002": (ERROR, "not a number"),
     "V003": (ERROR, "out of bounds"),

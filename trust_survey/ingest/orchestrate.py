@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import re
+import stat
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,8 +39,8 @@ from trust_survey.errors import InputFileError
 from trust_survey.ingest.clean import Cleaner
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
-    Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
-    records_round,
+    Identity, check_agreement, field_map, identify_records, identify_respondent, identify_workbook,
+    instrument_of_records, is_individual, records_round,
 )
 from trust_survey.ingest.individual import (
     Mapping, choose_mapping, part_sha, platform_record, platform_source, split_cases, workbook_platform,
@@ -79,7 +80,7 @@ class Unit:
     files: list[dict]
     received_at: dt.datetime
     note: str = ""
-    problem: Issue | None = None
+    problems: list[Issue] = field(default_factory=list)   # why it is refused unread (F codes), if it is
     part_of: str = ""   # one respondent of a many-respondent file: that file's name
 
     @property
@@ -155,16 +156,55 @@ class IngestResult:
 
 # ---- 1. collect -------------------------------------------------------------------------------------------
 
+def _special(path: Path) -> str:
+    """What ``path`` itself is when it is not a plain file or folder (its link is not followed): a symbolic
+    link, a named pipe, a device or a socket; "" for a file or a folder."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return ""
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISFIFO(mode):
+        return "pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return ""
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    """Everything under ``folder`` but folders and hidden names, never following a link (to a file or a
+    folder) nor going into one; a folder that cannot be opened is given as itself."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        yield folder
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        else:
+            yield Path(entry.path)
+
+
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Files to read (folders walked recursively) and files skipped as clearly not returns."""
+    """Files to read (folders walked recursively) and files skipped as clearly not returns.
+
+    Symbolic links, named pipes, devices and sockets are skipped, whether found in a folder or named:
+    none is ever opened (a link could lead out of the returns folder to any file on the system; a pipe
+    would wait for ever)."""
     files, skipped = [], []
     for path in paths:
         path = Path(path)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if not child.is_file() or any(p.startswith(".") for p in child.relative_to(path).parts):
-                    continue
-                if (child.name in NOT_RETURNS or child.name.startswith("~$")
+        if _special(path):
+            skipped.append(path)
+        elif path.is_dir():
+            for child in sorted(_walk(path)):
+                if (_special(child) or child.is_dir() or child.name in NOT_RETURNS or child.name.startswith("~$")
                         or child.suffix.lower() not in RETURN_SUFFIXES):
                     skipped.append(child)
                 else:
@@ -182,8 +222,25 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return unique, skipped
 
 
+SPECIAL_REASONS = {
+    "link": "a symbolic link, which is never followed (it could lead to any file on this computer, and "
+            "unzipping an archive can make one); if it is a return, copy the file itself here and ingest again",
+    "pipe": "a named pipe (FIFO), not a file; it was not opened",
+    "device": "a device, not a file; it was not opened",
+    "socket": "a socket, not a file; it was not opened",
+}
+
+
 def skip_reason(path: Path) -> str:
     """Why a file found in a folder was not read, in words an analyst can act on."""
+    special = _special(path)
+    if special == "link" and path.is_dir():
+        return ("a symbolic link to a folder, which is never followed (it could lead anywhere on this computer); "
+                "if it holds returns, name the folder itself")
+    if special:
+        return SPECIAL_REASONS[special]
+    if path.is_dir():
+        return "a folder that could not be opened (check its permissions)"
     suffix = path.suffix.lower()
     if path.name in NOT_RETURNS:
         return "one of trust-survey's own files (a register, manifest or report), not a return"
@@ -200,18 +257,41 @@ def _received(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
 
 
+DATA_FAMILIES = {".csv": "csv", ".txt": "csv", ".sav": "sav", ".zsav": "sav"}
+
+
+def _group_key(path: Path, family: str) -> tuple:
+    """Which return a record file belongs to: ``<stem>.sav`` and ``<stem>__<table>.sav`` share one."""
+    stem = path.stem.rsplit("__", 1)[0] if "__" in path.stem else path.stem
+    return path.parent, stem, family
+
+
 def make_units(files: list[Path], max_mb: float) -> list[Unit]:
-    """Sniff and hash every file; group SPSS/CSV record files of one return into one unit."""
+    """Sniff and hash every file; group SPSS/CSV record files of one return into one unit.
+
+    A record file refused unread (binary content in a CSV, a damaged .sav…) stays in its return's unit
+    and refuses the whole return: one half-read is never stored as if it were complete."""
     groups: dict[tuple, list[tuple[Path, str, str, str]]] = {}
+    refused: dict[tuple, list[tuple[Path, dict, Issue]]] = {}
     units: list[Unit] = []
     for path in files:
-        info = {"file_name": path.name, "bytes": path.stat().st_size, "path": path}
+        info = {"file_name": path.name, "bytes": path.lstat().st_size, "path": path}
         try:
             sniffed = sniff(path, max_mb)
         except FileProblem as exc:
+            problem = Issue(exc.code, exc.message, file=path.name)
+            if _special(path):   # became a link or a pipe since it was collected: neither read nor copied
+                sha = hashlib.sha256(f"not a file: {path}".encode()).hexdigest()
+                units.append(Unit(path.name, [path], "unknown", sha, [], dt.datetime.now().replace(microsecond=0),
+                                  problems=[problem]))
+                continue
             sha = sha256_file(path)   # streamed in blocks, so an oversized file costs no memory
-            units.append(Unit(path.name, [path], "unknown", sha, [{**info, "sha256": sha}], _received(path),
-                              problem=Issue(exc.code, exc.message, file=path.name)))
+            family = DATA_FAMILIES.get(path.suffix.lower())
+            if family:
+                refused.setdefault(_group_key(path, family), []).append((path, {**info, "sha256": sha}, problem))
+            else:
+                units.append(Unit(path.name, [path], "unknown", sha, [{**info, "sha256": sha}], _received(path),
+                                  problems=[problem]))
             continue
         sha = sha256_file(path)
         if sniffed.kind in WORKBOOK_KINDS:
@@ -219,18 +299,31 @@ def make_units(files: list[Path], max_mb: float) -> list[Unit]:
                               sniffed.note))
             continue
         family = "sav" if sniffed.kind in ("sav", "zsav") else "csv"
-        stem = path.stem.rsplit("__", 1)[0] if "__" in path.stem else path.stem
-        groups.setdefault((path.parent, stem, family), []).append((path, sha, sniffed.kind, sniffed.note))
+        groups.setdefault(_group_key(path, family), []).append((path, sha, sniffed.kind, sniffed.note))
+    for key, bad in refused.items():
+        if key not in groups:   # a file on its own, or every file of its return refused: each on its own
+            units.extend(Unit(p.name, [p], "unknown", f["sha256"], [f], _received(p), problems=[issue])
+                         for p, f, issue in bad)
     for (folder, stem, family), members in groups.items():
         members.sort(key=lambda m: ("__" in m[0].stem, m[0].name))
+        bad = refused.get((folder, stem, family), [])
         files_info = [{"file_name": p.name, "bytes": p.stat().st_size, "path": p, "sha256": s}
-                      for p, s, _, _ in members]
-        sha = members[0][1] if len(members) == 1 else hashlib.sha256(
-            "\n".join(sorted(s for _, s, _, _ in members)).encode()).hexdigest()
-        name = members[0][0].name if len(members) == 1 else f"{stem}.{family} (+{len(members) - 1} record files)"
+                      for p, s, _, _ in members] + [f for _, f, _ in bad]
+        hashes = sorted(f["sha256"] for f in files_info)
+        sha = hashes[0] if len(hashes) == 1 else hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+        paths = [m[0] for m in members] + [p for p, _, _ in bad]
+        first = min(paths, key=lambda p: ("__" in p.stem, p.name))
+        name = first.name if len(paths) == 1 else f"{stem}.{family} (+{len(paths) - 1} record files)"
         note = "; ".join(sorted({n for *_, n in members if n}))
-        units.append(Unit(name, [m[0] for m in members], family, sha, files_info,
-                          max(_received(m[0]) for m in members), note))
+        problems = []
+        for p, _, issue in bad:
+            others = ", ".join(q.name for q in paths if q != p)
+            problems.append(Issue(issue.code, f"{issue.message}. This file is one record file of the return "
+                                              f"{name} (with {others}), so the whole return was refused and nothing "
+                                              "from it stored: a return is stored whole or not at all; ask the "
+                                              "trust to resend all its files", file=p.name))
+        units.append(Unit(name, paths, family, sha, files_info, max(_received(p) for p in paths), note,
+                          problems=problems))
     return units
 
 
@@ -268,8 +361,8 @@ class Context:
 
 def examine(unit: Unit, ctx: Context) -> Examined:
     """Read, identify, extract and clean one unit; never raises for a bad file."""
-    if unit.problem is not None:
-        return Examined(unit, issues=[unit.problem])
+    if unit.problems:
+        return Examined(unit, issues=list(unit.problems))
     issues = []
     if unit.note:
         issues.append(Issue("W024", f"{unit.note}", file=unit.name))
@@ -289,7 +382,7 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             finally:
                 book.close()
         else:
-            records = [read_sav(p) if unit.kind == "sav" else read_csv(p) for p in unit.paths]
+            records = [_read_record(p, unit) for p in unit.paths]
             stem = unit.paths[0].stem.rsplit("__", 1)[0]
             found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
             if found is not None:
@@ -314,6 +407,17 @@ def examine(unit: Unit, ctx: Context) -> Examined:
     return _checked(unit, identity, extracted, issues, ctx)
 
 
+def _read_record(path: Path, unit: Unit):
+    """One record file of an SPSS/CSV return; a problem with it names it and refuses the whole return."""
+    try:
+        return read_sav(path) if unit.kind == "sav" else read_csv(path)
+    except FileProblem as exc:
+        if len(unit.paths) == 1:
+            raise
+        raise FileProblem(exc.code, f"{path.name}: {exc.message}. The whole return was refused and nothing from "
+                                    "it stored: a return is stored whole or not at all") from None
+
+
 def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
     """:func:`examine`, then copy a readable unit's files to the archive (content-addressed, so a copy
     made for a run that is then rolled back is harmless). Done here so the copies, which are mostly
@@ -334,6 +438,11 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
     issues.extend(identity.issues)
     issues.extend(extracted.issues)
     issues.extend(_clean_cells(identity, extracted, ctx.cleaner(identity.instrument)))
+    try:
+        _identity_agrees(identity, extracted)
+    except FileProblem as exc:   # quarantined: what the checks found is moot, but the answer's cell is kept
+        kept = [i for i in issues if i.code == "V012"]
+        return Examined(unit, issues=kept + [Issue(exc.code, exc.message, file=unit.name)])
     if not identity.org_name:
         identity.org_name = next((c.text for c in extracted.cells if c.field_id == ORG_NAME_FIELD and c.text), "")
     issues.extend(cross_issues(identity.instrument, extracted))
@@ -342,6 +451,18 @@ def _checked(unit: Unit, identity: Identity, extracted: Extracted, issues: list[
                   checks=unit_checks(ctx.ruled_fields(inst), extracted))
     extracted.cells = []   # all that later stages need is above: the cells need not travel back from a worker
     return ex
+
+
+def _identity_agrees(identity: Identity, extracted: Extracted) -> None:
+    """Raise FileProblem F014 unless every place the return states who it is from agrees: a workbook's
+    meta sheet, cover sheet, file name and the organisation (or respondent) answered in its form."""
+    inst = identity.instrument
+    stated = dict(identity.stated)
+    answered = next((c for c in extracted.cells if c.field_id == inst.id_item and c.record == FORM and c.text
+                     and c.sheet), None)
+    if answered is not None:
+        stated[f"the answer in {answered.sheet}!{answered.cell}"] = {"organisation": answered.text}
+    check_agreement(stated)
 
 
 def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: str, notes: dict,
@@ -638,7 +759,7 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
                                                     f"{when:%d/%m/%Y %H:%M}; nothing changed",
                                             errors=int(status == "rejected")))
                 on_progress(1)
-            elif unit.sha256 in seen and unit.problem is None:
+            elif unit.sha256 in seen and not unit.problems:
                 outcomes.append(FileOutcome(unit.name, "duplicate", message=f"same content as {seen[unit.sha256]} "
                                                                             "in this run; read once"))
                 on_progress(1)
@@ -706,7 +827,7 @@ def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
             chunk = max(1, min(8, len(units) // (workers * 4)))   # fewer round trips, still balanced at the end
             results = pool.map(_examine_in_worker, units, chunksize=chunk)
-            column_engine = make_engine(engine) if any(u.problem is None for u in units) else None
+            column_engine = make_engine(engine) if any(not u.problems for u in units) else None
             out = []
             for ex in results:
                 for one in [ex, *(ex.parts or [])]:

@@ -17,6 +17,7 @@ standard library, every value as text, UTF-8 (with or without BOM), UTF-16 or el
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import math
@@ -30,6 +31,7 @@ from xml.etree import ElementTree as ET
 from trust_survey.cells import address, col_letter, col_number  # noqa: F401 - re-exported
 from trust_survey.ingest.issues import FileProblem, Issue
 from trust_survey.ingest.sniff import check_zip
+from trust_survey.values import DateOutOfRange
 
 MAX_CELLS = 4_000_000           # cells calamine may allocate for one sheet (A1 to the last used cell)
 MAX_SHEET_XML = 48 * 2**20       # bytes of one sheet's XML
@@ -263,12 +265,41 @@ def _clean_sav_value(value: Any) -> Any:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, DateOutOfRange):
         value = value.rstrip()   # SPSS pads strings to the variable's width
         return value or None
     if hasattr(value, "to_pydatetime"):
         return None if value != value else value.to_pydatetime()
     return value
+
+
+SPSS_EPOCH = dt.datetime(1582, 10, 14)   # SPSS dates are seconds since the start of the Gregorian calendar
+_SPSS_DATE_FORMAT = re.compile(r"^(DATETIME|YMDHMS|DATE|ADATE|EDATE|SDATE|JDATE|MOYR|QYR|WKYR)", re.I)
+
+
+def _spss_date(seconds: Any, fmt: str) -> Any:
+    """An SPSS date variable's value (seconds since 14/10/1582) as a date, or a datetime for a DATETIME
+    format; beyond the calendar (after 31/12/9999, before year 1) as :class:`DateOutOfRange`."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return None
+    try:
+        when = SPSS_EPOCH + dt.timedelta(seconds=float(seconds))
+    except (OverflowError, ValueError):
+        side = "after 31/12/9999" if float(seconds) > 0 else "before 01/01/0001"
+        return DateOutOfRange(f"{float(seconds):g} seconds after 14/10/1582, a date {side}")
+    return when if fmt.upper().startswith(("DATETIME", "YMDHMS")) else when.date()
+
+
+def _read_sav_dates_raw(pyreadstat, path: Path):
+    """Read a .sav whose dates pyreadstat cannot convert (one lies past the year 9999): every date
+    variable is read as seconds and converted here, case by case."""
+    import pandas as pd
+
+    df, meta = pyreadstat.read_sav(str(path), user_missing=True, disable_datetime_conversion=True)
+    for name, fmt in (meta.original_variable_types or {}).items():
+        if name in df.columns and _SPSS_DATE_FORMAT.match(fmt or ""):
+            df[name] = pd.Series([_spss_date(v, fmt) for v in df[name]], index=df.index, dtype=object)
+    return df, meta
 
 
 def read_sav(path: Path) -> DataRecord:
@@ -279,7 +310,10 @@ def read_sav(path: Path) -> DataRecord:
         _, head = pyreadstat.read_sav(str(path), metadataonly=True)
         if (head.number_rows or 0) > MAX_DATA_ROWS:
             raise FileProblem("F011", too_many_rows(head.number_rows, "cases"))
-        df, meta = pyreadstat.read_sav(str(path), user_missing=True)
+        try:
+            df, meta = pyreadstat.read_sav(str(path), user_missing=True)
+        except OverflowError:
+            df, meta = _read_sav_dates_raw(pyreadstat, path)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise FileProblem("F001", f"damaged SPSS file: {exc}; ask the trust to save it again from SPSS "
                                   "(File > Save As > .sav) and resend") from None

@@ -11,6 +11,9 @@ inflated: total uncompressed size, per-member compression ratio and member count
 """
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,16 +132,25 @@ def sniff(path: Path, max_mb: float = DEFAULT_MAX_MB) -> Sniffed:
     """What ``path`` holds; raise FileProblem (F001-F006, F010) for what cannot or must not be read."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size == 0:
-            raise FileProblem("F010", "the file is empty (0 bytes); ask the trust to resend it")
-        if size > max_mb * 2**20:
-            raise FileProblem("F002", f"the file is {size / 2**20:,.1f} MB, above the {max_mb:g} MB limit; a "
-                                      "return is normally under 1 MB (raise the limit with --max-mb if it is "
-                                      "genuine)")
-        with open(path, "rb") as fh:
+        # Opened without following a link and without waiting on a pipe, then checked to be a plain
+        # file: what was collected as a file may have been swapped for a link since.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise FileProblem("F006", "not a plain file (a pipe, device or socket); it was not read")
+            size = info.st_size
+            if size == 0:
+                raise FileProblem("F010", "the file is empty (0 bytes); ask the trust to resend it")
+            if size > max_mb * 2**20:
+                raise FileProblem("F002", f"the file is {size / 2**20:,.1f} MB, above the {max_mb:g} MB limit; a "
+                                          "return is normally under 1 MB (raise the limit with --max-mb if it is "
+                                          "genuine)")
             head = fh.read(8192)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileProblem("F006", "a symbolic link, which is never followed; copy the file itself and "
+                                      "ingest it again") from None
         raise FileProblem("F001", f"cannot be read: {exc.strerror or exc}") from None
     suffix = path.suffix.lower()
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):

@@ -68,7 +68,8 @@ class WorkbookFiller:
         build_workbook(inst, PLACEHOLDER, round_, buf, deadline=deadline, contact=contact, built_at=built_at,
                        layout=self.layout)
         self.wb = openpyxl.load_workbook(io.BytesIO(buf.getvalue()))
-        self.cover_rows = {key: C.COVER_FIRST_ROW + i for i, (_, key) in enumerate(C.COVER_FIELDS)}
+        fields = C.INDIVIDUAL_COVER_FIELDS if "individual" in inst.audience else C.COVER_FIELDS
+        self.cover_rows = {key: C.COVER_FIRST_ROW + i for i, (_, key) in enumerate(fields)}
         self.meta_rows = {key: i for i, key in enumerate(C.META_KEYS, start=1)}
 
     def address(self, table: str | None, row: int | None, field_id: str) -> tuple[str, str]:
@@ -82,7 +83,8 @@ class WorkbookFiller:
         cells = []
         meta = meta_values(self.inst, org, self.round, self.built_at)
         for key in ("org_name", "org_code"):
-            cells.append((C.COVER_SHEET, self.cover_rows[key], 2, neutralise(org[key])))
+            if key in self.cover_rows:   # an individual's cover has no organisation name
+                cells.append((C.COVER_SHEET, self.cover_rows[key], 2, neutralise(org[key])))
             cells.append((C.META_SHEET, self.meta_rows[key], 2, neutralise(meta[key])))
         for cell in self.layout.form_cells():
             value = _sheet_value(answers.form.get(cell.field.field_id))
