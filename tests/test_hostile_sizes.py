@@ -48,9 +48,14 @@ def edit_zip(src: Path, dst: Path, edits: dict, extra: dict | None = None) -> Pa
     return dst
 
 
+SST = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+       b'spreadsheetml/2006/main" count="2147483647" uniqueCount="2147483647"><si><t>Clinical Bioinformatician</t>'
+       b'</si></sst>')
+
+
 def forged_shared_strings(src: Path, dst: Path) -> Path:
     """The return as Excel would store a text cell (a shared string), its part declaring 2^31-1 strings."""
-    return edit_zip(src, dst, {
+    edits = {
         STAFF_SHEET: lambda d: d.replace(FIRST_TITLE, b'<c r="A2" s="8" t="s"><v>0</v></c>'),
         "[Content_Types].xml": lambda d: d.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" '
                                                    b'ContentType="application/vnd.openxmlformats-officedocument.'
@@ -58,10 +63,8 @@ def forged_shared_strings(src: Path, dst: Path) -> Path:
         "xl/_rels/workbook.xml.rels": lambda d: d.replace(b"</Relationships>", b'<Relationship Id="rIdSST" '
                                                           b'Type="http://schemas.openxmlformats.org/officeDocument/'
                                                           b'2006/relationships/sharedStrings" Target="sharedStrings.'
-                                                          b'xml"/></Relationships>')},
-        extra={"xl/sharedStrings.xml": b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="'
-                                       b'http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2147483647"'
-                                       b' uniqueCount="2147483647"><si><t>Clinical Bioinformatician</t></si></sst>'})
+                                                          b'xml"/></Relationships>')}
+    return edit_zip(src, dst, edits, extra={"xl/sharedStrings.xml": SST})
 
 
 def far_cell(src: Path, dst: Path, cell: bytes) -> Path:
@@ -106,8 +109,8 @@ def test_ingest__forged_sizes_in_any_attribute_order__are_refused_unread_and_the
     issues = read_issues(Path("run")).set_index("file")
     for name in hostile:
         assert issues.loc[name, "code"] == "F011", (name, issues.loc[name, "message"])
-    assert "part 'xl/sharedStrings.xml' declares 2,147,483,647 shared strings" in issues.loc["RJ1_strings.xlsx",
-                                                                                            "message"]
+    forged = issues.loc["RJ1_strings.xlsx", "message"]
+    assert "part 'xl/sharedStrings.xml' declares 2,147,483,647 shared strings" in forged
     for name in ("RRK_reordered.xlsx", "RBV_quoted.xlsx"):
         assert f"part '{STAFF_SHEET}' has content out to cell XFD1048576" in issues.loc[name, "message"]
     assert "out to cell XFD1048576" in issues.loc["RJ1_positional.xlsx", "message"]   # placed after XFC1
