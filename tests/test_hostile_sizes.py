@@ -6,6 +6,7 @@ starts, so a reader that trusts a forged size fails the test at once instead of 
 """
 from __future__ import annotations
 
+import csv
 import resource
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest_helpers import db_counts, make_return, read_issues
+from ingest_helpers import FORM, INST, ORGS, ROUND, db_counts, make_return, query, read_issues
+from trust_survey.ingest.readers import TEXT_MARGIN
 
 DB = Path("outputs/trust_survey.duckdb")
 LIMIT = 1536 * 2**20    # a correct run needs well under this (measured: about 0.9 GB of address space)
@@ -135,3 +137,49 @@ def test_ingest__honest_sizes_near_the_limits__are_read(run, tmp_path):
     assert read_issues(Path("run")).empty
     files = pd.read_csv(Path("run") / "files.csv", dtype=str, keep_default_na=False)
     assert list(files.status) == ["accepted"]
+
+
+LONG = ("Clinical Bioinformatician " * 240_000).strip()     # 6,239,999 characters in one job title
+
+
+def csv_return(folder: Path, org_code: str, job_title: str) -> list[Path]:
+    """A CSV return (form file + staff file) as a trust's own system would export it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{org_code}_trust_capability_v1_{ROUND}"
+    fields = [f for f in INST.fields() if f.table is None]
+    values = {**FORM, "org_code": org_code, "org_name": ORGS[org_code], "signoff_date": "2027-01-15"}
+    with open(f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([[f.var_name for f in fields],
+                                  ["" if values.get(f.field_id) is None else values[f.field_id] for f in fields]])
+    with open(f"{stem}__staff.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["ORGCODE"] + [f.var_name for f in INST.fields() if f.table == "staff"],
+                                  [org_code, job_title, "Genomics Laboratory", "Band 7", 3, 2.5,
+                                   "HCPC registered clinical scientist", 1]])
+    return [Path(f"{stem}.csv"), Path(f"{stem}__staff.csv")]
+
+
+def test_ingest__megabytes_in_one_cell__are_cut_at_reading_and_reported_with_their_real_length(run, tmp_path):
+    first = run("ingest", make_return(tmp_path / "stored"), "--out", "first", "--engine", "pandas")
+    assert first.exit_code == 0
+    stored = query(DB, "SELECT field_id, row_index, value FROM answers ORDER BY ALL")
+    xlsx = edit_zip(make_return(tmp_path / "src", "RGT"), tmp_path / "in" / f"RGT_trust_capability_v1_{ROUND}.xlsx",
+                    {STAFF_SHEET: lambda d: d.replace(FIRST_TITLE, FIRST_TITLE.replace(
+                        b"Clinical Bioinformatician", LONG.encode()))})
+    csvs = csv_return(tmp_path / "in", "RRK", LONG)
+    result = ingest_limited(xlsx, *csvs, "--out", "run", "--quiet")    # the default engine, Great Expectations
+    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr + result.stdout and "out of memory" not in result.stderr + result.stdout
+    issues = read_issues(Path("run"))
+    long = issues[issues.code == "V010"].set_index("file")
+    assert set(long.index) == {xlsx.name, csvs[1].name}, issues[["file", "code", "message"]]
+    for name in long.index:
+        assert long.loc[name, "message"] == "Job title is 6,239,999 characters long; at most 150 allowed"
+        assert long.loc[name, "severity"] == "error" and 150 < len(long.loc[name, "value"]) <= 150 + TEXT_MARGIN
+    assert (long.loc[xlsx.name, "sheet"], long.loc[xlsx.name, "cell"]) == ("Staff", "A2")
+    assert long.loc[csvs[1].name, "row"] == "2" and not (issues.code == "F001").any()
+    quarantined = {p.name for p in Path("outputs/quarantine").glob("*.reason.txt")}
+    for path in (xlsx, *csvs):
+        assert any(q.endswith(f"_{path.name}.reason.txt") for q in quarantined), (path.name, quarantined)
+    assert query(DB, "SELECT field_id, row_index, value FROM answers WHERE submission_id = 1 ORDER BY ALL"
+                 ).equals(stored)
+    assert query(DB, "SELECT status FROM submissions WHERE submission_id = 1").status[0] == "accepted"

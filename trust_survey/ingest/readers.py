@@ -37,6 +37,12 @@ MAX_SHEET_XML = 48 * 2**20       # bytes of one sheet's XML
 #: rows and a survey-platform export one row per respondent, so beyond this the file is refused
 #: before its rows become Python objects (a 50 MB CSV would otherwise need gigabytes).
 MAX_DATA_ROWS = 20_000
+#: Characters of one cell kept when reading: a spreadsheet cell's own limit (also the longest text a
+#: definition may allow), plus :data:`TEXT_MARGIN`. Longer text is cut here, before it is copied into
+#: cleaning and the checks (a few megabytes in one cell cost gigabytes there); its real length travels
+#: with it so the issue about it reports that.
+MAX_CELL_TEXT = 32_767
+TEXT_MARGIN = 100
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""")
 _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -44,6 +50,22 @@ _ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>(.*?)</f>)", re.S)
 _HAS_FORMULA = re.compile(rb"<f[ >/]")   # a cell formula, not <formula1> of a data validation
 _VALUE = re.compile(rb"<v>(.*?)</v>", re.S)
+
+
+class LongText(str):
+    """Text cut at reading; ``length`` is how many characters it really had."""
+
+    length: int
+
+
+def cut_text(value: Any, limit: int = MAX_CELL_TEXT) -> Any:
+    """``value``, or its first ``limit`` + :data:`TEXT_MARGIN` characters as :class:`LongText` when it is
+    longer (its real length kept, also when it was cut before)."""
+    if not isinstance(value, str) or len(value) <= limit + TEXT_MARGIN:
+        return value
+    out = LongText(value[: limit + TEXT_MARGIN])
+    out.length = getattr(value, "length", len(value))
+    return out
 
 
 @dataclass
@@ -182,7 +204,7 @@ class BookReader:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _problem(exc, name) from None
-        grid = [[None if v == "" else v for v in row] for row in rows]
+        grid = [[None if v == "" else cut_text(v) if isinstance(v, str) else v for v in row] for row in rows]
         self._grids[name] = grid
         return grid
 
@@ -229,7 +251,7 @@ def _clean_sav_value(value: Any) -> Any:
         return None
     if isinstance(value, str):
         value = value.rstrip()   # SPSS pads strings to the variable's width
-        return value or None
+        return cut_text(value) or None
     if hasattr(value, "to_pydatetime"):
         return None if value != value else value.to_pydatetime()
     return value
@@ -283,6 +305,8 @@ def read_csv(path: Path) -> DataRecord:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
+    if csv.field_size_limit() < len(text) + 1:   # one long cell is cut below, not a reason to refuse the file
+        csv.field_size_limit(len(text) + 1)
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:
@@ -294,6 +318,6 @@ def read_csv(path: Path) -> DataRecord:
     rows, numbers = [], []
     for n, line in numbered[1:]:
         line = line + [""] * (len(header) - len(line))
-        rows.append([None if cell == "" else cell for cell in line])
+        rows.append([None if cell == "" else cut_text(cell) for cell in line])
         numbers.append(n)
     return DataRecord(Path(path), "csv", header, rows, {}, issues, numbers)
