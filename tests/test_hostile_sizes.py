@@ -183,3 +183,14 @@ def test_ingest__megabytes_in_one_cell__are_cut_at_reading_and_reported_with_the
     assert query(DB, "SELECT field_id, row_index, value FROM answers WHERE submission_id = 1 ORDER BY ALL"
                  ).equals(stored)
     assert query(DB, "SELECT status FROM submissions WHERE submission_id = 1").status[0] == "accepted"
+
+
+def test_ingest__text_beyond_a_cells_limit_in_a_field_without_one__is_reported_not_cut_silently(run, tmp_path):
+    paths = csv_return(tmp_path / "in", "RRK", "Clinical Bioinformatician")
+    form = paths[0].read_text(encoding="utf-8").replace("Head of Bioinformatics", "Head of Bioinformatics" * 2000)
+    paths[0].write_text(form, encoding="utf-8")
+    run("ingest", *paths, "--out", "run", "--engine", "pandas", expect=1)
+    issues = read_issues(Path("run"))
+    found = issues[issues.code == "V010"].iloc[0]
+    assert found.file == paths[0].name and found.field == "respondent_role" and found.row == "2"
+    assert "is 44,000 characters long; at most 32,767 (a spreadsheet cell's limit) were read" in found.message
