@@ -34,8 +34,9 @@ def ingest_limited(*args) -> subprocess.CompletedProcess:
                           text=True, timeout=600, preexec_fn=_limited)
 
 
-def edit_zip(src: Path, dst: Path, edits: dict, extra: dict | None = None) -> Path:
-    """A copy of ``src`` with ``edits[name](bytes)`` applied to its parts and ``extra`` parts added."""
+def edit_zip(src: Path, dst: Path, edits: dict, extra: dict | None = None, rename: dict | None = None) -> Path:
+    """A copy of ``src`` with ``edits[name](bytes)`` applied to its parts, parts renamed by ``rename`` and
+    ``extra`` parts added."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for item in zin.infolist():
@@ -44,7 +45,7 @@ def edit_zip(src: Path, dst: Path, edits: dict, extra: dict | None = None) -> Pa
                 changed = edits[item.filename](data)
                 assert changed != data, f"edit of {item.filename} changed nothing"
                 data = changed
-            zout.writestr(item, data)
+            zout.writestr((rename or {}).get(item.filename, item.filename), data)
         for name, data in (extra or {}).items():
             zout.writestr(name, data)
     return dst
@@ -104,6 +105,12 @@ def test_ingest__forged_sizes_in_any_attribute_order__are_refused_unread_and_the
         "RJ1_positional.xlsx": far_cell(good, d / "RJ1_positional.xlsx",
                                         b'<row r="1048576"><c r="XFC1" /><c><v>1</v></c></row>'),
         "RGT_repeats.ods": repeated_ods(d / "RGT_repeats.ods", 6000, 16384),
+        "RRK_renamed.xlsx": edit_zip(
+            good, d / "RRK_renamed.xlsx",
+            {STAFF_SHEET: lambda b: b.replace(b"</sheetData>", b'<row><c r="XFD1048576"><v>1</v></c></row>'
+                                                               b"</sheetData>"),
+             "xl/_rels/workbook.xml.rels": lambda b: b.replace(b"sheet4.xml", b"sheet4.dat")},
+            rename={STAFF_SHEET: "xl/worksheets/sheet4.dat"}),
     }
     result = ingest_limited(*hostile.values(), good, "--out", "run", "--engine", "pandas", "--quiet")
     assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
@@ -116,6 +123,7 @@ def test_ingest__forged_sizes_in_any_attribute_order__are_refused_unread_and_the
     for name in ("RRK_reordered.xlsx", "RBV_quoted.xlsx"):
         assert f"part '{STAFF_SHEET}' has content out to cell XFD1048576" in issues.loc[name, "message"]
     assert "out to cell XFD1048576" in issues.loc["RJ1_positional.xlsx", "message"]   # placed after XFC1
+    assert "part 'xl/worksheets/sheet4.dat' has content" in issues.loc["RRK_renamed.xlsx", "message"]
     assert "table 'Staff' has content out to cell XFD6000" in issues.loc["RGT_repeats.ods", "message"]
     files = pd.read_csv(Path("run") / "files.csv", dtype=str, keep_default_na=False).set_index("file")
     assert files.loc[good.name, "status"] == "accepted"          # the run went on to the good return

@@ -235,16 +235,21 @@ def check_xlsx(zf: zipfile.ZipFile) -> dict[str, PartScan]:
     for name in infos:
         if name.lower().endswith((".xml", ".rels")):
             scan(name)
-    # A workbook may name any part as a sheet (calamine reads it as XML whatever its name).
-    sheet_ids = set().union(*(s.sheet_ids for s in scans.values()))
+    # A workbook may name any part as a sheet (calamine reads it as XML whatever its name): follow the
+    # relationships of each part that lists sheets (xl/_rels/workbook.xml.rels for xl/workbook.xml).
     lower = {n.lower(): n for n in infos}
     for rels, s in list(scans.items()):
-        base = posixpath.dirname(posixpath.dirname(rels))
+        folder, base = posixpath.split(rels)
+        if posixpath.basename(folder).lower() != "_rels" or not base.lower().endswith(".rels"):
+            continue
+        home = posixpath.dirname(folder)
+        source = scans.get(lower.get(posixpath.join(home, base[:-5]).lower(), ""))
+        if source is None or not source.sheet_ids:
+            continue
         for rid, target in s.targets.items():
-            if rid not in sheet_ids:
+            if rid not in source.sheet_ids:
                 continue
-            for candidate in (target.lstrip("/"), posixpath.normpath(posixpath.join(base, target)),
-                              posixpath.normpath(posixpath.join("xl", target))):
+            for candidate in (target.lstrip("/"), posixpath.normpath(posixpath.join(home, target))):
                 name = lower.get(candidate.lower())
                 if name is not None and name not in scans:
                     scan(name)
