@@ -31,6 +31,7 @@ MAX_TAG = 1 << 16              # one tag with its attributes; longer is no sprea
 _TAG = re.compile(rb"<(/?)(?:[^\s/<>:\"'=!?]+:)?([^\s/<>:\"'=!?]+)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
 _ATTR = re.compile(rb"([^\s=/]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _REF = re.compile(rb"([A-Za-z]*)([0-9]+)")
+_DECLARING = frozenset((b"sheetData", b"sst", b"dimension", b"col", b"sheet", b"Relationship"))
 
 
 def _refused(part: str, what: str) -> FileProblem:
@@ -44,11 +45,11 @@ def _damaged(part: str, what: str) -> FileProblem:
                                "Excel or LibreOffice and resend it")
 
 
-def tags(fh: IO[bytes], part: str) -> Iterator[tuple[bool, bytes, dict[bytes, bytes], bool]]:
-    """(closing, local name, raw attributes by qualified name, self-closing) of each tag of an XML stream,
-    read a chunk at a time. Comments, CDATA and processing instructions are skipped; a document type
-    declaration, a ``<`` that opens nothing, a tag longer than :data:`MAX_TAG` or a repeated attribute
-    is refused as damaged (no spreadsheet program writes them; a reader could see them otherwise)."""
+def tags(fh: IO[bytes], part: str) -> Iterator[tuple[bool, bytes, bytes, bool]]:
+    """(closing, local name, raw attributes, self-closing) of each tag of an XML stream, read a chunk at
+    a time (see :func:`attributes`). Comments, CDATA and processing instructions are skipped; a document
+    type declaration, a ``<`` that opens nothing or a tag longer than :data:`MAX_TAG` is refused as
+    damaged (no spreadsheet program writes them; a reader could see them otherwise)."""
     buf, pos, eof = b"", 0, False
 
     def more() -> bool:
@@ -102,12 +103,17 @@ def tags(fh: IO[bytes], part: str) -> Iterator[tuple[bool, bytes, dict[bytes, by
                                  "')")
         pos = m.end()
         raw = m.group(3)
-        attrs: dict[bytes, bytes] = {}
-        for a in _ATTR.finditer(raw):
-            if a.group(1) in attrs:
-                raise _damaged(part, f"repeats the attribute '{a.group(1).decode('utf-8', 'replace')}' in one tag")
-            attrs[a.group(1)] = a.group(2) if a.group(2) is not None else a.group(3)
-        yield m.group(1) == b"/", m.group(2), attrs, raw.rstrip().endswith(b"/")
+        yield m.group(1) == b"/", m.group(2), raw, raw.endswith(b"/") or raw.rstrip().endswith(b"/")
+
+
+def attributes(raw: bytes, part: str) -> dict[bytes, bytes]:
+    """A tag's raw attribute values by qualified name; a repeated attribute is refused as damaged."""
+    attrs: dict[bytes, bytes] = {}
+    for a in _ATTR.finditer(raw):
+        if a.group(1) in attrs:
+            raise _damaged(part, f"repeats the attribute '{a.group(1).decode('utf-8', 'replace')}' in one tag")
+        attrs[a.group(1)] = a.group(2) if a.group(2) is not None else a.group(3)
+    return attrs
 
 
 def _ref(value: bytes, part: str) -> tuple[int, int] | None:
@@ -157,11 +163,11 @@ def scan_xlsx_part(fh: IO[bytes], part: str, size: int) -> PartScan:
     row = col = 0           # calamine's cursor, 0-based: the row being read, the next cell's column
     cell: tuple[int, int] | None = None
     cell_has_content = False
-    for closing, name, attrs, empty in tags(fh, part):
+    for closing, name, raw, empty in tags(fh, part):
         if in_data:
             if name == b"c":
                 if not closing:
-                    ref = attrs.get(b"r")
+                    ref = attributes(raw, part).get(b"r")
                     pos = _ref(ref, part) if ref is not None else None
                     if ref is not None and pos is not None and pos[1]:
                         cell, col = (pos[0], pos[1]), pos[1] - 1
@@ -179,7 +185,7 @@ def scan_xlsx_part(fh: IO[bytes], part: str, size: int) -> PartScan:
                     col += 1
             elif name == b"row":
                 if not closing:
-                    ref = attrs.get(b"r")
+                    ref = attributes(raw, part).get(b"r")
                     pos = _ref(ref, part) if ref is not None else None
                     if pos is not None:
                         if pos[0] > EXCEL_ROWS:
@@ -193,8 +199,9 @@ def scan_xlsx_part(fh: IO[bytes], part: str, size: int) -> PartScan:
             elif cell is not None and not closing:
                 cell_has_content = True
             continue
-        if closing:
+        if closing or name not in _DECLARING:
             continue
+        attrs = attributes(raw, part)
         if name == b"sheetData":
             in_data = not empty
         elif name == b"sst":
@@ -267,6 +274,9 @@ class OdsTable:
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
+_ODS_DECLARING = frozenset((b"table", b"table-row", b"table-cell", b"covered-table-cell"))
+
+
 def _repeat(attrs: dict[bytes, bytes], local: bytes, part: str) -> int:
     for key, value in attrs.items():
         if key == local or key.endswith(b":" + local):
@@ -298,7 +308,8 @@ def scan_ods(fh: IO[bytes], part: str = "content.xml") -> dict[str, OdsTable]:
                 current.formulas[(row + 1, col + k + 1)] = "=" + re.sub(r"^of:=?", "", formula)
         col += cell_repeat
 
-    for closing, local, attrs, empty in tags(fh, part):
+    for closing, local, raw, empty in tags(fh, part):
+        attrs = attributes(raw, part) if not closing and local in _ODS_DECLARING else {}
         if local == b"table":
             if closing:
                 current = None
