@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trust_survey import constants as C
-from trust_survey.ingest.identify import Identity, layout_for, norm_header, record_variables
+from trust_survey.ingest.identify import Identity, field_map, layout_for, norm_header, record_variables
 from trust_survey.ingest.issues import FileProblem, Issue, display
-from trust_survey.ingest.readers import MAX_DATA_ROWS, DataRecord, address, col_letter, too_many_rows
+from trust_survey.ingest.readers import (
+    MAX_CELL_TEXT, MAX_DATA_ROWS, DataRecord, LongText, address, col_letter, cut_text, too_many_rows,
+)
+from trust_survey.instruments.model import Instrument
 from trust_survey.instruments.layout import SheetLayout
 
 FORM = "form"
@@ -41,6 +44,7 @@ class Cell:
     text: str | None = None  # after cleaning: canonical text stored
     num: float | None = None
     bad: bool = False
+    length: int | None = None   # the answer's real length when it was cut (see cut_long_text)
 
 
 @dataclass
@@ -75,6 +79,27 @@ class Extracted:
                     "column": place.column}
         row = place.rows.get(row_index) if place.rows else None
         return {"file": place.file, "sheet": "", "cell": "", "row": row, "column": place.column}
+
+
+def cut_long_text(inst: Instrument, out: Extracted) -> None:
+    """Cut each text answer longer than its item allows to that limit plus a margin, before it is cleaned
+    and checked (the length rule still fails on it, and reports the real length kept in ``Cell.length``).
+    Text in a field with no length rule that was cut at reading is reported here."""
+    fields = field_map(inst)
+    for cell in out.cells:
+        if not isinstance(cell.raw, str):
+            continue
+        f = fields.get(cell.field_id)
+        ruled = f is not None and f.type in ("text", "long_text") and bool(f.item.max_length)
+        cell.raw = cut_text(cell.raw, f.item.max_length if ruled else MAX_CELL_TEXT)
+        if isinstance(cell.raw, LongText):
+            cell.length = cell.raw.length
+            if not ruled:
+                out.issues.append(Issue(
+                    "V010", f"{cell.column} is {cell.length:,} characters long; at most {MAX_CELL_TEXT:,} (a "
+                            "spreadsheet cell's limit) were read", file=cell.file, sheet=cell.sheet, cell=cell.cell,
+                    row=cell.row, column=cell.column, field=cell.field_id, value=cell.raw[:200],
+                    expected=f"at most {MAX_CELL_TEXT:,} characters"))
 
 
 # ---- workbooks ------------------------------------------------------------------------------------------
@@ -251,6 +276,7 @@ def extract_workbook(book, identity: Identity, file: str) -> Extracted:
         if values:
             out.issues.append(Issue("W025", f"extra sheet '{name}' holds {values} value(s) that are not part of the "
                                             "return; it was not read", file=file, sheet=name, value=str(values)))
+    cut_long_text(identity.instrument, out)
     return out
 
 
@@ -354,4 +380,5 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
             if filled and started is not None:
                 started.add(row_index)
         out.sources[name] = source
+    cut_long_text(inst, out)
     return out

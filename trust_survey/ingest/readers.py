@@ -8,8 +8,9 @@ in an answer cell is reported (its cached value is used; the formula is never ru
 is reported as such rather than read as a blank. .xls (BIFF) is not scanned: its formula cells are
 read as their cached values without a warning.
 
-Before calamine builds a sheet (it allocates every cell between A1 and the last used cell), the
-sheet's extent is checked, so a stray value in cell XFD1048576 cannot exhaust memory.
+Before calamine opens a workbook, every size its XML parts declare (shared strings, dimensions, each
+cell's and row's reference, .ods repeat counts) is held to a limit (:mod:`.declared`), so a stray value
+in cell XFD1048576 or a forged count cannot exhaust memory and abort the process.
 
 SPSS files are read with pyreadstat keeping user-missing codes (``user_missing=True``); CSV with the
 standard library, every value as text, UTF-8 (with or without BOM), UTF-16 or else Windows-1252.
@@ -26,26 +27,47 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from trust_survey.cells import address, col_letter, col_number  # noqa: F401 - re-exported
+from trust_survey.ingest.declared import MAX_CELLS, check_xlsx, scan_ods
 from trust_survey.ingest.issues import FileProblem, Issue
 from trust_survey.ingest.sniff import check_zip
 from trust_survey.values import DateOutOfRange
 
-MAX_CELLS = 4_000_000           # cells calamine may allocate for one sheet (A1 to the last used cell)
 MAX_SHEET_XML = 48 * 2**20       # bytes of one sheet's XML
 #: Data rows one table (sheet or record file) may hold: tables have room for at most a few hundred
 #: rows and a survey-platform export one row per respondent, so beyond this the file is refused
 #: before its rows become Python objects (a 50 MB CSV would otherwise need gigabytes).
 MAX_DATA_ROWS = 20_000
-_LAST_ROW = re.compile(rb'<row [^>]*?\br="([0-9]{1,7})"')
-_CELL_ROWS = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
-_CELL_COLS = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
-_CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+#: Characters of one cell kept when reading: a spreadsheet cell's own limit (also the longest text a
+#: definition may allow), plus :data:`TEXT_MARGIN`. Longer text is cut here, before it is copied into
+#: cleaning and the checks (a few megabytes in one cell cost gigabytes there); its real length travels
+#: with it so the issue about it reports that.
+MAX_CELL_TEXT = 32_767
+TEXT_MARGIN = 100
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""")
+_ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>(.*?)</f>)", re.S)
 _HAS_FORMULA = re.compile(rb"<f[ >/]")   # a cell formula, not <formula1> of a data validation
 _VALUE = re.compile(rb"<v>(.*?)</v>", re.S)
+
+
+class LongText(str):
+    """Text cut at reading; ``length`` is how many characters it really had."""
+
+    length: int
+
+
+def cut_text(value: Any, limit: int = MAX_CELL_TEXT) -> Any:
+    """``value``, or its first ``limit`` + :data:`TEXT_MARGIN` characters as :class:`LongText` when it is
+    longer (its real length kept, also when it was cut before)."""
+    if not isinstance(value, str) or len(value) <= limit + TEXT_MARGIN:
+        return value
+    out = LongText(value[: limit + TEXT_MARGIN])
+    out.length = getattr(value, "length", len(value))
+    return out
 
 
 @dataclass
@@ -59,8 +81,12 @@ class SheetScan:
 
 
 def _split_ref(ref: bytes) -> tuple[int, int]:
-    m = re.match(rb"([A-Z]+)([0-9]+)", ref)
-    return int(m.group(2)), col_number(m.group(1).decode())
+    m = re.match(rb"([A-Za-z]+)([0-9]+)", ref)
+    return int(m.group(2)), col_number(m.group(1).decode().upper())
+
+
+def _attrs(raw: bytes) -> dict[bytes, bytes]:
+    return {k: a or b for k, a, b in _ATTR.findall(raw)}
 
 
 class _XlsxScanner:
@@ -68,18 +94,19 @@ class _XlsxScanner:
 
     def __init__(self, zf: zipfile.ZipFile):
         self.zf = zf
+        self.extents = check_xlsx(zf)
         book = zf.read("xl/workbook.xml")
         rels = zf.read("xl/_rels/workbook.xml.rels")
         targets = {}
         for m in re.finditer(rb"<Relationship\b([^>]*)/?>", rels):
-            attrs = dict(re.findall(rb'(\w+)="([^"]*)"', m.group(1)))
+            attrs = _attrs(m.group(1))
             if b"Id" in attrs and b"Target" in attrs:
                 target = attrs[b"Target"].decode()
                 target = target.lstrip("/") if target.startswith("/") else "xl/" + target
                 targets[attrs[b"Id"].decode()] = target
         self.parts: dict[str, str] = {}
         for m in re.finditer(rb"<(?:\w+:)?sheet\b([^>]*)/>", book):
-            attrs = dict(re.findall(rb'([\w:]+)="([^"]*)"', m.group(1)))
+            attrs = _attrs(m.group(1))
             name = html.unescape(attrs.get(b"name", b"").decode("utf-8"))
             rid = next((v.decode() for k, v in attrs.items() if k.endswith(b":id")), None)
             if rid in targets:
@@ -94,74 +121,33 @@ class _XlsxScanner:
             raise FileProblem("F011", f"sheet '{name}' holds {self.zf.getinfo(part).file_size / 2**20:,.0f} MB of "
                                       "cells, far more than a return needs; delete the stray content and resend")
         xml = self.zf.read(part)
-        # Rows are stored in ascending order, so the last row number is the sheet's height; the
-        # distinct column letters are few, so the widest is cheap to find.
-        last = _LAST_ROW.search(xml, max(xml.rfind(b"<row "), 0))
-        rows = [int(last.group(1))] if last else []
-        rows += [int(n) for n in _CELL_ROWS.findall(xml[max(xml.rfind(b"<c "), 0):])]
-        out.max_row = max(rows + [xml.count(b"<row ")])
-        out.max_col = max((col_number(c.decode()) for c in set(_CELL_COLS.findall(xml))), default=0)
-        if _HAS_FORMULA.search(xml) or b't="e"' in xml:
+        if part in self.extents:
+            out.max_row, out.max_col = self.extents[part].max_row, self.extents[part].max_col
+        if _HAS_FORMULA.search(xml) or _ERROR_TYPE.search(xml):
             for m in _CELL.finditer(xml):
-                attrs, inner = m.group(2), m.group(3) or b""
-                pos = _split_ref(m.group(1))
+                attrs, inner = m.group(1), m.group(2) or b""
+                ref = _CELL_REF.search(attrs)
+                if ref is None:
+                    continue
+                pos = _split_ref(ref.group(1))
                 f = _FORMULA.search(inner)
                 if f is not None:
                     out.formulas[pos] = "=" + html.unescape((f.group(1) or b"").decode("utf-8", "replace"))
-                if b't="e"' in attrs:
+                if _ERROR_TYPE.search(attrs):
                     v = _VALUE.search(inner)
                     out.errors[pos] = html.unescape(v.group(1).decode("utf-8", "replace")) if v else "#ERROR"
         return out
 
 
-_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-
-
 def _scan_ods(zf: zipfile.ZipFile) -> dict[str, SheetScan]:
-    """Walk content.xml once: each sheet's used extent and its formula cells (repeats expanded)."""
+    """Each sheet's used extent and formula cells from ``content.xml``, its sizes checked as it is read."""
     info = zf.getinfo("content.xml")
     if info.file_size > MAX_SHEET_XML * 2:
         raise FileProblem("F011", f"the workbook holds {info.file_size / 2**20:,.0f} MB of cells, far more than a "
                                   "return needs; delete the stray content and resend")
-    scans: dict[str, SheetScan] = {}
-    current: SheetScan | None = None
-    row = col = 0
-    row_filled = False
-    with zf.open("content.xml") as fh:
-        for event, el in ET.iterparse(fh, events=("start", "end")):
-            tag = el.tag
-            if event == "start":
-                if tag == _TABLE + "table":
-                    current = scans.setdefault(el.get(_TABLE + "name", ""), SheetScan())
-                    row = 0
-                elif tag == _TABLE + "table-row":
-                    col = 0
-                    row_filled = False
-                continue
-            if current is None:
-                continue
-            if tag in (_TABLE + "table-cell", _TABLE + "covered-table-cell"):
-                repeat = int(el.get(_TABLE + "number-columns-repeated", "1"))
-                if el.get(_OFFICE + "value-type") is not None or len(el):
-                    current.max_col = max(current.max_col, col + repeat)
-                    row_filled = True
-                formula = el.get(_TABLE + "formula")
-                if formula:
-                    for k in range(min(repeat, 1000)):
-                        current.formulas[(row + 1, col + k + 1)] = "=" + re.sub(r"^of:=?", "", formula)
-                col += repeat
-                el.clear()
-            elif tag == _TABLE + "table-row":
-                repeat = int(el.get(_TABLE + "number-rows-repeated", "1"))
-                if row_filled:
-                    current.max_row = row + repeat
-                row += repeat
-                el.clear()
-            elif tag == _TABLE + "table":
-                current = None
-    return scans
+    with zf.open(info) as fh:
+        tables = scan_ods(fh)
+    return {name: SheetScan(formulas=t.formulas, max_row=t.max_row, max_col=t.max_col) for name, t in tables.items()}
 
 
 class BookReader:
@@ -182,7 +168,7 @@ class BookReader:
                 self._zip = check_zip(self.path)
                 if kind == "ods":
                     self._scans = _scan_ods(self._zip)
-                else:
+                else:   # checks every part's declared sizes before calamine reads any
                     self._xlsx = _XlsxScanner(self._zip)
                     self.macros = "xl/vbaProject.bin" in self._zip.namelist()
             self._wb = CalamineWorkbook.from_path(str(self.path))
@@ -220,7 +206,7 @@ class BookReader:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _problem(exc, name) from None
-        grid = [[None if v == "" else v for v in row] for row in rows]
+        grid = [[None if v == "" else cut_text(v) if isinstance(v, str) else v for v in row] for row in rows]
         self._grids[name] = grid
         return grid
 
@@ -267,7 +253,7 @@ def _clean_sav_value(value: Any) -> Any:
         return None
     if isinstance(value, str) and not isinstance(value, DateOutOfRange):
         value = value.rstrip()   # SPSS pads strings to the variable's width
-        return value or None
+        return cut_text(value) or None
     if hasattr(value, "to_pydatetime"):
         return None if value != value else value.to_pydatetime()
     return value
@@ -353,6 +339,8 @@ def read_csv(path: Path) -> DataRecord:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
+    if csv.field_size_limit() < len(text) + 1:   # one long cell is cut below, not a reason to refuse the file
+        csv.field_size_limit(len(text) + 1)
     try:   # only the delimiter is sniffed: quoting is always RFC 4180's (a guess from one line corrupts quotes)
         lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar='"',
                                 doublequote=True, skipinitialspace=False))
@@ -365,6 +353,6 @@ def read_csv(path: Path) -> DataRecord:
     rows, numbers = [], []
     for n, line in numbered[1:]:
         line = line + [""] * (len(header) - len(line))
-        rows.append([None if cell == "" else cell for cell in line])
+        rows.append([None if cell == "" else cut_text(cell) for cell in line])
         numbers.append(n)
     return DataRecord(Path(path), "csv", header, rows, {}, issues, numbers)

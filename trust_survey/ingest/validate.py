@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -166,6 +166,7 @@ class UnitChecks:
     names: list[str]                 # its field
     answers: list                    # its cleaned answer, None when blank
     unreadable: set[tuple[str, int, str]]   # (record, row index, field) of answers that could not be read
+    lengths: dict[tuple[str, int, str], int] = field(default_factory=dict)   # real length of answers cut
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ def unit_checks(fields: RuledFields, ext: Extracted) -> UnitChecks:
     ruled, required = fields.ruled, fields.required
     present = {(c.record, c.row_index, c.field_id): c.value for c in ext.cells
                if not c.bad and c.value is not None and c.field_id in ruled}
-    out = UnitChecks([], [], [], {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad})
+    out = UnitChecks([], [], [], {(c.record, c.row_index, c.field_id) for c in ext.cells if c.bad},
+                     {(c.record, c.row_index, c.field_id): c.length for c in ext.cells if c.length})
     for record, ids in fields.by_record.items():
         for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
             for field_id in ids:
@@ -446,7 +448,7 @@ def make_engine(name: str):
 
 # ---- issues from column rules ---------------------------------------------------------------------------
 
-def _message(rule: ColumnRule, f: AnswerField, value, record: str, row: int | None) -> str:
+def _message(rule: ColumnRule, f: AnswerField, value, record: str, row: int | None, length: int | None = None) -> str:
     label = f.label
     shown = display(value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
     if rule.kind == "not_null":
@@ -459,7 +461,7 @@ def _message(rule: ColumnRule, f: AnswerField, value, record: str, row: int | No
     if rule.kind == "regex":
         what = {"V005": "an ODS code", "V007": "an email address", "V011": "a UK postcode"}[rule.code]
         return f"'{shown}' in {label} is not {what}"
-    return f"{label} is {len(str(value))} characters long; at most {rule.params[1]} allowed"
+    return f"{label} is {length or len(str(value)):,} characters long; at most {rule.params[1]:,} allowed"
 
 
 def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame, keys: list, results,
@@ -487,7 +489,8 @@ def column_issues(inst: Instrument, rules: list[ColumnRule], frame: pd.DataFrame
             loc = ext.locate(record, row_index, rule.field_id)
             f = fields[rule.field_id]
             out.setdefault(unit, []).append(Issue(
-                rule.code, _message(rule, f, value, record, loc["row"]), field=rule.field_id,
+                rule.code, _message(rule, f, value, record, loc["row"],
+                                    units[unit].lengths.get((record, row_index, rule.field_id))), field=rule.field_id,
                 value=value.to_pydatetime() if isinstance(value, pd.Timestamp) else value,
                 expected=rule.expected, **loc))
     return out
