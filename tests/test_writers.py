@@ -90,8 +90,8 @@ def _csv_return(folder: Path, title: bytes) -> Path:
     staff = [{**TABLES["staff"][i % 3], "job_title": f"{TABLES['staff'][i % 3]['job_title']} {i}"} for i in range(80)]
     staff[-1]["job_title"] = "PLACEHOLDER-TITLE"
     stem = folder / f"RJ1_{INST.id}_v{INST.version}_{ROUND}"
-    answers = Answers({**FORM, INST.id_item: "RJ1", "org_name": ORGS["RJ1"], "signoff_date": FORM["signoff_date"].date()},
-                      {**TABLES, "staff": staff})
+    form = {**FORM, INST.id_item: "RJ1", "org_name": ORGS["RJ1"], "signoff_date": FORM["signoff_date"].date()}
+    answers = Answers(form, {**TABLES, "staff": staff})
     write_csv_return(INST, {"org_code": "RJ1", "org_name": ORGS["RJ1"]}, answers, stem)
     staff_file = stem.with_name(stem.name + "__staff.csv")
     staff_file.write_bytes(staff_file.read_bytes().replace(b"PLACEHOLDER-TITLE", title))

@@ -16,7 +16,8 @@ workbook's ``save``):
 
 One exception, by name: ``as_sent=True`` writes text exactly as given (control characters still removed).
 Only the simulator uses it, for returns that must look like what a trust sends (a ``-`` typed for "none"
-has to arrive as ``-`` for ingest to be tested on it); never for anything an analyst opens as our output.
+has to arrive as ``-`` for ingest to be tested on it) and for its record of exactly what those files hold;
+never for the toolkit's own results.
 """
 from __future__ import annotations
 

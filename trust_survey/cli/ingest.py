@@ -166,7 +166,7 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
              "(run `instruments build` for the round to record whom to expect)", quiet)
     if chase:
         owing = chase_list(status[~status.instrument_id.isin(individual)])
-        write_csv(chase, owing, force=force)
+        write_csv(chase, owing, force=force, integers=("errors",))
         wrote(chase, f"chase list ({len(owing)} organisation(s))", quiet)
 
 
@@ -218,7 +218,7 @@ def diff_cmd(org_code, round_, instrument_id, old, new, out, instruments_dir, db
         new_v = "(blank)" if r.new is None or r.new != r.new else repr(r.new)
         click.echo(f"  {where:<18} {r.change:<8} {r.question or r.field}: {old_v} -> {new_v}")
     if out:
-        write_csv(out, changes, force=force)
+        write_csv(out, changes, force=force, integers=("row",))
         wrote(out, "changes")
 
 

@@ -154,7 +154,7 @@ def simulate_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: P
         manifest = _manifest(submissions, records, plans)
         injections = _injection_table(submissions)
         writers.write_csv(staging / MANIFEST_NAME, manifest)
-        writers.write_csv(staging / INJECTIONS_NAME, injections)
+        writers.write_csv(staging / INJECTIONS_NAME, injections, as_sent=True)   # exactly what the files hold
         writers.write_csv(staging / TITLES_NAME, pd.DataFrame(titles, columns=TITLE_COLUMNS))
         shutil.rmtree(scratch, ignore_errors=True)
     return SimulationResult(out_dir, manifest, out_dir / MANIFEST_NAME, injections, skipped, bool(postcodes))
