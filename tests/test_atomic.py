@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -51,8 +52,12 @@ def test_cli__output_locked_by_another_program__says_what_to_do_without_a_traceb
     orgs.write_text("org_code,org_name\nRJ1,Guy's and St Thomas' NHS Foundation Trust\n", encoding="utf-8")
     out = tmp_path / "round"
 
-    def locked(src, dst):
-        raise PermissionError(13, "The process cannot access the file", str(src), None, str(dst))
+    real_replace = os.replace
+
+    def locked(src, dst):   # the output folder is held open; files inside the fresh staging folder are not
+        if Path(dst) == out:
+            raise PermissionError(13, "The process cannot access the file", str(src), None, str(dst))
+        return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", locked)
     result = run("instruments", "build", "trust_capability", "--orgs", orgs, "--round", 2026, "--out", out,

@@ -536,3 +536,12 @@ def test_write_workbook__text_a_spreadsheet_would_run_stays_text_and_numbers_sta
     assert ws["A3"].data_type == "s" and ws["B2"].value == -3 and ws["B3"].value == 2.5 and ws["B4"].value is None
     readme = [r for r in openpyxl.load_workbook(path)["Read me"].iter_rows(values_only=True)]
     assert ("(missing)", "S: no match run") in readme
+
+
+def test_report__key_figures_of_integer_items_are_whole_numbers_in_the_workbook(pipeline):
+    wb = openpyxl.load_workbook(pipeline["xlsx"])
+    values = [c.value for row in wb["Key figures"].iter_rows(min_row=2) for c in row if c.value is not None]
+    numbers = [v for v in values if not isinstance(v, str)]
+    assert numbers and all(type(v) is int for v in numbers), numbers     # counts of people: never 14.0
+    text = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not [t for t in text if re.fullmatch(r"-?\d+\.0", t)]          # and no number turned into text

@@ -747,9 +747,9 @@ def write_candidates(scores: pd.DataFrame, path: Path | str, *, staff_links: pd.
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    from trust_survey.safe_text import neutralise_frame
+    from trust_survey.writers import write_csv
 
-    neutralise_frame(df).to_csv(path, index=False, encoding="utf-8")
+    write_csv(path, df, force=True)
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_me: list[str] = (),
@@ -759,6 +759,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_m
     from openpyxl import Workbook
 
     from trust_survey.safe_text import write_frame_sheet, write_text_cell
+    from trust_survey.writers import save_workbook
 
     wb = Workbook()
     ws = wb.active
@@ -777,7 +778,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_m
     for title, frame in sheets:
         write_frame_sheet(wb.create_sheet(title[:31]), frame, _cell_value,
                           width=lambda col: 60 if col == "reasons" else max(10, min(30, len(col) + 2)))
-    wb.save(path)
+    save_workbook(wb, path, force=True)
 
 
 def _cell_value(value: Any) -> Any:

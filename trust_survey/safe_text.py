@@ -1,15 +1,19 @@
 """Keep text that trusts typed from becoming a formula in anything we write (CSV or Excel).
 
-A spreadsheet treats a cell starting with ``=``, ``+``, ``-`` or ``@`` (and, in some programs, a tab or
-carriage return) as a formula: ``=HYPERLINK(...)`` or ``=cmd|' /C calc'!A0`` in a job title would run
-when an analyst opens our export. Three tools, one rule:
+A spreadsheet treats a cell starting with ``=``, ``+``, ``-`` or ``@`` (and, in some programs, a tab,
+a carriage return, or the full-width forms that East Asian input methods type) as a formula:
+``=HYPERLINK(...)`` or ``=cmd|' /C calc'!A0`` in a job title would run when an analyst opens our export.
+Three tools, one rule (files themselves are written by :mod:`trust_survey.writers`):
 
 - :func:`neutralise` for CSV and any plain value: text that a spreadsheet would run gets a leading ``'``
   (what Excel itself shows for text typed with a leading apostrophe), so it reads the same and never runs.
-- :func:`neutralise_frame` applies it to every text cell of a DataFrame before ``to_csv``.
 - :func:`write_text_cell` for openpyxl: the cell keeps the exact text, is stored as a string (not a
   formula) and carries Excel's ``quotePrefix`` style, so there is no visible apostrophe;
   :func:`write_frame_sheet` writes a whole DataFrame that way.
+
+Text also loses C0 control characters other than tab, line feed and carriage return (:func:`strip_controls`):
+no spreadsheet can hold them (openpyxl refuses them with ``IllegalCharacterError``) and they only ever
+arrive by accident or malice.
 
 Numbers are never changed: numeric types pass through, and so does text that *is* a number (``"-3"``,
 ``"+44"``, ``"-0.5"``, ``"1e-3"``), because a spreadsheet reads it as a number and runs nothing. Quoting
@@ -21,13 +25,25 @@ import math
 import re
 from typing import Any, Callable
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n",
+                    "\uff1d", "\uff0b", "\uff0d", "\uff20",   # full-width = + - @
+                    "\ufe66", "\ufe62", "\ufe63", "\ufe6b")   # small-form = + - @
+#: C0 controls a spreadsheet cannot hold: everything below U+0020 except tab, line feed and carriage return
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_LEADING_SPACE = " \u00a0\u3000"
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?%?$")
 
 
 def is_formula_like(text: str) -> bool:
-    """True when a string would be read as a formula (or command) by a spreadsheet program."""
-    return bool(text) and text.startswith(FORMULA_TRIGGERS) and not _NUMBER.match(text.strip())
+    """True when a string would be read as a formula (or command) by a spreadsheet program (leading spaces,
+    which some programs skip, do not hide the trigger)."""
+    return (bool(text) and text.lstrip(_LEADING_SPACE).startswith(FORMULA_TRIGGERS)
+            and not _NUMBER.match(text.strip()))
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without C0 control characters other than tab, line feed and carriage return."""
+    return CONTROL_CHARS.sub("", text)
 
 
 def neutralise(value: Any) -> Any:
@@ -42,18 +58,10 @@ def neutralise(value: Any) -> Any:
         return value
     if not isinstance(value, str):
         return value
+    value = strip_controls(value)
     if is_formula_like(value):
         return "'" + value
     return value
-
-
-def neutralise_frame(df):
-    """A copy of a pandas DataFrame with every formula-like text cell neutralised (numbers untouched)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
-            out[col] = out[col].astype(object).map(neutralise)
-    return out
 
 
 def write_text_cell(cell, value: Any):
@@ -66,6 +74,7 @@ def write_text_cell(cell, value: Any):
     if value is None or isinstance(value, bool) or not isinstance(value, str):
         cell.value = value
         return cell
+    value = strip_controls(value)
     cell.value = value
     if is_formula_like(value) or cell.data_type != "s":
         cell.data_type = "s"

@@ -8,7 +8,9 @@ import pandas as pd
 from trust_survey.errors import InputFileError
 from trust_survey.instruments.layout import FormCell, build_layout
 from trust_survey.instruments.model import Instrument
-from trust_survey.safe_text import neutralise
+from trust_survey.atomic import write_atomic
+from trust_survey.safe_text import write_frame_sheet
+from trust_survey.writers import save_workbook
 
 COLUMNS = ["variable", "label", "type", "allowed_values", "required", "item_id", "field_id", "section",
            "sheet", "table", "cell", "measure", "spss_missing", "reverse_keyed", "help"]
@@ -80,17 +82,16 @@ def write_codebook(inst: Instrument, path: Path) -> Path:
     if suffix not in (".xlsx", ".md", ".markdown"):
         raise InputFileError(f"{path}: codebook format '{suffix or '(none)'}' not supported; use .xlsx or .md",
                              code="CB001")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     if suffix == ".xlsx":
-        safe = df.map(neutralise)
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            safe.to_excel(writer, sheet_name="Codebook", index=False)
-            ws = writer.sheets["Codebook"]
-            for col, width in zip("ABCDEFGHIJKLMNO", (18, 50, 14, 50, 9, 18, 22, 14, 16, 12, 10, 10, 20, 8, 50)):
-                ws.column_dimensions[col].width = width
-            ws.freeze_panes = "A2"
-    else:
-        tmp.write_text(_markdown(inst, df), encoding="utf-8")
-    tmp.replace(path)
-    return path
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "Codebook"
+        write_frame_sheet(ws, df, lambda v: None if v is None or (isinstance(v, float) and v != v) else v,
+                          filters=False)
+        for col, width in zip("ABCDEFGHIJKLMNO", (18, 50, 14, 50, 9, 18, 22, 14, 16, 12, 10, 10, 20, 8, 50)):
+            ws.column_dimensions[col].width = width
+        return save_workbook(wb, path, force=True)
+    text = _markdown(inst, df)
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), force=True)

@@ -19,6 +19,7 @@ from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import Instrument
 from trust_survey.atomic import staged_dir
 from trust_survey.hashing import sha256_file
+from trust_survey.writers import write_csv
 
 REGISTER_NAME = "distribution.csv"
 FORMATS = ("xlsx", "sav", "all")
@@ -114,5 +115,5 @@ def build_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: Path
                 rows.extend(job(org))
                 on_progress(1)
         register = pd.DataFrame(rows)
-        register.to_csv(staging / REGISTER_NAME, index=False)
+        write_csv(staging / REGISTER_NAME, register)
     return BuildResult(out_dir, register, out_dir / REGISTER_NAME)

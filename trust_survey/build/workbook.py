@@ -24,6 +24,7 @@ from trust_survey import constants as C
 from trust_survey.instruments.layout import Layout, SheetLayout, build_layout
 from trust_survey.instruments.model import AnswerField, Instrument
 from trust_survey.safe_text import neutralise
+from trust_survey.writers import save_workbook
 
 #: Sheet protection keeps honest users from overwriting the structure; it is not a security measure.
 SHEET_PASSWORD = "hee-survey"
@@ -307,4 +308,4 @@ def build_workbook(inst: Instrument, org: dict, round_: int, path: Path, *, dead
     _write_meta(wb, meta_values(inst, org, round_, built_at))
     wb.security = WorkbookProtection(lockStructure=True, workbookPassword=SHEET_PASSWORD)
     wb.active = 0
-    wb.save(path)
+    save_workbook(wb, path, force=True, formulas_on=(C.CHECKS_SHEET,))

@@ -142,9 +142,8 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
       trust-survey status --round 2026 --chase-list outputs/chase_2026.csv
       trust-survey status --round 2026 --instrument individual_review
     """
-    from trust_survey.atomic import write_atomic
     from trust_survey.ingest.followup import chase_list, round_status
-    from trust_survey.safe_text import neutralise_frame
+    from trust_survey.writers import write_csv
 
     db = resolve_db(db)
     status = round_status(db, round_, instrument_id)
@@ -176,7 +175,7 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
              "(run `instruments build` for the round to record whom to expect)", quiet)
     if chase:
         owing = chase_list(status[~status.instrument_id.isin(individual)])
-        write_atomic(chase, lambda tmp: neutralise_frame(owing).to_csv(tmp, index=False), force=force)
+        write_csv(chase, owing, force=force, integers=("errors",))
         wrote(chase, f"chase list ({len(owing)} organisation(s))", quiet)
 
 
@@ -215,9 +214,8 @@ def diff_cmd(org_code, round_, instrument_id, old, new, out, instruments_dir, db
       trust-survey diff RJ1 --round 2026
       trust-survey diff RJ1 --round 2026 --from 3 --to 7 --out outputs/RJ1_changes.csv
     """
-    from trust_survey.atomic import write_atomic
     from trust_survey.ingest.followup import diff_returns
-    from trust_survey.safe_text import neutralise_frame
+    from trust_survey.writers import write_csv
 
     changes, a, b = diff_returns(resolve_db(db), _registry(instruments_dir), org_code, round_,
                                  instrument_id=instrument_id, old=old, new=new)
@@ -229,7 +227,7 @@ def diff_cmd(org_code, round_, instrument_id, old, new, out, instruments_dir, db
         new_v = "(blank)" if r.new is None or r.new != r.new else repr(r.new)
         click.echo(f"  {where:<18} {r.change:<8} {r.question or r.field}: {old_v} -> {new_v}")
     if out:
-        write_atomic(out, lambda tmp: neutralise_frame(changes).to_csv(tmp, index=False), force=force)
+        write_csv(out, changes, force=force, integers=("row",))
         wrote(out, "changes")
 
 

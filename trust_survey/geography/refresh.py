@@ -27,6 +27,7 @@ from trust_survey.geography import reference as ref
 from trust_survey.geography.ods import current_trusts, load_etr, open_on
 from trust_survey.geography.onspd import load_onspd
 from trust_survey.hashing import sha256_file
+from trust_survey.writers import write_csv
 
 #: words that stay lower case inside a name, and ones that stay as written
 _SMALL_WORDS = {"and", "of", "the", "for", "in", "on", "at", "upon"}
@@ -237,10 +238,10 @@ def refresh_reference(etr_path: Path | None, out_dir: Path, onspd: Path | None =
         shutil.copytree(source, tmp, dirs_exist_ok=True)
         (tmp / "refresh_changes.csv").unlink(missing_ok=True)
         if etr_path is not None:
-            trusts.to_csv(tmp / ref.TRUSTS_FILE, index=False, float_format="%.5f")
+            write_csv(tmp / ref.TRUSTS_FILE, trusts, force=True, float_format="%.5f")
         if icbs_path is not None:
-            icbs.to_csv(tmp / ref.ICBS_FILE, index=False)
-        changes.to_csv(tmp / "refresh_changes.csv", index=False)
+            write_csv(tmp / ref.ICBS_FILE, icbs, force=True)
+        write_csv(tmp / "refresh_changes.csv", changes, force=True)
         note = (f"\n\n## Refresh of {date.today().isoformat()}\n\nBy `trust-survey geography refresh`: "
                 + "; ".join(sources) + f". {len(changes)} change(s) listed in `refresh_changes.csv`.\n")
         with open(tmp / "SOURCES.md", "a", encoding="utf-8") as fh:

@@ -8,11 +8,12 @@ silently: "N/A" and "-" become blank (W001), stray spaces go (W002), "12" stored
 (W003), "1,234" becomes 1234 (W004), "0,8" becomes 0.8 (W014), "15/01/2027" becomes a date (W005,
 day first, as in the UK), "band 8A"/"B8a"/"AfC Band 8a" become "Band 8a" (W006), "yes"/"acute" match "Yes"/"Acute trust"
 ignoring case or by code (W007), "Y"/"TRUE"/"x" become "Yes" (W008), "rj1"/"ls13ex" become "RJ1"/"LS1 3EX"
-(W009). What cannot be read (text in a number, an impossible date, a spreadsheet error) is kept as
-text and reported as an error (V002, V006, V014); choices that match nothing are left for the
-in-list rule (V004). A date outside the item's ``min_date``/``max_date`` (else outside
-:data:`DATE_FLOOR`-:data:`DATE_CEILING`), such as Excel's last day 31/12/9999, is reported here as out of
-bounds (V003) and goes no further: the checks' date column cannot hold years past 2262.
+(W009); control characters such as NUL, ESC, VT or BEL are removed (W015). What cannot be read (text in a
+number, an impossible date, a spreadsheet error) is kept as text and reported as an error (V002, V006,
+V014); choices that match nothing are left for the in-list rule (V004). A date outside the item's
+``min_date``/``max_date`` (else outside :data:`DATE_FLOOR`-:data:`DATE_CEILING`), such as Excel's last day
+31/12/9999, is reported here as out of bounds (V003) and goes no further: the checks' date column cannot
+hold years past 2262.
 
 Where the value came from matters: SPSS and CSV hold choices as numeric codes and numbers as text
 by design, so reading those is not mess and raises no warning.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
-from trust_survey.safe_text import is_formula_like
+from trust_survey.safe_text import CONTROL_CHARS, is_formula_like, strip_controls
 from trust_survey.values import DateOutOfRange
 
 SHEET, SAV, CSV = "sheet", "sav", "csv"
@@ -52,6 +53,9 @@ POSTCODE_SPACE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 DATE_FLOOR, DATE_CEILING = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y", "%d %b %Y", "%d %B %Y",
                 "%d %b %y", "%d-%b-%Y", "%d-%b-%y", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+
+#: names of the C0 controls most often found in text (the rest are named by code point)
+CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x0b": "VT", "\x0c": "FF", "\x1b": "ESC"}
 
 Note = tuple[str, str, str]   # (code, message, expected)
 
@@ -124,6 +128,11 @@ class Cleaner:
         if raw is None or (isinstance(raw, float) and math.isnan(raw)):
             return out
         if isinstance(raw, str) and not isinstance(raw, DateOutOfRange):
+            if CONTROL_CHARS.search(raw):
+                found = sorted({CONTROL_NAMES.get(ch, f"U+{ord(ch):04X}") for ch in CONTROL_CHARS.findall(raw)})
+                raw = strip_controls(raw)
+                out.notes.append(("W015", f"control characters ({', '.join(found)}) removed from {f.label}; "
+                                          "no spreadsheet can hold them", ""))
             if raw.strip() in ERROR_VALUES:
                 out.text, out.bad = raw.strip(), True
                 out.notes.append(("V014", f"the cell shows the spreadsheet error {raw.strip()} instead of an answer",

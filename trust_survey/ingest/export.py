@@ -18,7 +18,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from trust_survey import store
@@ -105,25 +104,12 @@ def _write_sav(frame: pd.DataFrame, inst: Instrument, record: str, path: Path) -
                          file_label=f"{inst.id} v{inst.version} {record}"[:64])
 
 
-def _write_xlsx(frames: dict[str, pd.DataFrame], path: Path) -> None:
-    from openpyxl import Workbook
-
-    from trust_survey.safe_text import write_frame_sheet
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, frame in frames.items():
-        write_frame_sheet(wb.create_sheet(name[:31]), frame, _xlsx_value, filters=False)
-    wb.save(path)
+LEDGER_INTEGERS = ("submission_id", "round", "supersedes", "superseded_by", "errors", "warnings")
 
 
-def _xlsx_value(value):
-    """Blank for missing values; dates as datetimes and numpy numbers as Python numbers."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value.item() if isinstance(value, np.generic) else value
+def _integers(inst: Instrument) -> list[str]:
+    """Columns of integer items, written as whole numbers (14, not 14.0) in CSV and Excel."""
+    return [f.field_id for f in inst.fields() if f.type == "integer"] + ["submission_id", "row_index"]
 
 
 def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: Path, *,
@@ -132,7 +118,7 @@ def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: P
     """Write the round's tidy tables in ``fmt`` into ``out_dir`` (refusing to overwrite without force).
 
     Individual questionnaires' free-text answers are left out unless ``include_free_text``."""
-    from trust_survey.safe_text import neutralise_frame
+    from trust_survey.writers import write_csv, write_frames_workbook
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
@@ -168,17 +154,17 @@ def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: P
                     _write_sav(frame, inst, record, staging / f"{stem}_{record}.sav")
                     written.append(f"{stem}_{record}.sav")
                 elif fmt == "csv":
-                    neutralise_frame(frame).to_csv(staging / f"{stem}_{record}.csv", index=False)
+                    write_csv(staging / f"{stem}_{record}.csv", frame, integers=_integers(inst))
                     written.append(f"{stem}_{record}.csv")
             if fmt == "xlsx":
-                _write_xlsx(tables[stem], staging / f"{stem}.xlsx")
+                write_frames_workbook(staging / f"{stem}.xlsx", tables[stem], integers=_integers(inst), filters=False)
                 written.append(f"{stem}.xlsx")
         ledger_out = ledger.reindex(columns=LEDGER_COLUMNS)
         name = f"submissions_{round_}.{fmt}"
         if fmt == "csv":
-            neutralise_frame(ledger_out).to_csv(staging / name, index=False)
+            write_csv(staging / name, ledger_out, integers=LEDGER_INTEGERS)
         elif fmt == "xlsx":
-            _write_xlsx({"submissions": ledger_out}, staging / name)
+            write_frames_workbook(staging / name, {"submissions": ledger_out}, integers=LEDGER_INTEGERS, filters=False)
         else:
             import pyreadstat
 

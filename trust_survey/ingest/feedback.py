@@ -57,6 +57,7 @@ def _write_workbook(path: Path, sub: pd.Series, issues: pd.DataFrame) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
     from trust_survey.safe_text import write_text_cell
+    from trust_survey.writers import save_workbook
 
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     wb = Workbook()
@@ -95,7 +96,7 @@ def _write_workbook(path: Path, sub: pd.Series, issues: pd.DataFrame) -> None:
         sheet.column_dimensions[col].width = width
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:I{max(len(ordered) + 1, 2)}"
-    wb.save(path)
+    save_workbook(wb, path)
 
 
 def write_feedback(db: Path, round_: int, out_dir: Path, force: bool = False) -> FeedbackResult:

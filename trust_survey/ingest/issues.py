@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from trust_survey.safe_text import strip_controls
+
 ERROR, WARNING = "error", "warning"
 
 #: code -> (severity, short title)
@@ -61,6 +63,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W012": (WARNING, "markup in text"),
     "W013": (WARNING, "value outside the answer cells"),
     "W014": (WARNING, "decimal comma read as a decimal point"),
+    "W015": (WARNING, "control characters removed from text"),
     "W020": (WARNING, "identified from the cover sheet"),
     "W021": (WARNING, "identified from sheet headers"),
     "W022": (WARNING, "built from a different definition"),
@@ -109,6 +112,8 @@ class Issue:
             self.severity = CODES[self.code][0]
         if self.value is None:
             self.value = ""
+        elif isinstance(self.value, str):   # the text as found, less controls no output can hold (W015 says so)
+            self.value = strip_controls(self.value)
         elif not isinstance(self.value, str):
             self.value = display(self.value)
 

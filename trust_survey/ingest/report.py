@@ -15,7 +15,7 @@ import pandas as pd
 
 from trust_survey.atomic import write_atomic
 from trust_survey.ingest.issues import CODES, COLUMNS
-from trust_survey.safe_text import neutralise_frame
+from trust_survey import writers
 
 FILE_COLUMNS = ["file", "status", "org_code", "instrument", "round", "submission_id", "supersedes", "errors",
                 "warnings", "identified_by", "message"]
@@ -35,8 +35,12 @@ word-break:break-word;max-width:28em}.summary td{font-size:1.05em}
 """
 
 
+#: columns of issues.csv and files.csv that hold whole numbers (a row number is never 14.0)
+INTEGER_COLUMNS = ("row", "round", "submission_id", "supersedes", "errors", "warnings")
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    return write_atomic(path, lambda tmp: neutralise_frame(frame).to_csv(tmp, index=False), force=True)
+    return writers.write_csv(path, frame, force=True, integers=INTEGER_COLUMNS)
 
 
 def write_json(payload: dict, path: Path) -> Path:

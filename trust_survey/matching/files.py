@@ -2,22 +2,20 @@
 
 Trusts save CSV from Excel, so input may be UTF-8 with or without a byte-order mark, or Windows-1252; the
 delimiter may be a comma, semicolon or tab. Every cell is read as text (a title "N/A" stays "N/A").
-Output is UTF-8, written to a temporary file and renamed, with formula-like text neutralised.
+Output is UTF-8, written through :mod:`trust_survey.writers` (atomic, formula-like text neutralised).
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
 
-from trust_survey.errors import InputFileError, OutputExistsError, did_you_mean
-from trust_survey.safe_text import neutralise_frame
+from trust_survey.errors import InputFileError, did_you_mean
+from trust_survey.writers import write_csv
 
 FALLBACK_ENCODINGS = ("utf-8-sig", "cp1252")
 
@@ -83,16 +81,4 @@ def require_columns(df: pd.DataFrame, path: Path | str, columns: Mapping[str, st
 
 def write_table(df: pd.DataFrame, path: Path | str, force: bool = False) -> Path:
     """Write UTF-8 CSV atomically; refuse to overwrite without ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            neutralise_frame(df).to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_csv(path, df, force=force)

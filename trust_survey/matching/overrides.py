@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,6 +40,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trust_survey.atomic import write_atomic
 from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
@@ -221,14 +220,11 @@ def write_overrides(path: Path, entries: list[OverrideEntry], previous_version: 
                exclude_defaults=False) for e in entries]}
     header = ("# Reviewed aliases written by `trust-survey match review-import`; the matcher applies them\n"
               "# after role_taxonomy.yaml. Edit with care: every entry records who decided and when.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(header)
             yaml.safe_dump(doc, fh, sort_keys=False, allow_unicode=True, width=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write, force=True)
     return version

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,8 @@ from trust_survey.matching.overrides import (
     ANY, OTHER, OverrideEntry, canonical_context, load_overrides, now_iso, write_overrides,
 )
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy, load_taxonomy
-from trust_survey.safe_text import neutralise, write_text_cell
+from trust_survey.safe_text import write_text_cell
+from trust_survey.writers import append_csv_rows, save_workbook, write_csv_rows
 
 REVIEW_SHEET = "Review"
 LISTS_SHEET = "Lists"
@@ -218,16 +217,7 @@ def build_review_workbook(coded: pd.DataFrame, taxonomy: Taxonomy, path: Path | 
         write_text_cell(meta_ws.cell(row=i, column=2), v)
     meta_ws.sheet_state = "veryHidden"
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_workbook(wb, path, force=True)
 
 
 def _letter(key: str) -> str:
@@ -432,20 +422,15 @@ def append_audit_log(decisions: pd.DataFrame, log_path: Path | str, *, workbook:
     decisions had a department context gains the column, ``any`` for its earlier lines)."""
     log_path = Path(log_path)
     when = decided_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    new = not log_path.exists()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    if not new:
+    if log_path.exists():
         _upgrade_audit_log(log_path)
-    with log_path.open("a", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS)
-        if new:
-            w.writeheader()
-        for d in decisions.to_dict("records"):
-            row = {k: d.get(k, "") for k in AUDIT_COLUMNS}
-            row.update(decided_at=when, reviewer=d.get("reviewer") or reviewer, workbook=str(workbook),
-                       overrides_version=overrides_version)
-            w.writerow({k: neutralise(v) for k, v in row.items()})
-    return log_path
+    rows = []
+    for d in decisions.to_dict("records"):
+        row = {k: d.get(k, "") for k in AUDIT_COLUMNS}
+        row.update(decided_at=when, reviewer=d.get("reviewer") or reviewer, workbook=str(workbook),
+                   overrides_version=overrides_version)
+        rows.append(row)
+    return append_csv_rows(log_path, AUDIT_COLUMNS, rows)
 
 
 def _upgrade_audit_log(log_path: Path) -> None:
@@ -454,14 +439,6 @@ def _upgrade_audit_log(log_path: Path) -> None:
         if reader.fieldnames is None or list(reader.fieldnames) == AUDIT_COLUMNS:
             return
         rows = [{k: ("" if v is None else v) for k, v in row.items() if k in AUDIT_COLUMNS} for row in reader]
-    fd, tmp = tempfile.mkstemp(prefix=f".{log_path.name}.", dir=log_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS, restval="")
-            w.writeheader()
-            for row in rows:
-                w.writerow({**row, "context": row.get("context") or ANY})
-        os.replace(tmp, log_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    for row in rows:
+        row["context"] = row.get("context") or ANY
+    write_csv_rows(log_path, AUDIT_COLUMNS, ([row.get(k, "") for k in AUDIT_COLUMNS] for row in rows), force=True)

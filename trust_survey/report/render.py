@@ -121,6 +121,7 @@ def write_workbook(report: Report, path: Path, *, generated: str | None = None) 
     from openpyxl.styles import Font
 
     from trust_survey.safe_text import write_frame_sheet, write_text_cell
+    from trust_survey.writers import save_workbook
 
     wb = Workbook()
     ws = wb.active
@@ -144,7 +145,7 @@ def write_workbook(report: Report, path: Path, *, generated: str | None = None) 
     for t in report.tables():
         write_frame_sheet(wb.create_sheet(t.sheet[:31]), t.frame, _cell_value,
                           width=lambda col: max(10, min(50, len(col) + 4)))
-    wb.save(path)
+    save_workbook(wb, path, force=True)
 
 
 def _cell_value(value: Any) -> Any:

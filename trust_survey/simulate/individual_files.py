@@ -31,6 +31,7 @@ from trust_survey.instruments.model import Instrument
 from trust_survey.simulate.fill import Answers
 from trust_survey.simulate.individuals import simulate_individuals
 from trust_survey.simulate.writers import WorkbookFiller, write_sav
+from trust_survey.writers import write_csv
 
 INDIVIDUAL_MANIFEST = "individual_manifest.csv"
 INDIVIDUAL_MANIFEST_COLUMNS = ["respondent_id", "group", "stream", "trust_code", "format", "file"]
@@ -201,11 +202,12 @@ def simulate_individual_round(inst: Instrument, round_: int, n: int, out_dir: Pa
         csv_path = None
         if len(platform):
             csv_path = staging / f"{inst.id}_platform_export_{round_}.csv"
-            platform_export(platform, inst, mapping, round_, seed).to_csv(csv_path, index=False, encoding="utf-8-sig")
+            write_csv(csv_path, platform_export(platform, inst, mapping, round_, seed), encoding="utf-8-sig",
+                      as_sent=True)
             for m in manifest:
                 if m["format"] == "platform_csv":
                     m["file"] = csv_path.name
         frame = pd.DataFrame(manifest, columns=INDIVIDUAL_MANIFEST_COLUMNS)
-        frame.to_csv(staging / INDIVIDUAL_MANIFEST, index=False)
+        write_csv(staging / INDIVIDUAL_MANIFEST, frame)
     return IndividualSimulationResult(out_dir, frame, out_dir / INDIVIDUAL_MANIFEST,
                                       out_dir / csv_path.name if csv_path else None)

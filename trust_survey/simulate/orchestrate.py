@@ -30,6 +30,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from trust_survey import writers
 from trust_survey.atomic import staged_dir
 from trust_survey.build.orchestrate import default_deadline, file_stem, prepare_out_dir
 from trust_survey.build.spss import table_file_suffix
@@ -152,9 +153,9 @@ def simulate_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: P
             sub.places = [_place(inst, filler, sub, inj) for inj in sub.injections]
         manifest = _manifest(submissions, records, plans)
         injections = _injection_table(submissions)
-        manifest.to_csv(staging / MANIFEST_NAME, index=False)
-        injections.to_csv(staging / INJECTIONS_NAME, index=False)
-        pd.DataFrame(titles, columns=TITLE_COLUMNS).to_csv(staging / TITLES_NAME, index=False)
+        writers.write_csv(staging / MANIFEST_NAME, manifest)
+        writers.write_csv(staging / INJECTIONS_NAME, injections, as_sent=True)   # exactly what the files hold
+        writers.write_csv(staging / TITLES_NAME, pd.DataFrame(titles, columns=TITLE_COLUMNS))
         shutil.rmtree(scratch, ignore_errors=True)
     return SimulationResult(out_dir, manifest, out_dir / MANIFEST_NAME, injections, skipped, bool(postcodes))
 

@@ -17,7 +17,7 @@
 """
 from __future__ import annotations
 
-import csv
+import copy
 import datetime as dt
 import io
 import logging
@@ -40,6 +40,7 @@ from trust_survey.instruments.model import AnswerField, Instrument
 from trust_survey.safe_text import neutralise
 from trust_survey.simulate.fill import Answers
 from trust_survey.simulate.messiness import Written
+from trust_survey.writers import save_workbook, write_csv_rows
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,13 @@ class WorkbookFiller:
         try:
             for sheet, row, col, value in self._cells(org, answers):
                 cell = self.wb[sheet].cell(row=row, column=col)
-                before.setdefault((sheet, row, col), cell.value)
+                before.setdefault((sheet, row, col), (cell.value, copy.copy(cell._style)))
                 cell.value = value
-            self.wb.save(path)
+            save_workbook(self.wb, path, force=True, formulas_on=(C.CHECKS_SHEET,))
         finally:
-            for (sheet, row, col), value in before.items():
-                self.wb[sheet].cell(row=row, column=col).value = value
+            for (sheet, row, col), (value, style) in before.items():
+                cell = self.wb[sheet].cell(row=row, column=col)
+                cell.value, cell._style = value, style
         return path
 
 
@@ -185,12 +187,9 @@ def write_csv(inst: Instrument, org: dict, answers: Answers, stem: Path) -> list
     written = []
     for table_id, fields in record_groups(inst):
         path = stem.with_name(stem.name + table_file_suffix(table_id) + ".csv")
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            out.writerow([f.var_name for f in fields])
-            for record in _records(inst, org, answers, table_id):
-                out.writerow([_csv_text(code(f, record.get(f.field_id))) for f in fields])
-        written.append(path)
+        rows = ([_csv_text(code(f, record.get(f.field_id))) for f in fields]
+                for record in _records(inst, org, answers, table_id))
+        written.append(write_csv_rows(path, [f.var_name for f in fields], rows, force=True, as_sent=True))
     return written
 
 
