@@ -131,7 +131,7 @@ def axe(tmp_path):
             opts.add_argument(flag)
         driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=opts)
         drivers.append(driver)
-        driver.set_script_timeout(60)
+        driver.set_script_timeout(300)   # axe checks every cell of a long report: a minute on a busy machine
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
         driver.get(Path(page).resolve().as_uri())
