@@ -173,3 +173,25 @@ def own_violations(violations: list[dict], allowed_in_leaflet: set[str] = frozen
         if nodes:
             out.append({**v, "nodes": nodes})
     return out
+
+
+@pytest.fixture
+def soffice_pdf(tmp_path):
+    """``soffice_pdf(workbook) -> pdf path``: print a workbook to PDF with real headless LibreOffice,
+    as a trust printing its return would, in a throw-away profile."""
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    if not soffice:
+        _missing("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
+
+    def convert(workbook: Path) -> Path:
+        out = tmp_path / f"pdf_{workbook.stem}"
+        proc = subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo_profile').as_uri()}", "--headless",
+                               "--convert-to", "pdf", "--outdir", str(out), str(workbook)],
+                              capture_output=True, text=True, timeout=300)
+        pdf = out / f"{workbook.stem}.pdf"
+        assert pdf.is_file(), f"LibreOffice wrote no PDF (exit {proc.returncode}): {proc.stderr[-2000:]}"
+        return pdf
+
+    return convert
