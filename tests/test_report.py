@@ -610,3 +610,25 @@ def test_write_workbook__text_a_spreadsheet_would_run_stays_text_and_numbers_sta
     assert ws["A3"].data_type == "s" and ws["B2"].value == -3 and ws["B3"].value == 2.5 and ws["B4"].value is None
     readme = [r for r in openpyxl.load_workbook(path)["Read me"].iter_rows(values_only=True)]
     assert ("(missing)", "S: no match run") in readme
+
+
+@pytest.mark.chromium
+def test_status_chart__narrow_chart_with_a_long_instrument_name__legend_wraps_and_stays_inside(chromium, tmp_path):
+    from trust_survey.report.charts import status_chart
+
+    frame = pd.DataFrame({"instrument_id": ["trust_capability_with_a_very_long_name_indeed"] * 4,
+                          "state": ["accepted", "accepted with warnings", "rejected", "not returned"],
+                          "organisations": [3, 2, 1, 4]})
+    svg = status_chart(frame, "Organisations by state", width=320)
+    page = tmp_path / "chart.html"
+    page.write_text(f'<!DOCTYPE html><html lang="en"><head><title>c</title></head><body>{svg}</body></html>',
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(chromium), str(page), "--offline", "--timeout", "60",
+                           "--eval", CHART_TEXT_OUTSIDE, "--eval",
+                           "Array.from(document.querySelectorAll('text')).map(function (t) { return t.textContent; })"],
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
+    assert report is not None, proc.stderr[-2000:]
+    outside, texts = report["eval"].values()
+    assert outside == []
+    assert {"accepted", "accepted with warnings", "rejected", "not returned"} <= set(texts)
