@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 
 import openpyxl
@@ -221,6 +222,67 @@ def test_codebook__xlsx_and_markdown_list_every_variable(run, tmp_path):
 
 
 # ---- real programs ---------------------------------------------------------------------------------
+
+def test_workbook__prints_every_column_across_one_page_with_the_header_on_each_page(built):
+    wb = openpyxl.load_workbook(built / "RJ1_trust_capability_v1_2026.xlsx")
+    layout = build_layout(load_registry().get("trust_capability"))
+    printed = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
+    assert [ws.title for ws in printed] == [C.COVER_SHEET, *(s.name for s in layout.sheets), C.CHECKS_SHEET]
+    for ws in printed:
+        setup = ws.page_setup
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (setup.fitToWidth, setup.fitToHeight) == ((1, 1) if ws.title == C.COVER_SHEET else (1, 0)), ws.title
+        assert int(setup.paperSize) == int(ws.PAPERSIZE_A4)
+        area = ws.print_area
+        assert area and area.endswith(f"${openpyxl.utils.get_column_letter(ws.max_column)}${ws.max_row}"), \
+            (ws.title, area, ws.max_column, ws.max_row)
+        if ws.title != C.COVER_SHEET:
+            assert ws.print_title_rows == "$1:$1", ws.title
+    organisation = wb[layout.sheet("organisation").name]
+    assert organisation.page_setup.orientation == "landscape"          # Ref, Question, Answer, Guidance: wide
+    assert wb[C.CHECKS_SHEET].page_setup.orientation == "portrait"
+
+
+def _pdf_pages(pdf) -> list[str]:
+    from pypdf import PdfReader
+
+    return [" ".join(page.extract_text().split()) for page in PdfReader(str(pdf)).pages]
+
+
+@pytest.mark.libreoffice
+def test_libreoffice__prints_questions_beside_their_answers_on_few_pages(built, soffice_pdf, tmp_path):
+    inst = load_registry().get("trust_capability")
+    layout = build_layout(inst)
+    src = built / "RJ1_trust_capability_v1_2026.xlsx"
+    # A trust that lists 150 staff: the staff sheet runs over several pages, each headed by the columns.
+    wb = openpyxl.load_workbook(src)
+    title = layout.locate("job_title")
+    staff = wb[title.sheet]
+    for row in range(title.first_row, title.last_row + 1):
+        staff.cell(row=row, column=title.col, value=f"Clinical scientist number {row:03d}")
+    filled = tmp_path / src.name
+    wb.save(filled)
+    pages = _pdf_pages(soffice_pdf(filled))
+
+    sheets = 2 + len(layout.sheets)
+    assert sheets <= len(pages) <= sheets + 8, len(pages)     # it was 34 pages before, most half a sheet wide
+    assert inst.title in pages[0] and "Return by" in pages[0]
+    last_section = inst.sections[-1]
+    assert (last_section.help or last_section.title).split()[0] in pages[0]   # the cover's last line: one page
+    question = layout.locate("org_name").field.label
+    with_question = [p for p in pages if question in p]
+    assert len(with_question) == 1 and "Guy's and St Thomas' NHS Foundation Trust" in with_question[0]
+    for page in pages:
+        if "Ref Question" in page:
+            assert "Ref Question Answer Guidance" in page    # all four columns across one page width
+    header = layout.locate("job_title").header
+    staff_pages = [p for p in pages if "Clinical scientist number" in p]
+    assert len(staff_pages) >= 2
+    for page in staff_pages:
+        assert page.count(header) >= 1, page[:300]     # the header row is repeated on every page
+    numbers = sorted(int(n) for p in staff_pages for n in re.findall(r"Clinical scientist number (\d{3})", p))
+    assert numbers == list(range(title.first_row, title.last_row + 1))
+
 
 @pytest.mark.libreoffice
 def test_libreoffice__fills_within_the_rules_and_resave_keeps_meta(built, libreoffice, tmp_path):

@@ -15,6 +15,8 @@ from trust_survey.candidates import DEFAULT_WEIGHTS, load_weights, score_departm
 from trust_survey.demand import estimate_demand
 from trust_survey.mapping import OfflineError, assert_offline, build_map, offline_problems
 
+from conftest import axe_summary, leaflet_axe_exceptions, own_violations
+
 XSS_ALERT = "<img src=x onerror=alert(1)>"
 HOSTILE = [
     XSS_ALERT,
@@ -90,6 +92,14 @@ def test_map__html__has_no_network_reference(small):
     assert not re.search(r"url\(\s*[\"']?(https?:)?//", page, re.I)
     for cdn in ("cdn.jsdelivr", "cdnjs", "code.jquery", "bootstrapcdn", "unpkg", "openstreetmap"):
         assert cdn not in page
+
+
+def test_map__viewport__lets_phones_and_tablets_zoom(small):
+    page = small[2]
+    viewports = re.findall(r"<meta\b[^>]*name=[\"']?viewport[^>]*>", page, re.I)
+    assert len(viewports) == 1, viewports
+    assert "user-scalable" not in viewports[0] and "maximum-scale" not in viewports[0]
+    assert "width=device-width" in viewports[0]
 
 
 def test_map__hostile_department_name__is_escaped_text_not_a_tag(small):
@@ -243,3 +253,12 @@ def test_map__5000_departments__under_10_mb_and_renders_offline(chromium, tmp_pa
     assert counts[1] > 0
     assert counts[2] == 3 * (100 + 1)
     print(f"5,000 departments: {size_mb:.2f} MB, built in {built:.1f} s, opened in Chromium in {opened:.1f} s")
+
+
+@pytest.mark.chromium
+def test_map__axe_core_in_chromium__no_wcag_21_aa_violation_outside_listed_leaflet_ones(axe, small, tmp_path):
+    path = tmp_path / "map.html"
+    path.write_text(small[2], encoding="utf-8")
+    violations = axe(path, wait_for="window.trustSurveyMap && document.querySelector('.leaflet-marker-icon')")
+    own = own_violations(violations, leaflet_axe_exceptions())
+    assert own == [], axe_summary(own)

@@ -27,6 +27,8 @@ from trust_survey.cli import cli
 from trust_survey.instruments import load_registry
 from trust_survey.instruments.layout import build_layout
 
+from conftest import axe_summary
+
 REPO = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"
 COMMENT_XSS = "<script>window.__xss=1</script> more flexible hours"
@@ -131,7 +133,8 @@ def pipeline(tmp_path_factory):
 
 
 class _Tables(HTMLParser):
-    """Every <table data-sheet> of a page: sheet -> (header, rows of cell texts)."""
+    """Every <table data-sheet> of a page: sheet -> (header, rows of cell texts). A heading is its
+    ``data-column`` (the workbook's column name); the text a reader sees is in ``headings``."""
 
     def __init__(self):
         super().__init__()
@@ -143,6 +146,8 @@ class _Tables(HTMLParser):
         self._rows: list[list[str]] = []
         self.tags: list[str] = []
         self.attrs: list[tuple[str, str]] = []
+        self.headings: dict[str, list[str]] = {}
+        self._column: str | None = None
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
@@ -154,6 +159,7 @@ class _Tables(HTMLParser):
             self._row = []
         elif self._sheet and tag in ("td", "th"):
             self._cell = []
+            self._column = attrs.get("data-column") if tag == "th" else None
 
     def handle_data(self, data):
         if self._cell is not None:
@@ -163,8 +169,10 @@ class _Tables(HTMLParser):
         if self._sheet is None:
             return
         if tag in ("td", "th") and self._cell is not None:
-            self._row.append("".join(self._cell))
-            self._cell = None
+            if self._column is not None:
+                self.headings.setdefault(self._sheet, []).append("".join(self._cell))
+            self._row.append(self._column if self._column is not None else "".join(self._cell))
+            self._cell, self._column = None, None
         elif tag == "tr" and self._row is not None:
             if not self._header:
                 self._header = self._row
@@ -387,6 +395,72 @@ def test_report__in_chromium_offline__no_errors_no_requests_and_hostile_text_is_
     assert tables >= 10 and charts >= 4 and tags == 0 and safe is True and hostile >= 1
 
 
+# ---- what a reader meets ---------------------------------------------------------------------------------
+
+def test_report__columns_are_headed_with_the_definitions_labels_and_keep_the_variable_name(pipeline):
+    parser = _Tables()
+    parser.feed(pipeline["html"])
+    header = parser.tables["Key figures"][0]
+    shown = dict(zip(header, parser.headings["Key figures"]))
+    inst = pipeline["registry"].get("trust_capability", 2)
+    for item in ("kf_trainees_gen", "kf_in_post", "kf_left_nhs"):
+        assert shown[item] == inst.item(item).label + item, shown[item]
+    assert shown["instrument_version"] == "Instrument versioninstrument_version"
+    assert shown["round"] == "Roundround"
+    likert = dict(zip(*[parser.tables["Likert distributions"][0], parser.headings["Likert distributions"]]))
+    assert likert["pct_agree"].startswith("Agree or strongly agree (%)")
+    headings = [h for hs in parser.headings.values() for h in hs]
+    assert not [h for h in headings if h.startswith(("kf_", "instrument_", "pct_"))]
+
+
+def test_report__status_chart_legend_names_every_state_in_full(pipeline):
+    chart = re.search(r'<svg class="chart"[^>]*aria-label="Organisations by state".*?</svg>', pipeline["html"], re.S)
+    assert chart, "no status chart"
+    texts = re.findall(r'<text[^>]*>([^<]*)</text>', chart.group(0))
+    for state in ("accepted", "accepted with warnings", "rejected", "not returned"):
+        assert state in texts, texts
+
+
+CHART_TEXT_OUTSIDE = """(function () {
+  var out = [];
+  document.querySelectorAll('svg.chart').forEach(function (svg) {
+    var box = svg.viewBox.baseVal;
+    svg.querySelectorAll('text').forEach(function (t) {
+      var b = t.getBBox();
+      if (b.x < box.x - 0.5 || b.y < box.y - 0.5 || b.x + b.width > box.x + box.width + 0.5
+          || b.y + b.height > box.y + box.height + 0.5) {
+        out.push(svg.getAttribute('aria-label') + ': ' + t.textContent + ' ' + [b.x, b.y, b.width, b.height]);
+      }
+    });
+  });
+  return out;
+})()"""
+
+
+@pytest.mark.chromium
+def test_report__in_chromium__no_chart_text_is_cut_at_the_chart_edge(pipeline, chromium, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(pipeline["html"], encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(chromium), str(page), "--offline", "--timeout", "60",
+                           "--eval", CHART_TEXT_OUTSIDE,
+                           "--eval", "document.querySelectorAll('svg.chart text').length"],
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
+    assert report is not None, proc.stderr[-2000:]
+    outside, texts = report["eval"].values()
+    assert texts > 30
+    assert outside == []
+
+
+@pytest.mark.chromium
+def test_report__axe_core_in_chromium__no_wcag_21_aa_violation(pipeline, axe, tmp_path):
+    for name in ("html_free", "html_2025"):   # with comments; with parts missing
+        page = tmp_path / f"{name}.html"
+        page.write_text(pipeline[name], encoding="utf-8")
+        violations = axe(page)
+        assert violations == [], f"{name}:\n{axe_summary(violations)}"
+
+
 # ---- what is missing is said ----------------------------------------------------------------------------
 
 def test_report__missing_parts_are_stated_not_left_out(pipeline):
@@ -545,3 +619,25 @@ def test_report__key_figures_of_integer_items_are_whole_numbers_in_the_workbook(
     assert numbers and all(type(v) is int for v in numbers), numbers     # counts of people: never 14.0
     text = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert not [t for t in text if re.fullmatch(r"-?\d+\.0", t)]          # and no number turned into text
+
+
+@pytest.mark.chromium
+def test_status_chart__narrow_chart_with_a_long_instrument_name__legend_wraps_and_stays_inside(chromium, tmp_path):
+    from trust_survey.report.charts import status_chart
+
+    frame = pd.DataFrame({"instrument_id": ["trust_capability_with_a_very_long_name_indeed"] * 4,
+                          "state": ["accepted", "accepted with warnings", "rejected", "not returned"],
+                          "organisations": [3, 2, 1, 4]})
+    svg = status_chart(frame, "Organisations by state", width=320)
+    page = tmp_path / "chart.html"
+    page.write_text(f'<!DOCTYPE html><html lang="en"><head><title>c</title></head><body>{svg}</body></html>',
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(chromium), str(page), "--offline", "--timeout", "60",
+                           "--eval", CHART_TEXT_OUTSIDE, "--eval",
+                           "Array.from(document.querySelectorAll('text')).map(function (t) { return t.textContent; })"],
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
+    assert report is not None, proc.stderr[-2000:]
+    outside, texts = report["eval"].values()
+    assert outside == []
+    assert {"accepted", "accepted with warnings", "rejected", "not returned"} <= set(texts)

@@ -37,6 +37,9 @@ INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
 UNLOCKED = Protection(locked=False)
 WRAP = Alignment(wrap_text=True, vertical="top")
 
+#: Widest print area (in Excel's character widths) that fits across A4 portrait; wider sheets print landscape.
+PORTRAIT_WIDTH = 100
+
 ODS_FORMULA = 'AND(LEN({c})>=3,LEN({c})<=5,ISERROR(SEARCH(" ",{c})))'
 EMAIL_FORMULA = 'AND(ISNUMBER(SEARCH("@",{c})),ISNUMBER(SEARCH(".",{c})),LEN({c})>5)'
 
@@ -157,7 +160,28 @@ def _write_cover(wb: Workbook, inst: Instrument, org: dict, round_: int, deadlin
         ws.cell(row=row, column=2, value=neutralise(section.help or section.title)).alignment = WRAP
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 90
+    _print_setup(ws, 2, row, one_page=True, header_row=False)
     _protect(ws)
+
+
+def _print_setup(ws, last_col: int, last_row: int, *, one_page: bool = False, header_row: bool = True) -> None:
+    """Print the sheet on A4, every column across one page width (so a question and its answer are
+    never on separate pages), landscape when the columns are wide, the header row repeated on every
+    page; ``one_page`` fits the whole sheet on a single page (the cover)."""
+    width = sum(ws.column_dimensions[get_column_letter(c)].width or 9 for c in range(1, last_col + 1))
+    ws.print_area = f"A1:{get_column_letter(last_col)}{max(last_row, 1)}"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if width > PORTRAIT_WIDTH else "portrait"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0   # 0: as many pages down as the rows need
+    ws.print_options.horizontalCentered = True
+    if header_row:
+        ws.print_title_rows = f"{C.HEADER_ROW}:{C.HEADER_ROW}"
+        ws.print_options.gridLines = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "&A: page &P of &N"
 
 
 def _header(ws, col: int, text: str) -> None:
@@ -198,6 +222,7 @@ def _write_form_sheet(ws, sheet: SheetLayout) -> None:
     ws.column_dimensions["C"].width = 36
     ws.column_dimensions["D"].width = 60
     ws.freeze_panes = "A2"
+    _print_setup(ws, len(C.FORM_HEADERS), sheet.last_row)
 
 
 def _write_table_sheet(ws, sheet: SheetLayout) -> None:
@@ -218,6 +243,7 @@ def _write_table_sheet(ws, sheet: SheetLayout) -> None:
         ws.column_dimensions[column.letter].width = width
     ws.row_dimensions[C.HEADER_ROW].height = 45
     ws.freeze_panes = "A2"
+    _print_setup(ws, max(c.col for c in sheet.columns), sheet.last_row)
 
 
 def _ref(sheet: str, address: str) -> str:
@@ -259,6 +285,7 @@ def _write_checks(wb: Workbook, layout: Layout) -> None:
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 26
     ws.column_dimensions["C"].width = 20
+    _print_setup(ws, 3, row)
     _protect(ws)
 
 

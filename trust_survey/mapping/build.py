@@ -24,6 +24,7 @@ import html
 import json
 import logging
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -455,6 +456,17 @@ MAP_JS = r"""
 """
 
 
+_VIEWPORT = re.compile(r"""<meta\b[^>]*\bname\s*=\s*["']?viewport["']?[^>]*>""", re.I)
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
+def allow_zoom(page: str) -> str:
+    """folium's page sets ``maximum-scale=1.0, user-scalable=no``, which stops people zooming on phones and
+    tablets (WCAG 2.1 1.4.4, 1.4.10). Replace every viewport tag with one that lets the page be zoomed."""
+    page = _VIEWPORT.sub("", page)
+    return page.replace("<head>", "<head>" + VIEWPORT, 1)
+
+
 def build_map(candidates: pd.DataFrame, demand: pd.DataFrame | None = None, *, area_level: str = "region",
               boundaries: dict | None = None, area_points: pd.DataFrame | None = None, tiles: str | None = None,
               tiles_attribution: str | None = None, title: str = "Candidate STP training departments",
@@ -542,6 +554,7 @@ def build_map(candidates: pd.DataFrame, demand: pd.DataFrame | None = None, *, a
     page = page.replace("</head>", head + "</head>", 1)
     page = page.replace("<body>", "<body>" + header, 1)
     page = page.replace("</body>", _table_html(candidates, table_limit) + "</body>", 1)
+    page = allow_zoom(page)
     page = page.replace("<html>", "<html lang=\"en\">", 1)
     page = page.replace("<head>", f"<head><title>{esc(title)}</title>", 1)
     page = inline_assets(page)

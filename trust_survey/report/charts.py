@@ -34,6 +34,44 @@ def _fmt(v: float) -> str:
     return f"{v:g}"
 
 
+#: Width of a character as a share of the font size: wider than Arial's average letter, so a text's
+#: estimated width is never less than the width it is drawn at.
+CHAR_WIDTH = 0.62
+FONT = 11
+
+
+def text_width(text, size: float = FONT) -> float:
+    return len(str(text)) * size * CHAR_WIDTH
+
+
+def _fit(text, room: float, size: float = FONT) -> str:
+    """``text``, cut with an ellipsis where it would be wider than ``room``."""
+    text = str(text)
+    most = max(1, int(room / (size * CHAR_WIDTH)))
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _legend(entries: list[tuple[str, str]], x0: float, y0: float, right: float,
+            swatch_h: float = 12) -> tuple[list[str], float]:
+    """Legend entries (name, colour) laid out left to right from ``(x0, y0)``, starting a new line before
+    an entry would pass ``right``, so no name is ever cut. Returns the parts and the y below the last line."""
+    parts, x, y, line = [], x0, y0, 18
+    for name, colour in entries:
+        name = _fit(name, right - x0 - 16)
+        w = 16 + text_width(name) + 18
+        if x > x0 and x + w - 18 > right:
+            x, y = x0, y + line
+        parts.append(f'<rect x="{x:.1f}" y="{y + (12 - swatch_h) / 2:.1f}" width="12" height="{swatch_h}" '
+                     f'fill="{colour}"/><text x="{x + 16:.1f}" y="{y + 10}" font-size="{FONT}">{_e(name)}</text>')
+        x += w
+    return parts, y + line
+
+
+def _svg_open(width: float, height: float, title: str) -> str:
+    return (f'<svg class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+            f'height="{height:.0f}" aria-label="{_e(title)}"><title>{_e(title)}</title>')
+
+
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if hi <= lo:
         hi = lo + 1
@@ -60,8 +98,11 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
     ys = [v for v in (_num(v) for v in data[y]) if v is not None]
     top = max(ys) if ys else 1
     ticks = _ticks(0, top * 1.1 if top > 0 else 1)
-    left, right, upper, lower = 56, 330, 30, 36
+    left, right, upper, lower = 56, 20, 30, 36
     pw, ph = width - left - right, height - upper - lower
+    labels = list(dict.fromkeys(data[label]))
+    legend, bottom = _legend([(name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(labels)],
+                             left, height + 2, width - 8, swatch_h=3)
 
     def px(v):
         return left + (pw * (xs.index(v) / (len(xs) - 1)) if len(xs) > 1 else pw / 2)
@@ -69,15 +110,14 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
     def py(v):
         return upper + ph - ph * v / ticks[-1]
 
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>'
-             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>']
+    parts = [_svg_open(width, bottom + 4, title),
+             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{_e(_fit(title, width - left - 8, 12))}'
+             '</text>']
     for t in ticks:
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e8edee"/>'
                      f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>')
     for v in xs:
         parts.append(f'<text x="{px(v):.1f}" y="{upper + ph + 18}" text-anchor="middle" font-size="11">{v}</text>')
-    labels = list(dict.fromkeys(data[label]))
     for i, name in enumerate(labels):
         colour = PALETTE[i % len(PALETTE)]
         rows = data[data[label] == name].sort_values(x)
@@ -111,11 +151,14 @@ def line_chart(frame: pd.DataFrame, *, x: str, y: str, label: str, series: str, 
                              'stroke-width="2"/>')
             for a, b in seg:
                 parts.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{colour}"/>')
-        ly = upper + 14 + 18 * i
-        parts.append(f'<rect x="{left + pw + 16}" y="{ly - 9}" width="12" height="3" fill="{colour}"/>'
-                     f'<text x="{left + pw + 34}" y="{ly - 4}" font-size="11">{_e(name)}</text>')
+    parts += legend
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _label_room(texts, width: float) -> float:
+    """Room for the labels left of the bars: the widest label, but never more than 45% of the chart."""
+    return min(width * 0.45, max([text_width(t) for t in texts] + [40]) + 16)
 
 
 def likert_chart(frame: pd.DataFrame, title: str, width: int = 760) -> str:
@@ -125,19 +168,18 @@ def likert_chart(frame: pd.DataFrame, title: str, width: int = 760) -> str:
         return ""
     cols = ["strongly_disagree", "disagree", "neither", "agree", "strongly_agree"]
     names = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
-    left, bar_w, row_h = 330, width - 350, 24
-    height = 40 + row_h * len(rows) + 10
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>']
-    for k, (name, colour) in enumerate(zip(names, LIKERT_COLOURS)):
-        parts.append(f'<rect x="{left + k * 120 - 200}" y="6" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{left + k * 120 - 184}" y="16" font-size="11">{name}</text>')
-    for i, r in enumerate(rows.to_dict("records")):
-        y = 32 + i * row_h
+    records = rows.to_dict("records")
+    left = _label_room([r["statement"] for r in records], width)
+    bar_w, row_h = width - left - 20, 24
+    legend, top = _legend(list(zip(names, LIKERT_COLOURS)), 8, 6, width - 8)
+    height = top + 8 + row_h * len(records) + 4
+    parts = [_svg_open(width, height, title), *legend]
+    for i, r in enumerate(records):
+        y = top + 8 + i * row_h
         counts = [_num(r[c]) or 0 for c in cols]
         total = sum(counts)
-        text = r["statement"] if len(str(r["statement"])) <= 52 else str(r["statement"])[:50] + "…"
-        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="11">{_e(text)}</text>')
+        parts.append(f'<text x="{left - 8:.1f}" y="{y + 14}" text-anchor="end" font-size="11">'
+                     f'<title>{_e(r["statement"])}</title>{_e(_fit(r["statement"], left - 12))}</text>')
         parts.extend(_stacked_bar(left, y, bar_w, row_h - 6, total,
                                   [(c, colour, _fmt(c)) for c, colour in zip(counts, LIKERT_COLOURS)]))
     parts.append("</svg>")
@@ -149,23 +191,25 @@ def means_chart(frame: pd.DataFrame, title: str, width: int = 720) -> str:
     rows = frame[(frame["grouping"] == "group")]
     if rows.empty:
         return ""
-    left, right, row_h = 250, 40, 20
+    records = rows.to_dict("records")
+    names = [f'{r["scale"]}: {r["group"]} (n={r["n"]}){" *" if str(r.get("below_min_n")) == "yes" else ""}'
+             for r in records]
+    left, right, row_h = _label_room(names, width), 40, 20
     pw = width - left - right
-    height = 40 + row_h * len(rows) + 10
+    height = 40 + row_h * len(records) + 10
 
     def px(v):
         return left + pw * (v - 1) / 4
 
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>']
+    parts = [_svg_open(width, height, title)]
     for t in (1, 2, 3, 4, 5):
         parts.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="24" y2="{height - 6}" stroke="#e8edee"/>'
                      f'<text x="{px(t):.1f}" y="16" text-anchor="middle" font-size="11">{t}</text>')
-    for i, r in enumerate(rows.to_dict("records")):
+    for i, (r, name) in enumerate(zip(records, names)):
         y = 36 + i * row_h
         small = str(r.get("below_min_n")) == "yes"
-        parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end" font-size="11">'
-                     f'{_e(r["scale"])}: {_e(r["group"])} (n={_e(r["n"])}){" *" if small else ""}</text>')
+        parts.append(f'<text x="{left - 8:.1f}" y="{y + 4}" text-anchor="end" font-size="11">'
+                     f'<title>{_e(name)}</title>{_e(_fit(name, left - 12))}</text>')
         mean, lo, hi = _num(r["mean"]), _num(r["ci_low"]), _num(r["ci_high"])
         if lo is not None and hi is not None:
             parts.append(f'<line x1="{px(max(1, lo)):.1f}" x2="{px(min(5, hi)):.1f}" y1="{y}" y2="{y}" '
@@ -183,19 +227,17 @@ def status_chart(frame: pd.DataFrame, title: str, width: int = 720) -> str:
     if frame.empty:
         return ""
     instruments = list(dict.fromkeys(frame["instrument_id"]))
-    left, row_h = 160, 28
+    left, row_h = _label_room(instruments, width), 28
     bar_w = width - left - 20
-    height = 34 + row_h * len(instruments)
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-label="{_e(title)}"><title>{_e(title)}</title>']
-    for k, (state, colour) in enumerate(STATE_COLOURS.items()):
-        parts.append(f'<rect x="{left + k * 165}" y="6" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{left + k * 165 + 16}" y="16" font-size="11">{state}</text>')
+    legend, top = _legend(list(STATE_COLOURS.items()), 8, 6, width - 8)
+    height = top + 6 + row_h * len(instruments)
+    parts = [_svg_open(width, height, title), *legend]
     for i, inst in enumerate(instruments):
         part = frame[frame["instrument_id"] == inst]
         total = sum(_num(v) or 0 for v in part["organisations"])
-        y = 28 + i * row_h
-        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="11">{_e(inst)}</text>')
+        y = top + 4 + i * row_h
+        parts.append(f'<text x="{left - 8:.1f}" y="{y + 15}" text-anchor="end" font-size="11">'
+                     f'{_e(_fit(inst, left - 12))}</text>')
         counts = {state: sum(_num(v) or 0 for v in part.loc[part["state"] == state, "organisations"])
                   for state in STATE_COLOURS}
         segments = [(n, STATE_COLOURS[state], f"{_e(state)}: {_fmt(n)}") for state, n in counts.items()]

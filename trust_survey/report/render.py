@@ -29,9 +29,11 @@ padding-bottom:4px;margin-top:36px}h3{font-size:1.05em;margin:22px 0 6px}
 .meta{color:#425563}.missing{background:#fff3cd;border-left:5px solid #ffb81c;padding:8px 12px;margin:10px 0}
 .warning{background:#fde8e7;border-left:5px solid #da291c;padding:6px 12px;margin:6px 0}
 .note{color:#425563;font-size:.9em;margin:4px 0}
-table.data{border-collapse:collapse;font-size:.82em;margin:6px 0 14px;display:block;overflow-x:auto}
+.scroll{overflow-x:auto;margin:6px 0 14px}.scroll:focus{outline:2px solid #005eb8;outline-offset:2px}
+table.data{border-collapse:collapse;font-size:.82em}
 table.data th,table.data td{border:1px solid #d8dde0;padding:3px 6px;text-align:left;vertical-align:top}
-table.data th{background:#f0f4f5}table.data td.long{min-width:24em}
+table.data th{background:#f0f4f5}table.data th .var{display:block;font-weight:normal;color:#425563;
+font-size:.9em}table.data td.long{min-width:24em}
 table.data td.num{text-align:right;font-variant-numeric:tabular-nums}
 nav ul{columns:2;padding-left:18px}svg.chart{display:block;margin:8px 0;max-width:100%;height:auto;
 font-family:Arial,Helvetica,sans-serif}details>summary{cursor:pointer;color:#005eb8}
@@ -65,9 +67,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _table_html(table) -> str:
+def _heading_html(column: str, heading: str) -> str:
+    """A column heading in the reader's words; the variable name (the workbook's column) stays in a
+    ``data-column`` attribute and, where it differs, on a small second line."""
+    name = f'<span class="var">{_e(column)}</span>' if heading != column else ""
+    return f'<th scope="col" data-column="{_e(column)}">{_e(heading)}{name}</th>'
+
+
+def _table_html(table, heading=lambda column: column) -> str:
     frame = table.frame
-    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    head = "".join(_heading_html(str(c), heading(str(c))) for c in frame.columns)
     rows = []
     for record in frame.itertuples(index=False, name=None):
         cells = "".join(f'<td class="num">{_e(cell_text(v))}</td>' if _is_number(v) else
@@ -75,8 +84,10 @@ def _table_html(table) -> str:
                         f"<td>{_e(cell_text(v))}</td>" for v in record)
         rows.append(f"<tr>{cells}</tr>")
     body = "".join(rows) or f'<tr><td colspan="{max(1, len(frame.columns))}">no rows</td></tr>'
-    html = (f'<table class="data" data-sheet="{_e(table.sheet)}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    # A wide table scrolls inside a region that can take keyboard focus, so it can be scrolled without a mouse.
+    html = (f'<div class="scroll" role="region" tabindex="0" aria-label="{_e(table.title)}">'
+            f'<table class="data" data-sheet="{_e(table.sheet)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
     title = f"<h3>{_e(table.title)} <span class=\"note\">(sheet “{_e(table.sheet)}”)</span></h3>"
     note = f'<p class="note">{_e(table.note)}</p>' if table.note else ""
     if table.collapsed:
@@ -97,7 +108,7 @@ def render_html(report: Report, *, generated: str | None = None) -> str:
             table = next((t for t in s.tables if t.sheet == sheet), None)
             if table is not None:
                 part.append(chart_for(kind, table.frame, table.title))
-        part += [_table_html(t) for t in s.tables]
+        part += [_table_html(t, report.heading) for t in s.tables]
         part.append("</section>")
         body.append("".join(part))
     return ("<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
@@ -105,11 +116,11 @@ def render_html(report: Report, *, generated: str | None = None) -> str:
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
             "img-src data:\">"
             f"<title>{_e(report.title)}</title><style>{CSS}</style></head><body>"
-            f"<h1>{_e(report.title)}</h1>"
+            f"<header><h1>{_e(report.title)}</h1>"
             f'<p class="meta">Generated {_e(generated)} by trust-survey. The tables are also in the workbook beside '
             "this page, one sheet each; the numbers are the same. Respondents are pseudonymous: no names, emails "
-            "or respondent ids appear here.</p>"
-            f"<nav><ul>{toc}</ul></nav>{''.join(body)}</body></html>\n")
+            "or respondent ids appear here.</p></header>"
+            f"<nav aria-label=\"Contents\"><ul>{toc}</ul></nav><main>{''.join(body)}</main></body></html>\n")
 
 
 READ_ME_TITLE = "Read me"

@@ -50,6 +50,38 @@ KEY_FIGURE_LABELS = {
 }
 STREAM_FIGURES = {"kf_trainees_gen": "genomics", "kf_trainees_hi": "health informatics",
                   "kf_trainees_ps": "physical sciences"}
+#: Headings of the report's own columns, in the words the advisory group reads; a column that holds an
+#: instrument's item (the key figures) is headed with the item's label from its definition instead.
+COLUMN_LABELS = {
+    "instrument_id": "Instrument", "instrument_version": "Instrument version", "sent": "Sent",
+    "heard_from": "Heard from", "valid": "Valid returns", "submissions": "Submissions",
+    "response_rate_pct": "Response rate (%)", "state": "State", "organisations": "Organisations",
+    "org_code": "Organisation code", "org_name": "Organisation", "org_code_now": "Organisation code now",
+    "last_received": "Last received", "errors": "Errors", "round": "Round", "nation": "Nation",
+    "returned": "Organisations that returned", "not_returned": "Organisations that did not return",
+    "blank_cells": "Blank cells", "figure_id": "Key figure id", "figure": "Key figure", "value": "Value",
+    "series_id": "Series", "break_before": "Series break before this round", "crosswalk_note": "Crosswalk note",
+    "stream": "Stream", "trainees": "Trainees", "region_code": "Region code", "region_name": "Region",
+    "item_id": "Statement id", "statement": "Statement", "scale": "Scale", "reverse_keyed": "Reverse keyed",
+    "group": "Respondent group", "respondents": "Respondents", "answered": "Answered", "shown": "Shown",
+    "strongly_disagree": "Strongly disagree", "disagree": "Disagree", "neither": "Neither agree nor disagree",
+    "agree": "Agree", "strongly_agree": "Strongly agree", "not_answered": "Not answered",
+    "pct_agree": "Agree or strongly agree (%)", "mean": "Mean", "grouping": "Compared by", "n": "n",
+    "sd": "Standard deviation", "se": "Standard error", "ci_low": "95% CI low", "ci_high": "95% CI high",
+    "below_min_n": f"Fewer than {MIN_COMPARE}", "test": "Test", "groups": "Groups", "statistic": "Statistic",
+    "df1": "df (between)", "df2": "df (within)", "p_value": "p", "significant": "Significant at 5%",
+    "hedges_g": "Hedges' g", "eta_squared": "Eta squared", "omega_squared": "Omega squared",
+    "summary": "Summary", "warnings": "Warnings", "label": "Label", "alpha": "Cronbach's alpha",
+    "n_items": "Statements", "n_complete": "Complete answers", "note": "Note", "group_a": "Group A",
+    "group_b": "Group B", "mean_difference": "Difference in means", "df": "df", "p_holm": "p (Holm)",
+    "question": "Question", "comment": "Comment", "decision": "Decision", "titles": "Job titles",
+    "pct": "Share (%)", "relation": "Relation", "method": "Method", "rank": "Rank", "total": "Score",
+    "dept_name": "Department", "direct_headcount": "Direct staff", "adjacent_headcount": "Adjacent staff",
+    "supervisors_registered": "Supervisors (registered)", "willingness": "Willingness",
+    "places": "Places offered", "reasons": "Reasons", "group_code": "Area code", "group_name": "Area",
+    "status": "Status", "orgs": "Organisations", "low": "Low", "central": "Central", "high": "High",
+    "central_change": "Change in central estimate",
+}
 LIKERT_COLUMNS = ["strongly_disagree", "disagree", "neither", "agree", "strongly_agree"]
 GROUPINGS = {"group": "respondent group", "stream": "stream", "region": "region"}
 
@@ -81,6 +113,17 @@ class Report:
     round: int
     title: str
     sections: list[Section]
+    item_labels: dict[str, str] = field(default_factory=dict)   # item id -> its label in the definition
+
+    def heading(self, column: str) -> str:
+        """A column's heading for readers: the report's own words for its columns, else the label of the
+        instrument item it holds, else the name with underscores as spaces."""
+        if column in COLUMN_LABELS:
+            return COLUMN_LABELS[column]
+        if column in self.item_labels:
+            return self.item_labels[column]
+        words = str(column).replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -504,4 +547,15 @@ def build_report(inputs, *, include_free_text: bool = False, region_of: dict[str
     sections.append(coding_section(inputs.matches, inputs.matches_missing))
     sections.append(commissioning_section(inputs.candidates, inputs.demand, inputs.commissioning_missing,
                                           inputs.round, inputs.notes))
-    return Report(inputs.round, f"Clinical bioinformatics review cycle: round {inputs.round}", sections)
+    return Report(inputs.round, f"Clinical bioinformatics review cycle: round {inputs.round}", sections,
+                  item_labels=item_labels([*inputs.trust_versions, *inputs.individual_versions,
+                                           *([inputs.individual] if inputs.individual else [])]))
+
+
+def item_labels(instruments: list) -> dict[str, str]:
+    """Each answer field's label from the instrument definitions, a later version's label winning."""
+    labels: dict[str, str] = {}
+    for inst in sorted(instruments, key=lambda i: (i.id, i.version)):
+        for f in inst.fields():
+            labels[f.field_id] = f.label
+    return labels
