@@ -1,4 +1,6 @@
 """The labelled real-title corpus loads, and a row that breaks the label policy is a clear error."""
+import hashlib
+
 import pytest
 
 from trust_survey.errors import InputFileError
@@ -73,3 +75,12 @@ def test_load_title_corpus__missing_column__is_an_error(tmp_path):
         load_title_corpus(path)
     assert err.value.code == "IN011"
     assert "department, relation" in str(err.value)
+
+
+def test_shipped_corpus__holdout_is_the_title_hash_third():
+    """The split is fixed by each title's hash, so adding titles never moves one between dev and holdout."""
+    corpus = load_title_corpus(DEFAULT_CORPUS)
+    expected = ["holdout" if int(hashlib.sha256(t.strip().lower().encode()).hexdigest(), 16) % 3 == 0 else "dev"
+                for t in corpus["title"]]
+    assert corpus["split"].tolist() == expected
+    assert 0.28 < (corpus["split"] == "holdout").mean() < 0.38
