@@ -133,12 +133,38 @@ def test_match_titles__department_completes_a_bare_title(matcher):
     "BI Analyst", "Information Analyst", "Performance Analyst", "Web Developer", "Biomedical Scientist",
     "Clinical Scientist (Microbiology)", "Genetic Counsellor", "Genomics Nurse", "Radiographer",
     "Therapeutic Radiographer", "Estates Engineer", "Consultant Physician", "Physiotherapist",
-    "Nuclear Medicine Technologist", "Perfusionist", "Integration Analyst", "Business Informatician",
+    "Nuclear Medicine Technologist", "Perfusionist", "Business Informatician", "BI Data Engineer",
     "Clinical Lead - Genomic Medicine", "Genetics Laboratory Assistant", "Medical Physics Secretary",
 ])
 def test_match_titles__distractor__lands_on_none_automatically(matcher, title):
     r = code(matcher, title)
     assert r["stream"] == "none" and r["decision"] in ("auto", "none"), r
+
+
+# HEE's title policy (shared/context/TITLE_LABEL_POLICY.md) settles these calls; each is coded automatically.
+@pytest.mark.parametrize("title, context, stream, relation", [
+    ("Integration Analyst", None, "health_informatics", "adjacent"),
+    ("Interface Engineer (HL7/FHIR)", "IT Services", "health_informatics", "adjacent"),
+    ("LIMS Manager", None, "health_informatics", "adjacent"),
+    ("Pathology IT Systems Manager", "Pathology", "health_informatics", "adjacent"),
+    ("Data Engineer", None, "health_informatics", "adjacent"),
+    ("EPMA Pharmacist", "Pharmacy", "health_informatics", "adjacent"),
+    ("Chief Nursing Information Officer", None, "health_informatics", "adjacent"),
+    ("Clinical AI Fellow", None, "health_informatics", "adjacent"),
+    ("Senior Clinical Scientist in Artificial Intelligence", None, "physical_sciences", "direct"),
+    ("Medical Device Integration Lead", None, "physical_sciences", "direct"),
+    ("Mould Room Technician", None, "physical_sciences", "adjacent"),
+    ("Medical Device Safety Officer", "Clinical Engineering", "physical_sciences", "adjacent"),
+    ("Medical Physics Assistant", "Medical Physics", "none", "none"),
+    ("Clinical Engineering Apprentice", "Clinical Engineering", "none", "none"),
+    ("Medical Devices Trainer", "Clinical Engineering", "none", "none"),
+    ("Healthcare Science Associate - Genomics", "Genomics", "none", "none"),
+    ("Clinical Scientist - Molecular Microbiology", None, "none", "none"),
+])
+def test_match_titles__policy_calls__coded_by_the_policy(matcher, title, context, stream, relation):
+    r = code(matcher, title, context)
+    assert (r["stream"], r["relation"]) == (stream, relation), r
+    assert r["decision"] in ("auto", "none"), r
 
 
 @pytest.mark.parametrize("title, stream", [
