@@ -327,34 +327,31 @@ def _convert(cells: pd.Series, f: AnswerField, mapping: PlatformMapping, inst: I
     return text.str.replace(EMAIL, EMAIL_REDACTED, regex=True)
 
 
-def read_frame(path: Path, header_rows: int = 1, encoding: str = "utf-8-sig") -> pd.DataFrame:
+def read_frame(path: Path, header_rows: int = 1, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV as strings with its header row's names kept as they are (duplicates included).
 
-    Rows are indexed by their row number in the file (header = 1); extra header rows and rows with
-    every cell blank (as a spreadsheet re-save leaves behind) are skipped.
+    Read by :func:`trust_survey.csvread.read_records` (a truncated or malformed file is refused whole).
+    Rows are indexed by their record number in the file (header = 1); extra header rows and records
+    with every cell blank (as a spreadsheet re-save leaves behind) are skipped.
     """
+    from trust_survey.csvread import blank, read_records
+
     path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file")
     try:
-        grid = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding=encoding)
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: cannot be read as {encoding} ({exc.reason} at byte {exc.start}); pass "
-                             "--encoding (for example --encoding cp1252 for a file saved by Excel on Windows)"
-                             ) from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{path}: the file is empty; export the responses again with a header row") from None
-    except pd.errors.ParserError as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({exc}); check the export's delimiter and quoting") from None
-    headers = [str(h).replace("\ufeff", "").strip() for h in grid.iloc[0]]
-    frame = grid.iloc[header_rows:].copy()
+        table = read_records(path, encoding=encoding)
+    except InputFileError as exc:
+        raise InputFileError(f"{path}: {exc}", code=exc.code) from None
+    headers = [str(h).strip() for h in table.header]
+    skip = header_rows - 1
+    frame = pd.DataFrame(table.records[skip:], columns=range(len(headers)), index=table.numbers[skip:], dtype=object)
     frame.columns = headers
-    frame.index = pd.RangeIndex(header_rows + 1, header_rows + 1 + len(frame))
-    return frame[(frame.apply(lambda col: col.str.strip()) != "").any(axis=1)]
+    return frame[[not blank(record) for record in table.records[skip:]]]
 
 
 def read_platform_csv(path: Path, mapping_path: Path, inst: Instrument,
-                      encoding: str = "utf-8-sig") -> tuple[pd.DataFrame, list[Issue]]:
+                      encoding: str | None = None) -> tuple[pd.DataFrame, list[Issue]]:
     """Read a survey-platform export through its mapping: (responses in field ids, issues)."""
     mapping = load_mapping(mapping_path, inst)
     raw = read_frame(path, mapping.header_rows, encoding)
