@@ -25,6 +25,11 @@ ODS = re.compile(r"^[A-Z0-9]{3,5}$")
 #: A pseudonymous respondent id (individual instruments): letters, digits, '-' and '_', up to 20.
 RESPONDENT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
+#: Said whenever a file's instrument cannot be told: a survey-platform export needs its mapping.
+MAPPING_HINT = ("If it is an export from an online survey platform, ingest it with --mapping FILE naming the "
+                "mapping of the platform's columns to the instrument's items (see 'Individual questionnaires' in "
+                "the README)")
+
 
 def is_individual(inst: Instrument) -> bool:
     """Answered by individuals (one return per respondent, keyed by a pseudonymous id), not organisations."""
@@ -226,7 +231,7 @@ def _identify_by_headers(book, registry: Registry, file: str, round_hint: int | 
     if not scored or scored[0][0] < 0.6:
         raise FileProblem("F007", f"cannot tell which instrument this workbook answers: {problem}, and its sheets "
                                   "do not match any definition. Ask the trust to copy their answers into the "
-                                  "workbook they were sent")
+                                  f"workbook they were sent. {MAPPING_HINT}")
     inst = scored[0][2]
     layout = layout_for(inst)
     cell = next(c for c in layout.form_cells() if c.field.field_id == inst.id_item)
@@ -274,7 +279,7 @@ def instrument_of_records(records: list, registry: Registry) -> tuple[Instrument
         if not scored or scored[0][0] < 0.6:
             raise FileProblem("F007", "cannot tell which instrument this return answers: its variable names "
                                       f"({', '.join(sorted(seen)[:8])}…) do not match any definition; ask the "
-                                      "trust to use the template they were sent")
+                                      f"trust to use the template they were sent. {MAPPING_HINT}")
         inst = scored[0][3]
         source = "variables"
     return inst, source, notes

@@ -133,8 +133,9 @@ def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataR
 
 
 def split_cases(record: DataRecord) -> list[DataRecord]:
-    """One single-case record per case of an individual instrument's record file."""
-    return [DataRecord(record.path, record.kind, record.columns, [row], record.notes, [], [number])
+    """One single-case record per case of an individual instrument's record file, each carrying the file's
+    own findings (such as W030, read as Windows-1252); they are stored once, with the first respondent."""
+    return [DataRecord(record.path, record.kind, record.columns, [row], record.notes, list(record.issues), [number])
             for row, number in zip(record.rows, record.numbers)]
 
 

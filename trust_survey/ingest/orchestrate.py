@@ -287,6 +287,8 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
             if found is not None:
                 records[0], inst, platform_issues = platform_record(records[0], found, ctx.registry)
+                if any(i.is_error and i.row is None for i in platform_issues):   # e.g. a mapped column missing
+                    return Examined(unit, issues=issues + records[0].issues + platform_issues)
                 return _examine_respondents(unit, records, inst, "platform", {}, issues + platform_issues, ctx)
             inst, source, notes = instrument_of_records(records, ctx.registry)
             if is_individual(inst):
@@ -351,6 +353,7 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
     cases = [case for record in records for case in split_cases(record)]
     if not cases:
         raise FileProblem("F010", "the file holds no responses (a header row and nothing under it)")
+    _check_id_variable(records, inst, notes, len(cases))
     parts: list[Examined] = []
     stem = unit.paths[0].stem.rsplit("__", 1)[0]
     for case in cases:
@@ -375,7 +378,22 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
             extracted.issues = [i for i in extracted.issues if i.is_error or i.row is not None]
         mine = (list(whole) if first else []) + row_issues.get(number, [])
         parts.append(_checked(part, identity, extracted, mine, ctx))
+    if whole and all(p.fatal for p in parts):   # no readable respondent to carry the file's findings
+        parts[0].issues[:0] = whole
     return Examined(unit, issues=list(whole), parts=parts)
+
+
+def _check_id_variable(records: list, inst: Instrument, notes: dict, cases: int) -> None:
+    """A many-respondent file without the respondent id variable is one file problem, not one per row."""
+    from trust_survey.errors import did_you_mean
+
+    id_var = next(f.var_name for f in inst.fields() if f.field_id == inst.id_item)
+    columns = [str(c) for r in records for c in r.columns]
+    if id_var.casefold() in {c.casefold() for c in columns} or (cases == 1 and notes.get("org_code")):
+        return
+    hint = did_you_mean(id_var, columns, cutoff=0.5)
+    raise FileProblem("F012", f"the respondent id variable {id_var} is not in the file, so no respondent can be told "
+                              f"apart{hint}; rename that column {id_var} and ingest it again")
 
 
 def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[Issue]:

@@ -6,7 +6,8 @@ the mapping marks ``drop`` or ``personal`` (names, email and IP addresses), inst
 ``personal: true`` and email items never reach the returned table. Columns the mapping does not know are
 reported (P001, with a suggestion) and left out, never guessed.
 
-Issue codes: P001 unknown column · P002 mapped column not in the file · P003 answer label not recognised ·
+Issue codes: P001 unknown column · P002 mapped column not in the file (an error, so the file is refused,
+unless the mapping lists it under ``optional``) · P003 answer label not recognised ·
 P004 not a number · P005 repeated respondent id · P006 email addresses in an unknown column or a text answer ·
 P007 a column name used twice in the file. An email address typed into a kept text answer is replaced by
 ``[email removed]`` (P006 too), so no address reaches an analysis table even through a mis-mapped column.
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
@@ -47,6 +48,23 @@ class PlatformMapping(_Strict):
     values: dict[str, dict[str, int] | str] = Field(default_factory=dict)  # field -> table, or a value set name
     drop: list[str] = Field(default_factory=list)  # platform bookkeeping to ignore
     personal: list[str] = Field(default_factory=list)  # names, emails, IP addresses: never read
+    optional: list[str] = Field(default_factory=list)  # mapped columns a file may lack (else P002 is an error)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optional_columns(cls, raw: Any) -> Any:
+        """``columns: {"Q5": {field: years_nhs, optional: true}}`` is ``"Q5": years_nhs`` plus "Q5" in optional."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
+            return raw
+        columns, optional = {}, list(raw.get("optional") or [])
+        for column, target in raw["columns"].items():
+            if isinstance(target, dict) and set(target) <= {"field", "optional"} and "field" in target:
+                columns[column] = target["field"]
+                if target.get("optional") is True:
+                    optional.append(column)
+            else:
+                columns[column] = target
+        return {**raw, "columns": columns, "optional": optional}
 
     def labels_for(self, field_id: str) -> dict[str, int]:
         table = self.values.get(field_id, {})
@@ -141,6 +159,9 @@ def mapping_problems(mapping: PlatformMapping, inst: Instrument) -> list[str]:
             problems.append(f"{where}: field '{field_id}' is already filled from column '{targets[field_id]}'")
         targets.setdefault(field_id, column)
     mapped = {_norm(c) for c in mapping.columns}
+    for column in mapping.optional:
+        if _norm(column) not in mapped:
+            problems.append(f"optional: '{column}' is not under columns{did_you_mean(column, mapping.columns)}")
     for key in ("drop", "personal"):
         for column in getattr(mapping, key):
             if _norm(column) in mapped:
@@ -255,12 +276,23 @@ def apply_mapping(raw: pd.DataFrame, mapping: PlatformMapping, inst: Instrument,
     keep = {f.field_id: f for f in analysis_fields(inst)}
     out = pd.DataFrame(index=raw.index)
     targets = {field_id: column for column, field_id in mapping.columns.items()}
+    optional = {_norm(c) for c in mapping.optional}
     for column in unfound:
         field_id = mapping.columns[column]
-        if field_id in keep:
+        hint = did_you_mean(column, unknown, cutoff=0.5) or did_you_mean(column, headers, cutoff=0.5)
+        if field_id == inst.id_item:
+            issues.append(Issue(source, None, column, None, "P002", "error",
+                                f"the respondent id column '{column}' ({field_id}) is not in the file, so no row "
+                                f"can be told apart{hint}; fix 'columns' in the mapping file (or the export)"))
+        elif field_id in keep and _norm(column) in optional:
             issues.append(Issue(source, None, column, None, "P002", "warning",
-                                f"column '{column}' (field {field_id}) is not in the file, so {field_id} is blank"
-                                f"{did_you_mean(column, unknown, cutoff=0.5)}"))
+                                f"column '{column}' (field {field_id}) is not in the file, so {field_id} is blank "
+                                f"(the mapping marks it optional){hint}"))
+        elif field_id in keep:
+            issues.append(Issue(source, None, column, None, "P002", "error",
+                                f"column '{column}' (field {field_id}) is not in the file, so every answer to "
+                                f"{field_id} would be lost{hint}; fix its name under 'columns' in the mapping "
+                                "file, or mark it 'optional: true' if the survey did not ask it"))
     for field_id, f in keep.items():
         column = targets.get(field_id)
         if column is None or _norm(column) not in by_norm:
