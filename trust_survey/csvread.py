@@ -16,7 +16,7 @@ record is short, is **truncated**; any other record of the wrong width (or a quo
 text) makes the file **malformed**. Either way :class:`CsvProblem` is raised naming the records, and
 nothing of the file is returned, so nothing of it can be stored. Empty lines are skipped, and so are
 blank records of another width (a spreadsheet re-save leaves them); blank records of the header's width
-are kept for the caller to keep or skip. Cells beyond the header's width are allowed only when blank.
+are kept for the caller to keep or skip.
 Records are counted as records, not lines, so an answer with line breaks counts once.
 """
 from __future__ import annotations
@@ -158,13 +158,10 @@ def read_records(path: Path, *, encoding: str | None = None, max_records: int | 
                 width = len(header)
                 continue
             last = number
-            if len(record) != width:
-                if len(record) > width and not any(cell.strip() for cell in record[width:]):
-                    record = record[:width]
-                else:
-                    wrong.append(number)
-                    widths[number] = len(record)
-                    continue
+            if len(record) != width:   # even extra blank cells: a field slipped in mid-row leaves one at the end
+                wrong.append(number)
+                widths[number] = len(record)
+                continue
             if max_records is not None and len(records) >= max_records:
                 raise CsvProblem("F011", f"it holds more than {max_records:,} records, far more than expected; "
                                          "it was refused unread. Check it is the right file, or split it")
