@@ -181,3 +181,37 @@ def test_report__scale_scored_from_fewer_items__says_so():
     warnings = " ".join(scores_section(responses, groups, IND).warnings)
     assert f"is scored from {len(retention.items) - 1} of its {len(retention.items)} statements" in warnings
     assert f"{equity.label} ({equity.id}) could not be scored" in warnings
+
+
+def test_platform_csv__archive_and_quarantine_hold_a_minimised_copy_and_a_redownload_is_a_duplicate(run, tmp_path):
+    from trust_survey.hashing import sha256_file
+
+    comments = ["Email jo.bloggs@nhs.net.example, or ring 07700 900123.", "NHS no. 943 476 5919; not 9434765918",
+                "Fine"]
+    path = write(tmp_path, export_text(comments, extra={"ret_plans": "Agree"}).encode("utf-8"))
+    lines = path.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace(b",Agree,Strongly agree,", b",Agreed,Strongly agree,", 1)   # P-003 rejected
+    path.write_bytes(b"\r\n".join(lines))
+    db = tmp_path / "s.duckdb"
+    ingest(run, tmp_path, path, expect=1)
+    assert stored_comments(db) == ["Email [email removed], or ring [phone number removed].",
+                                   "NHS no. [NHS number removed]; not 9434765918", "Fine"]
+    issues = read_issues(tmp_path / "run")
+    assert set(issues[issues.code == "P008"].message.str.extract(r"(phone number|NHS number)")[0]) == {
+        "phone number", "NHS number"}
+    files = query(db, "SELECT DISTINCT sha256, archive_path FROM submission_files")
+    original = sha256_file(path)
+    assert files.sha256.tolist() == [original]
+    archived = Path(files.archive_path.iloc[0])
+    assert archived.name == sha256_file(archived) != original and archived.parent.name == archived.name[:2]
+    for copy in [archived, *(p for p in (tmp_path / "quarantine").glob("*.csv"))]:
+        text = copy.read_text(encoding="utf-8")
+        for secret in ("person1@example.org", "192.0.2.", "Recipient Email", "R_1", "jo.bloggs", "07700", "943 476"):
+            assert secret not in text, (copy, secret)
+        assert "Fine" in text and BY_FIELD["respondent_id"] in text
+    quarantined = list((tmp_path / "quarantine").glob("*.csv"))
+    assert len(quarantined) == 1 and quarantined[0].name.startswith(sha256_file(quarantined[0]))
+    assert original in quarantined[0].with_name(quarantined[0].name + ".reason.txt").read_text(encoding="utf-8")
+    again = run("ingest", path, "--db", db, "--out", tmp_path / "run2", "--engine", "pandas", expect=1)
+    assert "already ingested" in again.stdout
+    assert query(db, "SELECT count(*) AS n FROM submissions").n.iloc[0] == 3

@@ -83,6 +83,7 @@ CODES: dict[str, tuple[str, str]] = {
     "P005": (WARNING, "respondent id repeated"),
     "P006": (WARNING, "email address removed or in an unmapped column"),
     "P007": (WARNING, "platform column name used twice"),
+    "P008": (WARNING, "phone or NHS number removed from a text answer"),
 }
 
 COLUMNS = ["file", "sheet", "cell", "row", "column", "field", "value", "expected", "code", "severity", "message"]

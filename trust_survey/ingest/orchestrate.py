@@ -41,7 +41,9 @@ from trust_survey.ingest.identify import (
     Identity, field_map, identify_records, identify_respondent, identify_workbook, instrument_of_records, is_individual,
     records_round,
 )
-from trust_survey.ingest.individual import Mapping, choose_mapping, part_sha, platform_record, split_cases
+from trust_survey.ingest.individual import (
+    Mapping, choose_mapping, minimised_copy, part_sha, platform_record, split_cases,
+)
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
 from trust_survey.ingest.individual import find_mappings
 from trust_survey.ingest.readers import BookReader, read_csv, read_sav
@@ -286,7 +288,9 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             stem = unit.paths[0].stem.rsplit("__", 1)[0]
             found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
             if found is not None:
-                records[0], inst, platform_issues = platform_record(records[0], found, ctx.registry)
+                raw = records[0]
+                records[0], inst, platform_issues = platform_record(raw, found, ctx.registry)
+                unit.files[0]["minimised"] = minimised_copy(raw, found.mapping, inst)
                 if any(i.is_error and i.row is None for i in platform_issues):   # e.g. a mapped column missing
                     return Examined(unit, issues=issues + records[0].issues + platform_issues)
                 return _examine_respondents(unit, records, inst, "platform", {}, issues + platform_issues, ctx)
@@ -317,7 +321,7 @@ def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
     if ctx.archive_db is not None and any(not p.fatal for p in (ex.parts or [ex])):
         try:
             for f in unit.files:
-                f["archive_path"] = str(store.archive_file(ctx.archive_db, f["path"], f["sha256"]))
+                f["archive_path"] = archive(ctx.archive_db, f)
         except OSError:
             log.debug("archiving %s while examining failed; storing will try again", unit.name, exc_info=True)
     return ex
@@ -513,9 +517,27 @@ def _fatal_outcome(db: Path, ex: Examined) -> FileOutcome:
     first = next(i for i in ex.issues if i.is_error)
     if not unit.part_of:   # a many-respondent file is quarantined once, after all its respondents
         for f in unit.files:
-            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+            quarantine(db, f, _reason(ex))
     outcome.message = f"[{first.code}] {first.message}"
     return outcome
+
+
+def archive(db: Path, f: dict) -> str:
+    """Archive one received file: its minimised copy when it has one (a survey-platform export, without its
+    personal and unread columns), else its bytes; either way under the archived content's own sha256."""
+    if f.get("minimised") is not None:
+        return str(store.archive_bytes(db, f["minimised"]))
+    return str(store.archive_file(db, f["path"], f["sha256"]))
+
+
+def quarantine(db: Path, f: dict, reason: str) -> None:
+    """Copy one received file to the quarantine with its reason: its minimised copy when it has one."""
+    if f.get("minimised") is not None:
+        note = (f"\n\nThis is {f['file_name']} without its personal and unread columns (free text redacted); the "
+                f"file as received had sha256 {f['sha256']}.")
+        store.quarantine_bytes(db, f["minimised"], f["file_name"], reason + note)
+    else:
+        store.quarantine_file(db, f["path"], f["sha256"], reason)
 
 
 def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]]:
@@ -524,7 +546,7 @@ def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]
     inst = identity.instrument
     for f in unit.files:
         if not f.get("archive_path"):
-            f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
+            f["archive_path"] = archive(db, f)
     sub = {"org_code": identity.org_code, "org_name": identity.org_name, "instrument_id": inst.id,
            "instrument_version": inst.version, "round": identity.round, "file_name": unit.name,
            "format": unit.kind, "sha256": unit.sha256, "bytes": unit.size, "received_at": unit.received_at,
@@ -549,7 +571,7 @@ def _stored_outcome(db: Path, ex: Examined, stored: dict) -> FileOutcome:
         outcome.message = f"supersedes submission {stored['supersedes']}"
     if ex.outcome == "rejected":
         for f in unit.files if not unit.part_of else []:
-            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+            quarantine(db, f, _reason(ex))
         first = next(i for i in ex.issues if i.is_error)
         outcome.message = (outcome.message + "; " if outcome.message else "") + \
             f"first error: [{first.code}] {first.where()}: {first.message}"
@@ -752,7 +774,7 @@ def _quarantine_parts(db: Path, files: list[Examined]) -> None:
         if bad:
             reason = "\n\n".join(_reason(p) for p in bad)
             for f in ex.unit.files:
-                store.quarantine_file(db, f["path"], f["sha256"], reason)
+                quarantine(db, f, reason)
 
 
 def _distribution_warnings(con, examined: list[Examined]) -> None:

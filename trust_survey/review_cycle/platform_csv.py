@@ -9,13 +9,13 @@ reported (P001, with a suggestion) and left out, never guessed.
 Issue codes: P001 unknown column · P002 mapped column not in the file (an error, so the file is refused,
 unless the mapping lists it under ``optional``) · P003 answer label not recognised ·
 P004 not a number · P005 repeated respondent id · P006 email addresses in an unknown column or a text answer ·
-P007 a column name used twice in the file. An email address typed into a kept text answer is replaced by
-``[email removed]`` (P006 too), so no address reaches an analysis table even through a mis-mapped column.
+P007 a column name used twice in the file · P008 a phone or NHS number removed from a text answer. Email
+addresses, UK phone numbers and NHS numbers typed into a kept text answer are replaced
+(:mod:`trust_survey.redact`), so none reaches an analysis table even through a mis-mapped column.
 """
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
+from trust_survey.redact import EMAIL, EMAIL_REDACTED, redact  # noqa: F401 - EMAIL* re-exported
 from trust_survey.yamlfile import read_yaml
-
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-EMAIL_REDACTED = "[email removed]"
 
 
 class _Strict(BaseModel):
@@ -351,12 +349,20 @@ def _convert(cells: pd.Series, f: AnswerField, mapping: PlatformMapping, inst: I
         numbers = numbers.mask(bad)
         return numbers.astype("Int64") if f.type == "integer" else numbers.astype("Float64")
     text = cells.astype("string")
-    has_email = text.str.contains(EMAIL).fillna(False).astype(bool)
-    for row in text[has_email].index:
-        issues.append(Issue(source, int(row), header, None, "P006", "warning",
-                            f"row {row}, column '{header}': an email address in {f.field_id} was replaced by "
-                            f"'{EMAIL_REDACTED}'; respondents are pseudonymous"))
-    return text.str.replace(EMAIL, EMAIL_REDACTED, regex=True)
+    out = []
+    for row, cell in text.items():
+        if pd.isna(cell):
+            out.append(cell)
+            continue
+        clean, kinds = redact(str(cell))
+        out.append(clean)
+        for kind in kinds:
+            code = "P006" if kind == "email address" else "P008"
+            article = "a" if kind.startswith("phone") else "an"
+            issues.append(Issue(source, int(row), header, None, code, "warning",
+                                f"row {row}, column '{header}': {article} {kind} in {f.field_id} was removed; "
+                                "respondents are pseudonymous"))
+    return pd.Series(out, index=text.index, dtype="string")
 
 
 def read_frame(path: Path, header_rows: int = 1, encoding: str | None = None) -> pd.DataFrame:
