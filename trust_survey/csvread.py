@@ -98,7 +98,7 @@ def _reader(text: str, delimiter: str):
 
 def blank(record: list[str]) -> bool:
     """Whether a record holds nothing but spaces."""
-    return not record or all(not cell.strip() for cell in record)
+    return not "".join(record).strip()
 
 
 def sniff_delimiter(text: str) -> str:
