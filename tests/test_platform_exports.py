@@ -91,6 +91,11 @@ def test_platform_csv__truncated__refused_and_nothing_stored(run, tmp_path, cut,
     issues = read_issues(tmp_path / "run")
     assert issues.code.tolist() == ["F001"] and "truncated" in issues.message[0] and what in issues.message[0]
     assert "UNREADABLE" in result.stdout and nothing_stored(tmp_path / "s.duckdb")
+    from trust_survey.hashing import sha256_file
+
+    quarantined = sorted(p.name for p in (tmp_path / "quarantine").iterdir())
+    assert quarantined == [f"{sha256_file(path)}_{path.name}.reason.txt"]   # no copy of the personal columns
+    assert "could not be read to remove them" in (tmp_path / "quarantine" / quarantined[0]).read_text()
 
 
 def test_platform_csv__over_wide_row__refused_naming_the_record(run, tmp_path):

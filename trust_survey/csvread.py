@@ -190,3 +190,22 @@ def read_records(path: Path, *, encoding: str | None = None, max_records: int | 
                                  "delimiter or quote mark out of place, e.g. an unquoted comma in a name); nothing "
                                  "was read. Save it again as CSV and resend", wrong)
     return CsvRecords(path, used, delimiter, header, records, numbers, lines, header_number, notes)
+
+
+def read_header(path: Path, size: int = 65536) -> list[str]:
+    """The first non-blank record of a delimited file, read from its first ``size`` bytes only (so a file that
+    cannot be read whole can still say what it is); ``[]`` when even that cannot be read."""
+    with open(path, "rb") as fh:
+        raw = fh.read(size)
+    try:
+        text, _, _ = decode(raw)
+    except CsvProblem:
+        text = raw.decode("utf-8", errors="ignore")
+    text = text.lstrip("\ufeff")
+    try:
+        for record in _reader(text, sniff_delimiter(text)):
+            if not blank(record):
+                return [cell.strip() for cell in record]
+    except csv.Error:
+        pass
+    return []

@@ -243,6 +243,15 @@ def quarantine_bytes(db: Path, data: bytes, name: str, reason: str) -> Path:
     return target
 
 
+def quarantine_reason(db: Path, name: str, sha256: str, reason: str) -> Path:
+    """Record in the quarantine why a file was refused, without a copy of it: ``<sha>_<name>.reason.txt``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
+    target = quarantine_dir(db) / f"{sha256}_{safe}.reason.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(reason.rstrip() + "\n", encoding="utf-8")
+    return target
+
+
 def quarantine_file(db: Path, source: Path, sha256: str, reason: str) -> Path:
     """Copy a rejected file to ``quarantine/<sha>_<name>`` with ``<…>.reason.txt`` beside it."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(source).name)[:120]

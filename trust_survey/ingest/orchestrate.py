@@ -300,6 +300,7 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             identity = identify_records(records, ctx.registry, unit.name, ctx.round)
             extracted = extract_records(records, identity, stem)
     except FileProblem as exc:
+        _withhold_unreadable_export(unit, ctx)
         return Examined(unit, issues=issues + [Issue(exc.code, exc.message, file=unit.name)])
     except MemoryError:
         return Examined(unit, issues=issues + [Issue("F011", "reading it needed more memory than a return should; "
@@ -310,6 +311,26 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             "F001", f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); it was quarantined. If the file "
                     "opens normally in Excel, report this as a trust-survey bug", file=unit.name)])
     return _checked(unit, identity, extracted, issues, ctx)
+
+
+def _withhold_unreadable_export(unit: Unit, ctx: Context) -> None:
+    """A survey-platform export that cannot be read (truncated, malformed) cannot have its personal columns
+    removed, so it is not copied to the quarantine: only its reason is written there."""
+    if unit.kind != "csv" or len(unit.paths) != 1 or not ctx.mappings or "minimised" in unit.files[0]:
+        return
+    from trust_survey.csvread import read_header
+
+    header = DataRecordHeader(read_header(unit.paths[0]))
+    found = choose_mapping(header, ctx.mappings)
+    if found is not None:
+        unit.files[0]["withhold"] = found.path.name
+
+
+@dataclass
+class DataRecordHeader:
+    """Just enough of a record for :func:`choose_mapping`: its column names."""
+
+    columns: list[str]
 
 
 def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
@@ -532,7 +553,12 @@ def archive(db: Path, f: dict) -> str:
 
 def quarantine(db: Path, f: dict, reason: str) -> None:
     """Copy one received file to the quarantine with its reason: its minimised copy when it has one."""
-    if f.get("minimised") is not None:
+    if f.get("withhold"):
+        note = (f"\n\n{f['file_name']} was not copied here: its header matches the survey-platform mapping "
+                f"{f['withhold']}, so it holds personal columns, and it could not be read to remove them. The file "
+                f"as received had sha256 {f['sha256']} and was at {f['path']}.")
+        store.quarantine_reason(db, f["file_name"], f["sha256"], reason + note)
+    elif f.get("minimised") is not None:
         note = (f"\n\nThis is {f['file_name']} without its personal and unread columns (free text redacted); the "
                 f"file as received had sha256 {f['sha256']}.")
         store.quarantine_bytes(db, f["minimised"], f["file_name"], reason + note)
