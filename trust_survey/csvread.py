@@ -209,3 +209,18 @@ def read_header(path: Path, size: int = 65536) -> list[str]:
     except csv.Error:
         pass
     return []
+
+
+def records_frame(path: Path, *, encoding: str | None = None):
+    """A delimited file as a DataFrame of text (blank cells ``""``), its header as the column names, blank
+    rows left out; a repeated column name gets ``.1``, ``.2`` as pandas gives it. Raises CsvProblem."""
+    import pandas as pd
+
+    table = read_records(path, encoding=encoding)
+    names: list[str] = []
+    for name in table.header:
+        names.append(name if name not in names else f"{name}.{names.count(name)}")
+    rows = [r for r in table.records if not blank(r)]
+    frame = pd.DataFrame(rows, columns=range(len(names)), dtype=object)
+    frame.columns = names
+    return frame
