@@ -220,3 +220,52 @@ def test_platform_csv__archive_and_quarantine_hold_a_minimised_copy_and_a_redown
     again = run("ingest", path, "--db", db, "--out", tmp_path / "run2", "--engine", "pandas", expect=1)
     assert "already ingested" in again.stdout
     assert query(db, "SELECT count(*) AS n FROM submissions").n.iloc[0] == 3
+
+
+def test_platform_csv__no_row_readable__file_findings_still_reported(run, tmp_path):
+    id_column = BY_FIELD["respondent_id"]
+    text = export_text(COMMENTS[:2]).replace("Response ID,", "Staff name,", 1)
+    lines = text.split("\r\n")
+    header = lines[0].split(",")
+    at = header.index(field(id_column))
+    for k in (1, 2):   # blank every respondent id
+        cells = lines[k].split(",")
+        cells[at] = ""
+        lines[k] = ",".join(cells)
+    path = write(tmp_path, "\r\n".join(lines).encode("utf-8"))
+    ingest(run, tmp_path, path, expect=1)
+    issues = read_issues(tmp_path / "run")
+    assert issues.code.tolist().count("F012") == 2
+    unknown = issues[issues.code == "P001"]
+    assert unknown.column.tolist() == ["Staff name"] and "W032" in issues.code.tolist()
+    assert nothing_stored(tmp_path / "s.duckdb")
+
+
+@pytest.mark.parametrize("text, expected, kinds", [
+    ("Write to jo.bloggs@nhs.net.", "Write to [email removed].", ["email address"]),
+    ("(a.b+c@x.co.uk), then", "([email removed]), then", ["email address"]),
+    ("Ring +44 (0)20 7946 0000 or 07700-900-123!", "Ring [phone number removed] or [phone number removed]!",
+     ["phone number"]),
+    ("NHS 943 476 5919 / 9434765919 / 943-476-5919",
+     "NHS [NHS number removed] / [NHS number removed] / [NHS number removed]", ["NHS number"]),
+    ("Ten digits failing the check: 9434765918", "Ten digits failing the check: 9434765918", []),
+    ("Band 7 since 2019; 15 staff; 2.5 WTE", "Band 7 since 2019; 15 staff; 2.5 WTE", []),
+])
+def test_redact__emails_phones_nhs_numbers_and_nothing_else(text, expected, kinds):
+    from trust_survey.redact import redact
+
+    assert redact(text) == (expected, kinds)
+
+
+def test_platform_mapping__optional_must_name_a_mapped_column(tmp_path):
+    from trust_survey.errors import DefinitionError
+    from trust_survey.review_cycle.platform_csv import load_mapping
+
+    mapping = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
+    mapping["optional"] = ["Q5 - Years in NHS"]
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        load_mapping(path, IND)
+    assert "optional: 'Q5 - Years in NHS' is not under columns; did you mean 'Q5 - Years worked in the NHS'?" in str(
+        err.value)
