@@ -269,3 +269,18 @@ def test_platform_mapping__optional_must_name_a_mapped_column(tmp_path):
         load_mapping(path, IND)
     assert "optional: 'Q5 - Years in NHS' is not under columns; did you mean 'Q5 - Years worked in the NHS'?" in str(
         err.value)
+
+
+def test_platform_csv__excel_unicode_text__tab_separated_utf16_stored_exactly(run, tmp_path):
+    import csv
+    import io
+
+    text = export_text(COMMENTS)
+    lines = []
+    for record in csv.reader(io.StringIO(text, newline="")):
+        lines.append("\t".join('"' + c.replace('"', '""') + '"' if any(ch in c for ch in '"\t\r\n') else c
+                               for c in record))
+    tabbed = "\r\n".join(lines) + "\r\n"
+    path = write(tmp_path, tabbed.encode("utf-16"), name=f"export_{ROUND}.txt")
+    ingest(run, tmp_path, path)
+    assert stored_comments(tmp_path / "s.duckdb") == COMMENTS
