@@ -175,7 +175,7 @@ def test_build__refuses_existing_output_without_force(run, built, orgs_csv):
     ("org_code,org_name\n,A\n", "line 2: org_code is blank"),
     ("org_cde,org_name\nRJ1,A\n", "missing column(s) org_code; did you mean 'org_cde'?"),
     ("org_code,org_name,region_code\nRJ1,A,London\n", "line 2: region_code 'LONDON' is not an NHS England region"),
-    ("org_code,org_name\nRJ1,A,extra\n", "line 2: 3 fields, expected 2"),
+    ("org_code,org_name\nRJ1,A,extra\n", "the header has 2 fields but record 2 has 3"),
     ("", "empty file"),
 ])
 def test_build__bad_orgs_file_names_the_line(run, tmp_path, content, message):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import re
 import shutil
@@ -206,6 +207,48 @@ def archive_file(db: Path, source: Path, sha256: str) -> Path:
     target = archive_dir(db) / sha256[:2] / sha256
     if not target.exists():
         _copy_atomic(source, target)
+    return target
+
+
+def _write_atomic(data: bytes, target: Path) -> None:
+    """Write ``data`` to ``target`` so that ``target`` is either absent or complete (as :func:`_copy_atomic`)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def archive_bytes(db: Path, data: bytes) -> Path:
+    """Keep ``data`` (a minimised copy of a received file) under ``archive/<sha[:2]>/<sha>`` of its own sha256."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    target = archive_dir(db) / sha256[:2] / sha256
+    if not target.exists():
+        _write_atomic(data, target)
+    return target
+
+
+def quarantine_bytes(db: Path, data: bytes, name: str, reason: str) -> Path:
+    """Put ``data`` (a minimised copy of the received file ``name``) in the quarantine as
+    ``<its sha256>_<name>``, with ``<…>.reason.txt`` beside it."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
+    target = quarantine_dir(db) / f"{sha256}_{safe}"
+    if not target.exists():
+        _write_atomic(data, target)
+    target.with_name(target.name + ".reason.txt").write_text(reason.rstrip() + "\n", encoding="utf-8")
+    return target
+
+
+def quarantine_reason(db: Path, name: str, sha256: str, reason: str) -> Path:
+    """Record in the quarantine why a file was refused, without a copy of it: ``<sha>_<name>.reason.txt``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
+    target = quarantine_dir(db) / f"{sha256}_{safe}.reason.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(reason.rstrip() + "\n", encoding="utf-8")
     return target
 
 

@@ -32,7 +32,7 @@ from trust_survey.atomic import write_atomic
 from trust_survey.safe_text import is_formula_like, neutralise, strip_controls
 
 __all__ = ["integer_column", "with_integers", "safe_frame", "write_csv", "write_csv_rows", "append_csv_rows",
-           "save_workbook", "write_frames_workbook"]
+           "csv_bytes", "save_workbook", "write_frames_workbook"]
 
 
 # ---- values ----------------------------------------------------------------------------------------------
@@ -106,6 +106,18 @@ def write_csv_rows(path: Path | str, header: Sequence[str], rows: Iterable[Seque
                 out.writerow([clean(v) for v in row])
 
     return write_atomic(path, write, force=force)
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A header and rows as UTF-8 CSV bytes (CRLF, standard quoting), text kept as sent but for control
+    characters: the minimised copy of a received file that is archived in its place, so that reading it
+    again gives the same answers."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\r\n")
+    out.writerow([_as_sent(v) for v in header])
+    for row in rows:
+        out.writerow([_as_sent(v) for v in row])
+    return buf.getvalue().encode("utf-8")
 
 
 def append_csv_rows(path: Path | str, header: Sequence[str], rows: Iterable[dict], *,

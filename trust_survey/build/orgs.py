@@ -1,8 +1,6 @@
 """Read and check the list of organisations a round is sent to (ORGS.csv)."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -18,19 +16,18 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ORG_TYPES = ("trust", "icb", "other")
 
 
-def _decode(path: Path, encoding: str | None) -> str:
-    raw = path.read_bytes()
-    if encoding:
-        try:
-            return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise InputFileError(f"{path}: cannot read as {encoding}: {exc}") from None
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise InputFileError(f"{path}: not UTF-8 or Windows-1252 text; pass --encoding")
+def _records(path: Path, encoding: str | None, expected: str) -> list[tuple[int, list[str]]]:
+    """(record number, cells) of the header and every data record, read by :mod:`trust_survey.csvread`."""
+    from trust_survey.csvread import blank, read_records
+
+    try:
+        table = read_records(path, encoding=encoding)
+    except InputFileError as exc:
+        if exc.code == "F010":
+            raise InputFileError(f"{path}: empty file; expected a header row with {expected}") from None
+        raise InputFileError(f"{path}: {getattr(exc, 'message', exc)}", code="ORG004") from None
+    return [(table.header_number, table.header),
+            *((n, record) for n, record in zip(table.numbers, table.records) if not blank(record))]
 
 
 RESPONDENT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -44,18 +41,14 @@ def read_respondents(path: Path, encoding: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: respondents file not found")
-    rows = list(csv.reader(io.StringIO(_decode(path, encoding))))
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputFileError(f"{path}: empty file; expected a header row with respondent_id")
-    header = [h.strip().lower() for h in rows[0]]
+    rows = _records(path, encoding, "respondent_id")
+    header = [h.strip().lower() for h in rows[0][1]]
     id_col = "respondent_id" if "respondent_id" in header else "org_code" if "org_code" in header else None
     if id_col is None:
         raise InputFileError(f"{path}: line 1: missing column respondent_id{did_you_mean('respondent_id', header)}; "
                              f"found {', '.join(header)}", code="ORG001")
     problems, records, seen = [], [], {}
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    for line_no, row in rows[1:]:
         rec = {h: cell.strip() for h, cell in zip(header, row)}
         rid = rec.get(id_col, "").upper()
         email = rec.get("contact_email", "")
@@ -90,11 +83,8 @@ def read_orgs(path: Path, encoding: str | None = None, *, individual: bool = Fal
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: organisations file not found")
-    text = _decode(path, encoding)
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputFileError(f"{path}: empty file; expected a header row with {', '.join(REQUIRED)}")
-    header = [h.strip().lower() for h in rows[0]]
+    rows = _records(path, encoding, ", ".join(REQUIRED))
+    header = [h.strip().lower() for h in rows[0][1]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         hints = "".join(did_you_mean(c, header) for c in missing)
@@ -104,13 +94,7 @@ def read_orgs(path: Path, encoding: str | None = None, *, individual: bool = Fal
     problems: list[str] = []
     records = []
     seen: dict[str, int] = {}
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append(f"{path}: line {line_no}: {len(row)} fields, expected {len(header)} "
-                            "(is there an unquoted comma in a name?)")
-            continue
+    for line_no, row in rows[1:]:
         rec = {h: cell.strip() for h, cell in zip(header, row)}
         code = rec["org_code"].upper()
         rec["org_code"] = code

@@ -36,15 +36,12 @@ def load_ons_icbs(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputFileError(f"{path}: file not found; download the ONS 'Integrated Care Boards (April YYYY) "
                              "Names and Codes in EN' CSV from the ONS Open Geography Portal", code="GEO005")
-    frame = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputFileError(f"{path}: line 1: cannot read a CSV header ({exc})", code="GEO003") from exc
+    from trust_survey.csvread import records_frame
+
+    try:
+        frame = records_frame(path)
+    except InputFileError as exc:
+        raise InputFileError(f"{path}: cannot read it as CSV: {getattr(exc, 'message', exc)}", code="GEO003") from None
     header = [str(c) for c in frame.columns]
     cd = _find(header, r"ICB(\d\d)CD")
     if cd is None:

@@ -65,7 +65,12 @@ def _read(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=32)
 def _read_cached(path: str, mtime: int, name: str) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from trust_survey.csvread import records_frame
+
+    try:
+        frame = records_frame(Path(path))
+    except InputFileError as exc:
+        raise InputFileError(f"{path}: {getattr(exc, 'message', exc)}", code="GEO005") from None
     missing = [c for c in _COLUMNS[name] if c not in frame.columns]
     if missing:
         raise InputFileError(f"{path}: line 1: missing column(s) {', '.join(missing)}; expected "

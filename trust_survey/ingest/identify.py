@@ -25,9 +25,11 @@ ODS = re.compile(r"^[A-Z0-9]{3,5}$")
 #: A pseudonymous respondent id (individual instruments): letters, digits, '-' and '_', up to 20.
 RESPONDENT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
-
-PLATFORM_HINT = ("If it is a survey-platform export, pass its mapping with --mapping, or draft one with "
-                 "'trust-survey platform draft FILE --instrument ID --out my_platform.yaml'")
+#: Said whenever a file's instrument cannot be told: a survey-platform export needs its mapping.
+MAPPING_HINT = ("If it is an export from an online survey platform, ingest it with --mapping FILE naming the "
+                "mapping of the platform's columns to the instrument's items (see 'Individual questionnaires' in "
+                "the README), or draft one with "
+                "'trust-survey platform draft FILE --instrument ID --out my_platform.yaml'")
 
 
 def is_individual(inst: Instrument) -> bool:
@@ -302,7 +304,7 @@ def _identify_by_headers(book, registry: Registry, file: str, round_hint: int | 
     if not scored or scored[0][0] < 0.6:
         raise FileProblem("F007", f"cannot tell which instrument this workbook answers: {problem}, and its sheets "
                                   "do not match any definition. Ask the trust to copy their answers into the "
-                                  f"workbook they were sent. {PLATFORM_HINT}")
+                                  f"workbook they were sent. {MAPPING_HINT}")
     inst = scored[0][2]
     layout = layout_for(inst)
     cell = next(c for c in layout.form_cells() if c.field.field_id == inst.id_item)
@@ -350,7 +352,7 @@ def instrument_of_records(records: list, registry: Registry) -> tuple[Instrument
         if not scored or scored[0][0] < 0.6:
             raise FileProblem("F007", "cannot tell which instrument this return answers: its variable names "
                                       f"({', '.join(sorted(seen)[:8])}…) do not match any definition; ask the "
-                                      f"trust to use the template they were sent. {PLATFORM_HINT}")
+                                      f"trust to use the template they were sent. {MAPPING_HINT}")
         inst = scored[0][3]
         source = "variables"
     return inst, source, notes

@@ -188,9 +188,40 @@ def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataR
     return mapped, inst, issues
 
 
+def minimised_copy(record: DataRecord, mapping, inst) -> bytes:
+    """What is archived (and quarantined) of a platform export instead of the download: its header rows and
+    records with only the columns read into answers (mapped to a field that is neither personal nor an
+    email), free text redacted as it is stored, as UTF-8 CSV. Personal, dropped and unknown columns are left
+    out; so is a repeated column (only the first is read). The download's own sha256 stays in the ledger."""
+    from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES
+    from trust_survey.redact import redact
+    from trust_survey.review_cycle.platform_csv import analysis_fields
+    from trust_survey.writers import csv_bytes
+
+    fields = {f.field_id: f for f in analysis_fields(inst)}
+    wanted = {_norm(c): f for c, f in mapping.columns.items() if f in fields}
+    keep, text, seen = [], set(), set()
+    for pos, column in enumerate(record.columns):
+        key = _norm(column)
+        if key in wanted and key not in seen:
+            seen.add(key)
+            keep.append(pos)
+            if fields[wanted[key]].type not in CHOICE_TYPES | NUMERIC_TYPES:
+                text.add(pos)
+    header_rows = mapping.header_rows - 1
+    rows = []
+    for k, row in enumerate(record.rows):
+        cells = ["" if row[i] is None else str(row[i]) for i in keep]
+        if k >= header_rows:
+            cells = [redact(c)[0] if i in text and c else c for i, c in zip(keep, cells)]
+        rows.append(cells)
+    return csv_bytes([record.columns[i] for i in keep], rows)
+
+
 def split_cases(record: DataRecord) -> list[DataRecord]:
-    """One single-case record per case of an individual instrument's record file."""
-    return [DataRecord(record.path, record.kind, record.columns, [row], record.notes, [], [number])
+    """One single-case record per case of an individual instrument's record file, each carrying the file's
+    own findings (such as W030, read as Windows-1252); they are stored once, with the first respondent."""
+    return [DataRecord(record.path, record.kind, record.columns, [row], record.notes, list(record.issues), [number])
             for row, number in zip(record.rows, record.numbers)]
 
 

@@ -8,7 +8,8 @@ Codes never change meaning (tests, feedback workbooks and analysts' filters rely
   (``V009``, a cross-field rule, takes its severity from the rule in the definition.)
 - ``W0xx`` warnings: the return is accepted and flagged; mess that was cleaned says what it became.
 - ``P0xx`` findings about a survey-platform CSV export read through its mapping file (P003 and P004
-  are errors for that respondent; the rest are warnings).
+  are errors for that respondent; P002, a mapped column missing from the file, refuses the whole file
+  unless the mapping marks the column optional; the rest are warnings).
 """
 from __future__ import annotations
 
@@ -80,12 +81,13 @@ CODES: dict[str, tuple[str, str]] = {
     "W033": (WARNING, "optional variable missing from an individual's file (its answers are blank)"),
     # Survey-platform CSV exports (trust_survey.review_cycle.platform_csv): same meaning, same codes.
     "P001": (WARNING, "platform column not in the mapping (left out)"),
-    "P002": (WARNING, "mapped platform column not in the file"),
+    "P002": (ERROR, "mapped platform column not in the file (a warning when the mapping marks it optional)"),
     "P003": (ERROR, "platform answer label not recognised"),
     "P004": (ERROR, "platform answer is not a number"),
     "P005": (WARNING, "respondent id repeated"),
     "P006": (WARNING, "email address removed or in an unmapped column"),
     "P007": (WARNING, "platform column name used twice"),
+    "P008": (WARNING, "phone or NHS number removed from a text answer"),
 }
 
 COLUMNS = ["file", "sheet", "cell", "row", "column", "field", "value", "expected", "code", "severity", "message"]

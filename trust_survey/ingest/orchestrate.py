@@ -43,7 +43,8 @@ from trust_survey.ingest.identify import (
     instrument_of_records, is_individual, records_round,
 )
 from trust_survey.ingest.individual import (
-    Mapping, choose_mapping, part_sha, platform_record, platform_source, split_cases, workbook_platform,
+    Mapping, choose_mapping, minimised_copy, part_sha, platform_record, platform_source, split_cases,
+    workbook_platform,
 )
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
 from trust_survey.ingest.individual import find_mappings
@@ -372,9 +373,7 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             try:
                 platform = workbook_platform(book, ctx.mappings)
                 if platform is not None:
-                    record, inst, platform_issues = platform_record(*platform, ctx.registry)
-                    return _examine_respondents(unit, [record], inst, platform_source(platform[1]), {},
-                                                issues + platform_issues, ctx)
+                    return _examine_platform(unit, *platform, issues, ctx)
                 identity = identify_workbook(book, ctx.registry, unit.name, ctx.round)
                 extracted = extract_workbook(book, identity, unit.name)
                 if book.macros:
@@ -386,15 +385,14 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             stem = unit.paths[0].stem.rsplit("__", 1)[0]
             found = choose_mapping(records[0], ctx.mappings) if unit.kind == "csv" and len(records) == 1 else None
             if found is not None:
-                records[0], inst, platform_issues = platform_record(records[0], found, ctx.registry)
-                return _examine_respondents(unit, records, inst, platform_source(found), {}, issues + platform_issues,
-                                            ctx)
+                return _examine_platform(unit, records[0], found, issues, ctx)
             inst, source, notes = instrument_of_records(records, ctx.registry)
             if is_individual(inst):
                 return _examine_respondents(unit, records, inst, source, notes, issues, ctx)
             identity = identify_records(records, ctx.registry, unit.name, ctx.round)
             extracted = extract_records(records, identity, stem)
     except FileProblem as exc:
+        _withhold_unreadable_export(unit, ctx)
         return Examined(unit, issues=issues + [Issue(exc.code, exc.message, file=unit.name)])
     except MemoryError:
         return Examined(unit, issues=issues + [Issue("F011", "reading it needed more memory than a return should; "
@@ -405,6 +403,16 @@ def examine(unit: Unit, ctx: Context) -> Examined:
             "F001", f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); it was quarantined. If the file "
                     "opens normally in Excel, report this as a trust-survey bug", file=unit.name)])
     return _checked(unit, identity, extracted, issues, ctx)
+
+
+def _examine_platform(unit: Unit, raw, found: Mapping, issues: list[Issue], ctx: Context) -> Examined:
+    """A survey-platform export (CSV or one-sheet workbook) read through its mapping; what is archived of it
+    is its minimised copy (only the columns read into answers, free text redacted)."""
+    record, inst, platform_issues = platform_record(raw, found, ctx.registry)
+    unit.files[0]["minimised"] = minimised_copy(raw, found.mapping, inst)
+    if any(i.is_error and i.row is None for i in platform_issues):   # e.g. a mapped column missing
+        return Examined(unit, issues=issues + record.issues + platform_issues)
+    return _examine_respondents(unit, [record], inst, platform_source(found), {}, issues + platform_issues, ctx)
 
 
 def _read_record(path: Path, unit: Unit):
@@ -418,6 +426,26 @@ def _read_record(path: Path, unit: Unit):
                                     "it stored: a return is stored whole or not at all") from None
 
 
+def _withhold_unreadable_export(unit: Unit, ctx: Context) -> None:
+    """A survey-platform export that cannot be read (truncated, malformed) cannot have its personal columns
+    removed, so it is not copied to the quarantine: only its reason is written there."""
+    if unit.kind != "csv" or len(unit.paths) != 1 or not ctx.mappings or "minimised" in unit.files[0]:
+        return
+    from trust_survey.csvread import read_header
+
+    header = DataRecordHeader(read_header(unit.paths[0]))
+    found = choose_mapping(header, ctx.mappings)
+    if found is not None:
+        unit.files[0]["withhold"] = found.path.name
+
+
+@dataclass
+class DataRecordHeader:
+    """Just enough of a record for :func:`choose_mapping`: its column names."""
+
+    columns: list[str]
+
+
 def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
     """:func:`examine`, then copy a readable unit's files to the archive (content-addressed, so a copy
     made for a run that is then rolled back is harmless). Done here so the copies, which are mostly
@@ -427,7 +455,7 @@ def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
     if ctx.archive_db is not None and any(not p.fatal for p in (ex.parts or [ex])):
         try:
             for f in unit.files:
-                f["archive_path"] = str(store.archive_file(ctx.archive_db, f["path"], f["sha256"]))
+                f["archive_path"] = archive(ctx.archive_db, f)
         except OSError:
             log.debug("archiving %s while examining failed; storing will try again", unit.name, exc_info=True)
     return ex
@@ -480,6 +508,7 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
     cases = [case for record in records for case in split_cases(record)]
     if not cases:
         raise FileProblem("F010", "the file holds no responses (a header row and nothing under it)")
+    _check_id_variable(records, inst, notes, len(cases))
     parts: list[Examined] = []
     stem = unit.paths[0].stem.rsplit("__", 1)[0]
     for case in cases:
@@ -504,7 +533,22 @@ def _examine_respondents(unit: Unit, records: list, inst: Instrument, source: st
             extracted.issues = [i for i in extracted.issues if i.is_error or i.row is not None]
         mine = (list(whole) if first else []) + row_issues.get(number, [])
         parts.append(_checked(part, identity, extracted, mine, ctx))
+    if whole and all(p.fatal for p in parts):   # no readable respondent to carry the file's findings
+        parts[0].issues[:0] = whole
     return Examined(unit, issues=list(whole), parts=parts)
+
+
+def _check_id_variable(records: list, inst: Instrument, notes: dict, cases: int) -> None:
+    """A many-respondent file without the respondent id variable is one file problem, not one per row."""
+    from trust_survey.errors import did_you_mean
+
+    id_var = next(f.var_name for f in inst.fields() if f.field_id == inst.id_item)
+    columns = [str(c) for r in records for c in r.columns]
+    if id_var.casefold() in {c.casefold() for c in columns} or (cases == 1 and notes.get("org_code")):
+        return
+    hint = did_you_mean(id_var, columns, cutoff=0.5)
+    raise FileProblem("F012", f"the respondent id variable {id_var} is not in the file, so no respondent can be told "
+                              f"apart{hint}; rename that column {id_var} and ingest it again")
 
 
 def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[Issue]:
@@ -624,9 +668,32 @@ def _fatal_outcome(db: Path, ex: Examined) -> FileOutcome:
     first = next(i for i in ex.issues if i.is_error)
     if not unit.part_of:   # a many-respondent file is quarantined once, after all its respondents
         for f in unit.files:
-            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+            quarantine(db, f, _reason(ex))
     outcome.message = f"[{first.code}] {first.message}"
     return outcome
+
+
+def archive(db: Path, f: dict) -> str:
+    """Archive one received file: its minimised copy when it has one (a survey-platform export, without its
+    personal and unread columns), else its bytes; either way under the archived content's own sha256."""
+    if f.get("minimised") is not None:
+        return str(store.archive_bytes(db, f["minimised"]))
+    return str(store.archive_file(db, f["path"], f["sha256"]))
+
+
+def quarantine(db: Path, f: dict, reason: str) -> None:
+    """Copy one received file to the quarantine with its reason: its minimised copy when it has one."""
+    if f.get("withhold"):
+        note = (f"\n\n{f['file_name']} was not copied here: its header matches the survey-platform mapping "
+                f"{f['withhold']}, so it holds personal columns, and it could not be read to remove them. The file "
+                f"as received had sha256 {f['sha256']} and was at {f['path']}.")
+        store.quarantine_reason(db, f["file_name"], f["sha256"], reason + note)
+    elif f.get("minimised") is not None:
+        note = (f"\n\nThis is {f['file_name']} without its personal and unread columns (free text redacted); the "
+                f"file as received had sha256 {f['sha256']}.")
+        store.quarantine_bytes(db, f["minimised"], f["file_name"], reason + note)
+    else:
+        store.quarantine_file(db, f["path"], f["sha256"], reason)
 
 
 def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]]:
@@ -635,7 +702,7 @@ def _ledger_entry(db: Path, ex: Examined, run_id: str) -> tuple[dict, list[dict]
     inst = identity.instrument
     for f in unit.files:
         if not f.get("archive_path"):
-            f["archive_path"] = str(store.archive_file(db, f["path"], f["sha256"]))
+            f["archive_path"] = archive(db, f)
     sub = {"org_code": identity.org_code, "org_name": identity.org_name, "instrument_id": inst.id,
            "instrument_version": inst.version, "round": identity.round, "file_name": unit.name,
            "format": unit.kind, "sha256": unit.sha256, "bytes": unit.size, "received_at": unit.received_at,
@@ -660,7 +727,7 @@ def _stored_outcome(db: Path, ex: Examined, stored: dict) -> FileOutcome:
         outcome.message = f"supersedes submission {stored['supersedes']}"
     if ex.outcome == "rejected":
         for f in unit.files if not unit.part_of else []:
-            store.quarantine_file(db, f["path"], f["sha256"], _reason(ex))
+            quarantine(db, f, _reason(ex))
         first = next(i for i in ex.issues if i.is_error)
         outcome.message = (outcome.message + "; " if outcome.message else "") + \
             f"first error: [{first.code}] {first.where()}: {first.message}"
@@ -863,7 +930,7 @@ def _quarantine_parts(db: Path, files: list[Examined]) -> None:
         if bad:
             reason = "\n\n".join(_reason(p) for p in bad)
             for f in ex.unit.files:
-                store.quarantine_file(db, f["path"], f["sha256"], reason)
+                quarantine(db, f, reason)
 
 
 def _distribution_warnings(con, examined: list[Examined]) -> None:

@@ -17,10 +17,8 @@ standard library, every value as text, UTF-8 (with or without BOM), UTF-16 or el
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
-import io
 import math
 import re
 import zipfile
@@ -314,45 +312,25 @@ def read_sav(path: Path) -> DataRecord:
                       numbers=list(range(1, len(rows) + 1)))
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, list[Issue]]:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), []
-    try:
-        return raw.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    text = raw.decode("cp1252", errors="replace")
-    return text, [Issue("W030", "the file is not UTF-8; it was read as Windows-1252 (Excel's 'CSV' on Windows). "
-                                "Save as 'CSV UTF-8' to be sure accents and £ signs are right", file=path.name)]
-
-
 def read_csv(path: Path) -> DataRecord:
-    """Read a CSV return file: header row of variable names, one case per line, every value as text."""
-    raw = Path(path).read_bytes()
-    lines = raw.count(b"\n")
-    if lines > MAX_DATA_ROWS + 10:
-        raise FileProblem("F011", too_many_rows(lines, "lines"))
-    text, issues = _decode(raw, Path(path))
-    del raw
-    sample = text[:4096]
+    """Read a CSV return file (header row of variable names, one case per record, every value as text)
+    through :func:`trust_survey.csvread.read_records`: a truncated or malformed file raises FileProblem
+    (F001) and nothing of it is read; more than :data:`MAX_DATA_ROWS` records (not lines) is F011."""
+    from trust_survey.csvread import CsvProblem, blank, read_records
+
     try:
-        dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    if csv.field_size_limit() < len(text) + 1:   # one long cell is cut below, not a reason to refuse the file
-        csv.field_size_limit(len(text) + 1)
-    try:   # only the delimiter is sniffed: quoting is always RFC 4180's (a guess from one line corrupts quotes)
-        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar='"',
-                                doublequote=True, skipinitialspace=False))
-    except csv.Error as exc:
-        raise FileProblem("F001", f"damaged CSV: {exc}; save it again as CSV UTF-8 and resend") from None
-    numbered = [(n, line) for n, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
-    if not numbered:
-        raise FileProblem("F010", "the CSV file has no header row; ask the trust to resend it")
-    header = [h.strip().lstrip("\ufeff") for h in numbered[0][1]]
+        table = read_records(Path(path), max_records=MAX_DATA_ROWS)
+    except CsvProblem as exc:
+        if exc.code == "F011":
+            raise FileProblem("F011", f"it holds more than {MAX_DATA_ROWS:,} records, far more than a return; it "
+                                      "was refused unread. Check it is the right file, or split it") from None
+        raise FileProblem(exc.code, exc.message) from None
+    issues = [Issue("W030", note, file=Path(path).name) for note in table.notes]
+    header = [h.strip() for h in table.header]
     rows, numbers = [], []
-    for n, line in numbered[1:]:
-        line = line + [""] * (len(header) - len(line))
-        rows.append([None if cell == "" else cut_text(cell) for cell in line])
-        numbers.append(n)
+    for number, record in zip(table.numbers, table.records):
+        if blank(record):
+            continue
+        rows.append([None if cell == "" else cut_text(cell) for cell in record])
+        numbers.append(number)
     return DataRecord(Path(path), "csv", header, rows, {}, issues, numbers)

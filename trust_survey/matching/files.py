@@ -7,8 +7,6 @@ Output is UTF-8, written through :mod:`trust_survey.writers` (atomic, formula-li
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 from pathlib import Path
 from typing import Mapping
 
@@ -49,21 +47,22 @@ def read_table(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: file not found", code="IN002")
+    from trust_survey.csvread import read_records
+
     text = _decode(path, encoding)
-    if not text.strip():
-        raise InputFileError(f"{path}: the file is empty; expected a header row and one row per title",
-                             code="IN005")
-    sample = text[:8192]
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                         skip_blank_lines=True)
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise InputFileError(f"{path}: not a readable CSV table: {exc}", code="IN005") from None
-    df.columns = [str(c).strip() for c in df.columns]
+        table = read_records(path, text=text)
+    except InputFileError as exc:
+        if exc.code == "F010":
+            raise InputFileError(f"{path}: the file is empty; expected a header row and one row per title",
+                                 code="IN005") from None
+        raise InputFileError(f"{path}: not a readable CSV table: {getattr(exc, 'message', exc)}",
+                             code="IN005") from None
+    names: list[str] = []
+    for name in (str(c).strip() for c in table.header):
+        names.append(name if name not in names else f"{name}.{names.count(name)}")
+    df = pd.DataFrame(table.records, columns=range(len(names)), dtype=object)
+    df.columns = names
     return df
 
 

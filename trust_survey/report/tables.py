@@ -20,7 +20,9 @@ import pandas as pd
 
 from trust_survey.review_cycle.compare import compare_groups
 from trust_survey.review_cycle.platform_csv import EMAIL, EMAIL_REDACTED
-from trust_survey.review_cycle.scoring import alphas_frame, choice_keys, scale_alphas, scale_scores
+from trust_survey.review_cycle.scoring import (
+    alphas_frame, choice_keys, scale_alphas, scale_scores, unanswered_items,
+)
 from trust_survey.instruments.model import Crosswalk
 from trust_survey.review_cycle.trends import KEY_FIGURES, key_figures, series_with_breaks
 
@@ -365,6 +367,17 @@ def scores_section(responses: pd.DataFrame, groups: pd.DataFrame, inst) -> Secti
                 p.insert(0, "grouping", grouping)
                 p.insert(0, "scale", scale.id)
                 pairs.append(p)
+    unanswered = unanswered_items(responses, inst)
+    for scale in inst.scales:
+        empty = unanswered.get(scale.id, [])
+        if len(empty) == len(scale.items):
+            section.warnings.append(f"{scale.label} ({scale.id}) could not be scored: none of its {len(empty)} "
+                                    f"statements was answered by anyone ({', '.join(empty)}); check that the "
+                                    "answers were read (for a platform export, its mapping)")
+        elif empty:
+            section.warnings.append(f"{scale.label} ({scale.id}) is scored from {len(scale.items) - len(empty)} of "
+                                    f"its {len(scale.items)} statements: nobody answered {', '.join(empty)}, so "
+                                    "it is not comparable with rounds where every statement was answered")
     alphas = alphas_frame(scale_alphas(responses, inst))
     alphas.insert(1, "label", alphas["scale"].map(labels))
     section.paragraphs.append(

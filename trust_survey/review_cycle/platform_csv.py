@@ -6,29 +6,28 @@ the mapping marks ``drop`` or ``personal`` (names, email and IP addresses), inst
 ``personal: true`` and email items never reach the returned table. Columns the mapping does not know are
 reported (P001, with a suggestion) and left out, never guessed.
 
-Issue codes: P001 unknown column · P002 mapped column not in the file · P003 answer label not recognised ·
+Issue codes: P001 unknown column · P002 mapped column not in the file (an error, so the file is refused,
+unless the mapping lists it under ``optional``) · P003 answer label not recognised ·
 P004 not a number · P005 repeated respondent id · P006 email addresses in an unknown column or a text answer ·
-P007 a column name used twice in the file. An email address typed into a kept text answer is replaced by
-``[email removed]`` (P006 too), so no address reaches an analysis table even through a mis-mapped column.
+P007 a column name used twice in the file · P008 a phone or NHS number removed from a text answer. Email
+addresses, UK phone numbers and NHS numbers typed into a kept text answer are replaced
+(:mod:`trust_survey.redact`), so none reaches an analysis table even through a mis-mapped column.
 """
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
+from trust_survey.redact import EMAIL, EMAIL_REDACTED, redact  # noqa: F401 - EMAIL* re-exported
 from trust_survey.review_cycle.platform_layout import HeaderNames, export_names, header_problems
 from trust_survey.yamlfile import read_yaml
-
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-EMAIL_REDACTED = "[email removed]"
 
 
 class _Strict(BaseModel):
@@ -49,6 +48,23 @@ class PlatformMapping(_Strict):
     values: dict[str, dict[str, int] | str] = Field(default_factory=dict)  # field -> table, or a value set name
     drop: list[str] = Field(default_factory=list)  # platform bookkeeping to ignore
     personal: list[str] = Field(default_factory=list)  # names, emails, IP addresses: never read
+    optional: list[str] = Field(default_factory=list)  # mapped columns a file may lack (else P002 is an error)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optional_columns(cls, raw: Any) -> Any:
+        """``columns: {"Q5": {field: years_nhs, optional: true}}`` is ``"Q5": years_nhs`` plus "Q5" in optional."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
+            return raw
+        columns, optional = {}, list(raw.get("optional") or [])
+        for column, target in raw["columns"].items():
+            if isinstance(target, dict) and set(target) <= {"field", "optional"} and "field" in target:
+                columns[column] = target["field"]
+                if target.get("optional") is True:
+                    optional.append(column)
+            else:
+                columns[column] = target
+        return {**raw, "columns": columns, "optional": optional}
 
     def labels_for(self, field_id: str) -> dict[str, int]:
         table = self.values.get(field_id, {})
@@ -144,6 +160,9 @@ def mapping_problems(mapping: PlatformMapping, inst: Instrument) -> list[str]:
             problems.append(f"{where}: field '{field_id}' is already filled from column '{targets[field_id]}'")
         targets.setdefault(field_id, column)
     mapped = {_norm(c) for c in mapping.columns}
+    for column in mapping.optional:
+        if _norm(column) not in mapped:
+            problems.append(f"optional: '{column}' is not under columns{did_you_mean(column, mapping.columns)}")
     for key in ("drop", "personal"):
         for column in getattr(mapping, key):
             if _norm(column) in mapped:
@@ -258,12 +277,23 @@ def apply_mapping(raw: pd.DataFrame, mapping: PlatformMapping, inst: Instrument,
     keep = {f.field_id: f for f in analysis_fields(inst)}
     out = pd.DataFrame(index=raw.index)
     targets = {field_id: column for column, field_id in mapping.columns.items()}
+    optional = {_norm(c) for c in mapping.optional}
     for column in unfound:
         field_id = mapping.columns[column]
-        if field_id in keep:
+        hint = did_you_mean(column, unknown, cutoff=0.5) or did_you_mean(column, headers, cutoff=0.5)
+        if field_id == inst.id_item:
+            issues.append(Issue(source, None, column, None, "P002", "error",
+                                f"the respondent id column '{column}' ({field_id}) is not in the file, so no row "
+                                f"can be told apart{hint}; fix 'columns' in the mapping file (or the export)"))
+        elif field_id in keep and _norm(column) in optional:
             issues.append(Issue(source, None, column, None, "P002", "warning",
-                                f"column '{column}' (field {field_id}) is not in the file, so {field_id} is blank"
-                                f"{did_you_mean(column, unknown, cutoff=0.5)}"))
+                                f"column '{column}' (field {field_id}) is not in the file, so {field_id} is blank "
+                                f"(the mapping marks it optional){hint}"))
+        elif field_id in keep:
+            issues.append(Issue(source, None, column, None, "P002", "error",
+                                f"column '{column}' (field {field_id}) is not in the file, so every answer to "
+                                f"{field_id} would be lost{hint}; fix its name under 'columns' in the mapping "
+                                "file, or mark it 'optional: true' if the survey did not ask it"))
     for field_id, f in keep.items():
         column = targets.get(field_id)
         if column is None or _norm(column) not in by_norm:
@@ -322,42 +352,47 @@ def _convert(cells: pd.Series, f: AnswerField, mapping: PlatformMapping, inst: I
         numbers = numbers.mask(bad)
         return numbers.astype("Int64") if f.type == "integer" else numbers.astype("Float64")
     text = cells.astype("string")
-    has_email = text.str.contains(EMAIL).fillna(False).astype(bool)
-    for row in text[has_email].index:
-        issues.append(Issue(source, int(row), header, None, "P006", "warning",
-                            f"row {row}, column '{header}': an email address in {f.field_id} was replaced by "
-                            f"'{EMAIL_REDACTED}'; respondents are pseudonymous"))
-    return text.str.replace(EMAIL, EMAIL_REDACTED, regex=True)
+    out = []
+    for row, cell in text.items():
+        if pd.isna(cell):
+            out.append(cell)
+            continue
+        clean, kinds = redact(str(cell))
+        out.append(clean)
+        for kind in kinds:
+            code = "P006" if kind == "email address" else "P008"
+            article = "a" if kind.startswith("phone") else "an"
+            issues.append(Issue(source, int(row), header, None, code, "warning",
+                                f"row {row}, column '{header}': {article} {kind} in {f.field_id} was removed; "
+                                "respondents are pseudonymous"))
+    return pd.Series(out, index=text.index, dtype="string")
 
 
-def read_frame(path: Path, header_rows: int = 1, encoding: str = "utf-8-sig") -> pd.DataFrame:
+def read_frame(path: Path, header_rows: int = 1, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV as strings with its header row's names kept as they are (duplicates included).
 
-    Rows are indexed by their row number in the file (header = 1); extra header rows and rows with
-    every cell blank (as a spreadsheet re-save leaves behind) are skipped.
+    Read by :func:`trust_survey.csvread.read_records` (a truncated or malformed file is refused whole).
+    Rows are indexed by their record number in the file (header = 1); extra header rows and records
+    with every cell blank (as a spreadsheet re-save leaves behind) are skipped.
     """
+    from trust_survey.csvread import blank, read_records
+
     path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file")
     try:
-        grid = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding=encoding)
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: cannot be read as {encoding} ({exc.reason} at byte {exc.start}); pass "
-                             "--encoding (for example --encoding cp1252 for a file saved by Excel on Windows)"
-                             ) from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{path}: the file is empty; export the responses again with a header row") from None
-    except pd.errors.ParserError as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({exc}); check the export's delimiter and quoting") from None
-    headers = [str(h).replace("\ufeff", "").strip() for h in grid.iloc[0]]
-    frame = grid.iloc[header_rows:].copy()
+        table = read_records(path, encoding=encoding)
+    except InputFileError as exc:
+        raise InputFileError(f"{path}: {exc}", code=exc.code) from None
+    headers = [str(h).strip() for h in table.header]
+    skip = header_rows - 1
+    frame = pd.DataFrame(table.records[skip:], columns=range(len(headers)), index=table.numbers[skip:], dtype=object)
     frame.columns = headers
-    frame.index = pd.RangeIndex(header_rows + 1, header_rows + 1 + len(frame))
-    return frame[(frame.apply(lambda col: col.str.strip()) != "").any(axis=1)]
+    return frame[[not blank(record) for record in table.records[skip:]]]
 
 
 def read_platform_csv(path: Path, mapping_path: Path, inst: Instrument,
-                      encoding: str = "utf-8-sig") -> tuple[pd.DataFrame, list[Issue]]:
+                      encoding: str | None = None) -> tuple[pd.DataFrame, list[Issue]]:
     """Read a survey-platform export through its mapping: (responses in field ids, issues)."""
     mapping = load_mapping(mapping_path, inst)
     raw = read_frame(path, 1, encoding)

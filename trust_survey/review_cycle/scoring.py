@@ -109,6 +109,19 @@ def scale_scores(responses: pd.DataFrame, inst: Instrument, scales: Iterable[str
     return pd.DataFrame(out, index=responses.index, columns=ids, dtype=float)
 
 
+def unanswered_items(responses: pd.DataFrame, inst: Instrument) -> dict[str, list[str]]:
+    """Per scale, its items that no respondent answered (absent from ``responses`` or blank, missing or out
+    of range in every row): a score is then the mean of fewer items than the definition says, which a
+    report must say. Scales with every item answered by someone are left out."""
+    out = {}
+    for scale in inst.scales:
+        items = scale_items(responses, inst, scale.id)
+        empty = [i for i in scale.items if not items[i].notna().any()]
+        if empty:
+            out[scale.id] = empty
+    return out
+
+
 @dataclass(frozen=True)
 class AlphaResult:
     """Cronbach's alpha for one set of items. ``alpha`` is NaN when it cannot be computed; ``note`` says why,
