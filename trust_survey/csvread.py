@@ -194,9 +194,9 @@ def read_records(path: Path, *, encoding: str | None = None, max_records: int | 
     return CsvRecords(path, used, delimiter, header, records, numbers, lines, header_number, notes)
 
 
-def read_header(path: Path, size: int = 65536) -> list[str]:
-    """The first non-blank record of a delimited file, read from its first ``size`` bytes only (so a file that
-    cannot be read whole can still say what it is); ``[]`` when even that cannot be read."""
+def read_head(path: Path, records: int = 1, size: int = 65536) -> list[list[str]]:
+    """The first ``records`` non-blank records of a delimited file, read from its first ``size`` bytes only (so
+    a file that cannot be read whole can still say what it is); fewer, or none, when even that cannot be read."""
     with open(path, "rb") as fh:
         raw = fh.read(size)
     try:
@@ -204,13 +204,22 @@ def read_header(path: Path, size: int = 65536) -> list[str]:
     except CsvProblem:
         text = raw.decode("utf-8", errors="ignore")
     text = text.lstrip("\ufeff")
+    found: list[list[str]] = []
     try:
         for record in _reader(text, sniff_delimiter(text)):
             if not blank(record):
-                return [cell.strip() for cell in record]
+                found.append([cell.strip() for cell in record])
+                if len(found) == records:
+                    break
     except csv.Error:
         pass
-    return []
+    return found
+
+
+def read_header(path: Path, size: int = 65536) -> list[str]:
+    """The first non-blank record of a delimited file (see :func:`read_head`); ``[]`` when it cannot be read."""
+    head = read_head(path, 1, size)
+    return head[0] if head else []
 
 
 def records_frame(path: Path, *, encoding: str | None = None):

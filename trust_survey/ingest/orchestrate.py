@@ -431,19 +431,22 @@ def _withhold_unreadable_export(unit: Unit, ctx: Context) -> None:
     removed, so it is not copied to the quarantine: only its reason is written there."""
     if unit.kind != "csv" or len(unit.paths) != 1 or not ctx.mappings or "minimised" in unit.files[0]:
         return
-    from trust_survey.csvread import read_header
+    from trust_survey.csvread import read_head
 
-    header = DataRecordHeader(read_header(unit.paths[0]))
-    found = choose_mapping(header, ctx.mappings)
+    head = read_head(unit.paths[0], 5)   # a mapping may name up to 5 header rows
+    if not head:
+        return
+    found = choose_mapping(DataRecordHeader(head[0], head[1:]), ctx.mappings)
     if found is not None:
         unit.files[0]["withhold"] = found.path.name
 
 
 @dataclass
 class DataRecordHeader:
-    """Just enough of a record for :func:`choose_mapping`: its column names."""
+    """Just enough of a record for :func:`choose_mapping`: its column names and the rows that follow them."""
 
     columns: list[str]
+    rows: list[list[str]]
 
 
 def examine_and_archive(unit: Unit, ctx: Context) -> Examined:
