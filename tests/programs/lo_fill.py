@@ -139,11 +139,11 @@ def parse_target(spec: str, as_text: bool) -> tuple[str, str, str, str]:
     return m["sheet"], m["cell"].replace("$", "").upper(), kind, value
 
 
-def _circled(sheet, cell) -> bool:
-    """True when the Detective drew an invalid-data circle over this cell."""
+def _circled(sheet, cell, first: int) -> bool:
+    """True when the Detective drew an invalid-data circle (a shape from index `first` on) over this cell."""
     pos, size = cell.Position, cell.Size
     page = sheet.DrawPage
-    for i in range(page.Count):
+    for i in range(first, page.Count):
         shape = page.getByIndex(i)
         if shape.ShapeType != "com.sun.star.drawing.EllipseShape":
             continue
@@ -188,10 +188,11 @@ def fill(desktop, uno, infile: str, outfile: str, targets, recalc: bool, strict:
                 doc.calculateAll()
             for sheet_name in dict.fromkeys(c["cell"].split("!")[0] for c in report["cells"]):
                 sheet = sheets.getByName(sheet_name)
+                shapes_before = sheet.DrawPage.Count     # the sheet's own drawings are not circles of ours
                 sheet.showInvalid()
                 for c in report["cells"]:
                     if c["cell"].startswith(sheet_name + "!") and _circled(sheet, sheet.getCellRangeByName(
-                            c["cell"].split("!", 1)[1])):
+                            c["cell"].split("!", 1)[1]), shapes_before):
                         report["invalid"].append(c["cell"])
                 sheet.clearArrows()
             if strict and report["invalid"]:
