@@ -1,6 +1,7 @@
 """Shared fixtures: isolated environment, the real CLI, and the real third-party programs."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -12,21 +13,14 @@ from trust_survey.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def _shared_tools() -> Path | None:
-    env = os.environ.get("TRUST_SURVEY_TOOLS")
-    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "tools"]:
-        if candidate.is_dir():
-            return candidate
-    return None
+PROGRAMS = Path(__file__).resolve().parent / "programs"   # the tests' own drivers for real programs
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Every test gets its own outputs folder and database, and sees the project's definitions."""
     for name in list(os.environ):
-        if name.startswith("TRUST_SURVEY_") and name not in ("TRUST_SURVEY_TOOLS", "TRUST_SURVEY_REQUIRE_PROGRAMS"):
+        if name.startswith("TRUST_SURVEY_") and name != "TRUST_SURVEY_REQUIRE_PROGRAMS":
             monkeypatch.delenv(name, raising=False)
     out = tmp_path / "outputs"
     monkeypatch.setenv("TRUST_SURVEY_OUTPUTS", str(out))
@@ -67,40 +61,46 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def shared_tools() -> Path:
-    tools = _shared_tools()
-    if tools is None:
-        _missing("../shared/tools not found; set TRUST_SURVEY_TOOLS to the folder holding lo_fill.py")
-    return tools
+@functools.lru_cache(maxsize=None)
+def _python_uno() -> bool:
+    """True when `uno` imports here or in the system python3 (Debian's python3-uno); lo_fill.py finds either."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("uno"):
+        return True
+    return any(subprocess.run([py, "-c", "import uno"], capture_output=True).returncode == 0
+               for py in {"/usr/bin/python3", shutil.which("python3")} if py and Path(py).exists())
 
 
 @pytest.fixture
-def libreoffice(shared_tools) -> Path:
-    """Path to lo_fill.py, when LibreOffice and python3-uno are installed."""
+def libreoffice() -> Path:
+    """Path to tests/programs/lo_fill.py, when LibreOffice and python3-uno are installed."""
     if not shutil.which("soffice"):
         _missing("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui python3-uno")
-    return shared_tools / "lo_fill.py"
+    if not _python_uno():
+        _missing("Python-UNO is not installed: apt-get install python3-uno")
+    return PROGRAMS / "lo_fill.py"
 
 
 @pytest.fixture
-def pspp(shared_tools) -> Path:
-    """Path to pspp_make_sav.sh, when GNU PSPP is installed."""
+def pspp() -> Path:
+    """Path to tests/programs/pspp_sav.py, when GNU PSPP is installed."""
     if not shutil.which("pspp"):
         _missing("GNU PSPP is not installed: apt-get install pspp")
-    return shared_tools / "pspp_make_sav.sh"
+    return PROGRAMS / "pspp_sav.py"
 
 
 @pytest.fixture
-def chromium(shared_tools) -> Path:
-    """Path to browser_console.py, when headless Chromium, chromedriver and selenium are present."""
+def chromium() -> Path:
+    """Path to tests/programs/browser.py, when headless Chromium, chromedriver and selenium are present."""
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         _missing("Chromium is not installed: apt-get install chromium chromium-driver")
     try:
         import selenium  # noqa: F401
     except ImportError:
         _missing("selenium is not installed: pip install -e '.[dev]'")
-    return shared_tools / "browser_console.py"
+    return PROGRAMS / "browser.py"
 
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -223,7 +223,7 @@ finally:
 
 @pytest.mark.libreoffice
 def test_ingest__workbooks_saved_with_a_password_by_libreoffice__are_refused_as_encrypted(
-        run, tmp_path, libreoffice, shared_tools):
+        run, tmp_path, libreoffice):
     import subprocess
     import sys
 
@@ -232,8 +232,8 @@ def test_ingest__workbooks_saved_with_a_password_by_libreoffice__are_refused_as_
     good = make_return(tmp_path / "src")
     targets = [tmp_path / "locked" / f"RJ1_locked.{ext}" for ext in ("ods", "xls")]
     targets[0].parent.mkdir()
-    proc = subprocess.run([sys.executable, str(script), str(good), ",".join(map(str, targets)), str(shared_tools)],
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([sys.executable, str(script), str(good), ",".join(map(str, targets)),
+                           str(libreoffice.parent)], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0 and all(t.exists() for t in targets), proc.stderr
     result = run("ingest", *targets, "--out", "run", "--engine", "pandas", expect=1)
     assert "Traceback" not in result.stderr

@@ -174,6 +174,7 @@ def test_ingest__spss_file_from_pyreadstat__one_submission_per_case(tmp_path, ru
 @pytest.mark.pspp
 def test_ingest__spss_file_written_by_pspp__one_submission_per_case(tmp_path, run, pspp):
     import subprocess
+    import sys
 
     frame = _sav_frame().iloc[[0, 1, 3]]
     source = tmp_path / "cases.csv"
@@ -184,7 +185,7 @@ def test_ingest__spss_file_written_by_pspp__one_submission_per_case(tmp_path, ru
     folder = tmp_path / "in"
     folder.mkdir()
     target = folder / f"individual_review_{ROUND}.zsav"
-    proc = subprocess.run(["bash", str(pspp), "-l", str(labels), str(source), str(target)], capture_output=True,
+    proc = subprocess.run([sys.executable, str(pspp), "-l", str(labels), str(source), str(target)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     db = tmp_path / "s.duckdb"
@@ -263,8 +264,7 @@ def test_ingest__mapping_for_an_undefined_version__is_a_clear_error_explicit_or_
 
 
 @pytest.mark.libreoffice
-def test_ingest__individual_workbook_filled_in_libreoffice__is_read_like_any_other(tmp_path, run, libreoffice,
-                                                                                   shared_tools):
+def test_ingest__individual_workbook_filled_in_libreoffice__is_read_like_any_other(tmp_path, run, libreoffice):
     import subprocess
     import sys
 
@@ -279,7 +279,7 @@ def test_ingest__individual_workbook_filled_in_libreoffice__is_read_like_any_oth
     cells = {c.field.field_id: (c.sheet, c.address) for c in IND_LAYOUT.form_cells()}
     sets = [arg for fid, value in typed.items() for arg in ("--set", f"{cells[fid][0]}!{cells[fid][1]}={value}")]
     filled = tmp_path / "in" / f"IR2026-0042_individual_review_v1_{ROUND}.xlsx"
-    proc = subprocess.run([sys.executable, str(shared_tools / "lo_fill.py"), str(blank), str(filled), *sets],
+    proc = subprocess.run([sys.executable, str(libreoffice), str(blank), str(filled), *sets],
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     db = tmp_path / "s.duckdb"

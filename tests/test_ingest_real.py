@@ -56,12 +56,9 @@ def lo_returns(tmp_path_factory):
     build_workbook(INST, {"org_code": "RRK", "org_name": "University Hospitals Birmingham"}, ROUND, blank)
     filled = base / "xlsx" / f"{STEM}.xlsx"
     filled.parent.mkdir()
-    from conftest import _shared_tools
+    from conftest import PROGRAMS
 
-    tools = _shared_tools()
-    if tools is None:
-        pytest.skip("../shared/tools not found; set TRUST_SURVEY_TOOLS")
-    tool = tools / "lo_fill.py"
+    tool = PROGRAMS / "lo_fill.py"
     proc = subprocess.run([sys.executable, str(tool), str(blank), str(filled), "--recalc",
                            *_assignments(TYPED, "--set"), *_assignments(TYPED_AS_TEXT, "--text")],
                           capture_output=True, text=True, timeout=240)
@@ -139,7 +136,7 @@ def test_ingest__spss_files_written_by_pspp__are_identified_by_their_variables(r
     folder.mkdir()
     for source, target, extra in ((form_csv, f"{STEM}.sav", []),
                                   (staff_csv, f"{STEM}__staff.zsav", ["-l", str(tmp_path / "labels.sps")])):
-        proc = subprocess.run(["bash", str(pspp), *extra, str(source), str(folder / target)],
+        proc = subprocess.run([sys.executable, str(pspp), *extra, str(source), str(folder / target)],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
     result = run("ingest", folder, "--out", "run", "--engine", "pandas", expect=1)

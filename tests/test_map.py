@@ -191,7 +191,7 @@ def _browse(tool, page_path, *evals, wait_for=None, timeout=60):
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"browser_console.py gave no report (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        pytest.fail(f"browser.py gave no report (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     return proc.returncode, report
 
 
