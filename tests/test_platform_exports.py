@@ -155,12 +155,13 @@ def test_column_names__join__carries_question_across_blank_cells_and_skips_respo
 @pytest.mark.libreoffice
 def test_ingest__forms_export_resaved_as_ods__read_through_the_forms_mapping(tmp_path, run, libreoffice):
     import subprocess
+    import sys
 
     xlsx = _build(tmp_path, "forms")
-    converted = subprocess.run(["bash", str(libreoffice.parent / "lo_convert.sh"), str(xlsx), str(tmp_path / "ods"),
-                                "ods"], capture_output=True, text=True, timeout=300)
+    ods = tmp_path / "ods" / xlsx.with_suffix(".ods").name   # opened and saved as .ods inside LibreOffice
+    converted = subprocess.run([sys.executable, str(libreoffice), str(xlsx), str(ods)], capture_output=True,
+                               text=True, timeout=300)
     assert converted.returncode == 0, converted.stderr
-    ods = tmp_path / "ods" / xlsx.with_suffix(".ods").name
     db = tmp_path / "s.duckdb"
     result = run("ingest", ods, "--round", ROUND, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
     assert "microsoft_forms.yaml" in result.stdout
