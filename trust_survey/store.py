@@ -234,32 +234,40 @@ def archive_bytes(db: Path, data: bytes) -> Path:
 def quarantine_bytes(db: Path, data: bytes, name: str, reason: str) -> Path:
     """Put ``data`` (a minimised copy of the received file ``name``) in the quarantine as
     ``<its sha256>_<name>``, with ``<…>.reason.txt`` beside it."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
-    target = quarantine_dir(db) / f"{sha256}_{safe}"
+    target = _quarantined(db, name, hashlib.sha256(data).hexdigest())
     if not target.exists():
         _write_atomic(data, target)
-    target.with_name(target.name + ".reason.txt").write_text(reason.rstrip() + "\n", encoding="utf-8")
+    _write_reason(target, reason)
     return target
 
 
 def quarantine_reason(db: Path, name: str, sha256: str, reason: str) -> Path:
     """Record in the quarantine why a file was refused, without a copy of it: ``<sha>_<name>.reason.txt``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
-    target = quarantine_dir(db) / f"{sha256}_{safe}.reason.txt"
+    target = _quarantined(db, name, sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(reason.rstrip() + "\n", encoding="utf-8")
-    return target
+    return _write_reason(target, reason)
 
 
 def quarantine_file(db: Path, source: Path, sha256: str, reason: str) -> Path:
     """Copy a rejected file to ``quarantine/<sha>_<name>`` with ``<…>.reason.txt`` beside it."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(source).name)[:120]
-    target = quarantine_dir(db) / f"{sha256}_{safe}"
+    target = _quarantined(db, source, sha256)
     if not target.exists():
         _copy_atomic(source, target)
-    target.with_name(target.name + ".reason.txt").write_text(reason.rstrip() + "\n", encoding="utf-8")
+    _write_reason(target, reason)
     return target
+
+
+def _quarantined(db: Path, name: str | Path, sha256: str) -> Path:
+    """Where a received file goes in the quarantine: ``<sha>_<its name, made safe>``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120]
+    return quarantine_dir(db) / f"{sha256}_{safe}"
+
+
+def _write_reason(target: Path, reason: str) -> Path:
+    """``<target>.reason.txt``: why the file was quarantined."""
+    path = target.with_name(target.name + ".reason.txt")
+    path.write_text(reason.rstrip() + "\n", encoding="utf-8")
+    return path
 
 
 # ---- the ledger -------------------------------------------------------------------------------------------
