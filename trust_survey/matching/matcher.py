@@ -69,10 +69,11 @@ RESULT_COLUMNS = ["role_id", "role", "stream", "relation", "score", "method", "m
                   "alternatives"]
 #: Further columns for audit and review: the normalised title, the margin, the taxonomy version and the
 #: department context (the taxonomy's department context ids the department matched, joined by "+";
-#: "other" when it matched none; blank without a department), which reviewed aliases are keyed on.
-EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version", "department_context"]
+#: "other" when it matched none; blank without a department), which reviewed aliases are keyed on, and the
+#: title model's version (blank when coded by the rules alone).
+EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version", "department_context", "model_version"]
 DIAGNOSTICS = ["_score", "_margin", "_stream", "_ambiguous", "_best_relevant"]
-METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")
+METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")   # and "model:<version>" (see _combine)
 DECISIONS = ("auto", "review", "none")
 _CHUNK = 512
 _GAP_WORD_WEIGHT = 0.45   # "clinical" between an alias's words is harmless; "digital" or "health" is not
@@ -630,6 +631,7 @@ class Matcher:
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)
         out["taxonomy_version"] = tax.version
+        out["model_version"] = self.model.version if self.model is not None else ""
         out["score"] = out["score"].astype(int)
         out["margin"] = out["margin"].astype(int)
         return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
