@@ -186,6 +186,13 @@ def training_sha256(rows: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- model
+_NO_DEPARTMENT = "nodepartment"   # a word of its own: no department is evidence too, and never an empty vocabulary
+
+
+def _frame(titles, departments) -> pd.DataFrame:
+    return pd.DataFrame({"title": list(titles), "department": [d or _NO_DEPARTMENT for d in departments]})
+
+
 def _features():
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -233,7 +240,7 @@ class TitleModel:
         """Probabilities (rows x :data:`ALL_STREAMS`) for normalised titles and departments."""
         if not titles:
             return np.zeros((0, len(ALL_STREAMS)), dtype=np.float32)
-        frame = pd.DataFrame({"title": titles, "department": departments})
+        frame = _frame(titles, departments)
         proba = self.pipeline.predict_proba(frame)
         out = np.zeros((len(titles), len(ALL_STREAMS)), dtype=np.float32)
         for j, cls in enumerate(self.pipeline.classes_):
@@ -311,7 +318,7 @@ def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0) 
 
     if rows["stream"].nunique() < 2:
         raise DefinitionError("the training set has fewer than two streams; nothing to learn", code="MODEL003")
-    X = rows[["title", "department"]].reset_index(drop=True)
+    X = _frame(rows["title"], rows["department"])
     y = rows["stream"].to_numpy()
     with _single_thread():
         features = _features()
