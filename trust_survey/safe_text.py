@@ -49,10 +49,17 @@ def neutralise(value: Any) -> Any:
 
 def neutralise_frame(df):
     """A copy of a pandas DataFrame with every formula-like text cell neutralised (numbers untouched)."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
-            out[col] = out[col].astype(object).map(neutralise)
+            values = out[col].astype(object)
+            uniques = pd.unique(values)   # a coded column has few distinct values: neutralise each once
+            if len(uniques) < len(values):
+                out[col] = values.map(dict(zip(uniques, map(neutralise, uniques))))
+            else:
+                out[col] = values.map(neutralise)
     return out
 
 

@@ -7,7 +7,7 @@
 | instruments     | --instruments| TRUST_SURVEY_INSTRUMENTS      | ./instruments, else the project's|
 | role taxonomy   | --taxonomy   | TRUST_SURVEY_TAXONOMY         | ./role_taxonomy.yaml, else the project's |
 | reviewed aliases| --overrides  | TRUST_SURVEY_OVERRIDES        | role_overrides.yaml next to the taxonomy |
-| title model     | --model      | TRUST_SURVEY_MODEL            | title_model.pkl next to the taxonomy, else trained and cached |
+| title model     | --model      | TRUST_SURVEY_MODEL            | title_model.pkl by the taxonomy, else cached |
 """
 from __future__ import annotations
 

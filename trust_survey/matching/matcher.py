@@ -57,6 +57,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
+from trust_survey.matching.model import OVERRULE, _model_decision
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
@@ -489,18 +490,18 @@ class Matcher:
             decision = "review" if has_department else "none"
             if not has_department:
                 top, order = NONE, np.r_[self.stream_index[NONE], [i for i in order if ALL_STREAMS[i] != NONE]]
-        elif result["decision"] == "auto" and result["stream"] == top:
+        elif result["decision"] == "auto" and (result["stream"] == top or by_role[0].context_used
+                                               or p[order[0]] < th["auto"] or th.get("overrule", OVERRULE) > 1):
+            # the rules' scored match stands where the model agrees, where the department completed it, where
+            # the model is unsure, and always when the model has never been checked on real titles
             return result
+        elif result["decision"] == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
+            decision = "review"   # two sure opinions disagree: a person decides
         else:
-            from trust_survey.matching.model import OVERRULE, _model_decision
-
             decision = _model_decision(p, th)
-            # Overruling the rules takes more certainty than deciding where they found nothing: a scored
-            # automatic match the model disagrees with, or a title the rules doubt, goes to review unless
-            # the model is sure.
-            if result["decision"] == "auto" and p[order[0]] < max(OVERRULE, th["auto"]):
-                decision = "review"
-            elif result["decision"] == "review" and decision == "none" and p[order[0]] < (
+            # Doubt is not cleared by a lukewarm model: a title the rules send to review with a relevant
+            # suggestion is coded none only when the model is sure.
+            if result["decision"] == "review" and decision == "none" and p[order[0]] < (
                     max(OVERRULE, th["none"]) if result["_stream"] != NONE else th["none"]):
                 decision = "review"
         role = None
@@ -604,10 +605,8 @@ class Matcher:
         log.debug("coding %d titles: %d unique title/department pairs, %d corrected words", n, len(pairs),
                   len(fixes))
 
-        proba = None
-        if self.model is not None:
-            proba = self.model.predict([" ".join(t) for t in u_titles], [" ".join(c) for c in u_ctx])
         results = []
+        pending = []   # titles the rules did not code explicitly, for the model: (result, candidates, veto, pair)
         for start in range(0, len(pairs), _CHUNK):
             sl = slice(start, start + _CHUNK)
             titles_c, ctx_c = u_titles[sl], u_ctx[sl]
@@ -622,11 +621,19 @@ class Matcher:
             for i, toks in enumerate(titles_c):
                 ctx_key = self._context_key(ctx_c[i])
                 hit = self.overrides.find(token_key(toks), ctx_key) if toks else None
-                learned = None if proba is None else (proba[start + i], vetoed[i], bool(ctx_c[i]))
-                res = self._decide(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i], hit, learned)
+                res, by_role = self._decide_rules(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i],
+                                                  hit)
                 res["normalised_title"] = " ".join(toks)
                 res["department_context"] = ctx_key
                 results.append(res)
+                if self.model is not None and hit is None and toks and not (
+                        res["decision"] == "auto" and res["method"] in ("exact", "alias", "abbreviation")):
+                    pending.append((len(results) - 1, by_role, vetoed[i], start + i))
+        if pending:
+            proba = self.model.predict([" ".join(u_titles[k]) for *_, k in pending],
+                                       [" ".join(u_ctx[k]) for *_, k in pending])
+            for (r, by_role, veto, k), p in zip(pending, proba):
+                results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)

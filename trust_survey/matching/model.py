@@ -52,6 +52,8 @@ RELATIONS = ("direct", "adjacent", "none")
 TARGET_PRECISION = 0.98
 #: How sure the model must be to overrule an automatic coding of the rules' scored matching.
 OVERRULE = 0.9
+#: Labelled real titles (not the taxonomy's own) needed to calibrate on them and to overrule the rules.
+MIN_REAL = 200
 #: New reviewed decisions since the model was trained that make retraining worthwhile.
 RETRAIN_AFTER = 20
 _FOLDS = 5
@@ -336,12 +338,15 @@ def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0) 
                 proba[:, ALL_STREAMS.index(cls)] = raw[:, j]
             # Calibrate on titles as people write them (not the taxonomy's own names) when there are enough.
             real = (rows["source"] != "taxonomy").to_numpy()
-            sel = real if real.sum() >= 200 else np.ones(len(y), dtype=bool)
+            sel = real if real.sum() >= MIN_REAL else np.ones(len(y), dtype=bool)
             thresholds = calibrate_thresholds(proba[sel], y[sel])
+            # Only a model checked on titles as people write them may overrule the rules' scored matching;
+            # one that has seen nothing but the taxonomy's own words only decides where the rules did not.
+            thresholds["overrule"] = max(OVERRULE, thresholds["auto"]) if real.sum() >= MIN_REAL else 1.01
             cv_figures = figures(proba[sel], y[sel], thresholds)
             cv_figures["rows"] = int(sel.sum())
         else:
-            thresholds, cv_figures = {"auto": 0.99, "none": 0.99, "review": 0.3}, {}
+            thresholds, cv_figures = {"auto": 0.99, "none": 0.99, "review": 0.3, "overrule": 1.01}, {}
         from sklearn.pipeline import Pipeline
 
         pipeline = Pipeline([("features", features), ("clf", _classifier().fit(F, y))])
