@@ -54,12 +54,15 @@ TARGET_PRECISION = 0.98
 OVERRULE = 0.9
 #: Labelled real titles (not the taxonomy's own) needed to calibrate on them and to overrule the rules.
 MIN_REAL = 200
+#: The least probability to decide alone for a model not checked on real titles.
+UNCHECKED = 0.9
 #: New reviewed decisions since the model was trained that make retraining worthwhile.
 RETRAIN_AFTER = 20
 _FOLDS = 5
 _SEED = 2026
 _CONFIG = {"word": [1, 2], "char_wb": [2, 5], "classifier": "sgd-log_loss", "alpha": 2e-5, "epochs": 30,
-           "folds": _FOLDS, "seed": _SEED, "target_precision": TARGET_PRECISION}
+           "folds": _FOLDS, "seed": _SEED, "target_precision": TARGET_PRECISION, "overrule": OVERRULE,
+           "min_real": MIN_REAL, "unchecked": UNCHECKED}
 
 
 class ModelError(DefinitionError):
@@ -343,6 +346,10 @@ def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0) 
             # Only a model checked on titles as people write them may overrule the rules' scored matching;
             # one that has seen nothing but the taxonomy's own words only decides where the rules did not.
             thresholds["overrule"] = max(OVERRULE, thresholds["auto"]) if real.sum() >= MIN_REAL else 1.01
+            if real.sum() < MIN_REAL:
+                # calibrated on the taxonomy's own words, which are easy: ask for more before deciding alone
+                thresholds["auto"] = max(thresholds["auto"], UNCHECKED)
+                thresholds["none"] = max(thresholds["none"], UNCHECKED)
             cv_figures = figures(proba[sel], y[sel], thresholds)
             cv_figures["rows"] = int(sel.sum())
         else:
