@@ -412,8 +412,11 @@ class Matcher:
             role_max = np.maximum.reduceat(scores, self.role_starts)
             best_of_role = np.flatnonzero((scores >= role_max[self._block_of]) & (scores > 0))
             idx = np.union1d(idx, best_of_role)
-        cands = [_Candidate(int(j), float(scores[j]) * self._gap_factor(toks, int(j)), bool(full[j]),
-                            bool(ctx_used[j])) for j in idx if scores[j] > 0]
+        # A gap needs a heavy known word strictly inside the title; most titles have none, so skip the check.
+        inner = toks[1:-1]
+        gaps = any(t in self.vocab and self.weights[self.vocab[t]] >= _GAP_WORD_WEIGHT for t in inner)
+        cands = [_Candidate(int(j), float(scores[j]) * (self._gap_factor(toks, int(j)) if gaps else 1.0),
+                            bool(full[j]), bool(ctx_used[j])) for j in idx if scores[j] > 0]
         # The department completes a title that is not itself a role's alias ("Software Engineer" in Medical
         # Physics); it never competes with one that is ("Chief Information Officer" in Digital is not a
         # chief *digital* information officer, "Chief Clinical Information Officer" stays automatic).
