@@ -156,7 +156,9 @@ def test_review_import__a_reviewed_decision_changes_the_next_run_and_is_learned(
     ws.cell(row=row, column=COL["action"], value="change stream")
     ws.cell(row=row, column=COL["stream"], value=target)
     wb.save(tmp_path / "filled.xlsx")
-    run("match", "review-import", tmp_path / "filled.xlsx", "--overrides", overrides, "--reviewer", "kim")
+    monkeypatch.setattr("trust_survey.matching.model.RETRAIN_AFTER", 1)
+    imported = run("match", "review-import", tmp_path / "filled.xlsx", "--overrides", overrides, "--reviewer", "kim")
+    assert "1 reviewed decision(s) are not yet learned by the title model" in imported.stderr
     run("match", "titles", src, "--out", tmp_path / "after.csv", *opts)
     after = pd.read_csv(tmp_path / "after.csv", dtype=str, keep_default_na=False)
     assert (after.loc[0, "stream"], after.loc[0, "decision"]) == (target, "auto")
