@@ -262,7 +262,8 @@ def test_review__software_engineer_rejected_in_ict__stays_physical_sciences_in_m
     assert [outcome(r) for r in again[:2]] == [("none", "auto", "alias")] * 2         # the reviewer's decision
     assert outcome(again[2]) == ("physical_sciences", "auto", "fuzzy")                # the matcher's, as before
     assert {k: again[2][k] for k in ("role_id", "score")} == {k: first[2][k] for k in ("role_id", "score")}
-    assert [r["decision"] for r in again[4:]] == ["review", "review"]                 # other contexts: still asked
+    # another department: still asked; no department: a title naming no discipline is none (the label policy)
+    assert [r["decision"] for r in again[4:]] == ["review", "none"]
 
 
 def test_review__old_overrides_file_without_contexts__loads_and_applies_everywhere(run, tmp_path):
