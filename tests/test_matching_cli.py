@@ -41,7 +41,7 @@ ROWS = [
 
 def test_match_titles__csv__out_is_the_input_plus_the_coding_columns(run, tmp_path):
     src = write_csv(tmp_path / "staff.csv", ROWS)
-    result = run("match", "titles", src, "--column", "title", "--context-column", "department",
+    result = run("match", "titles", "--no-model", src, "--column", "title", "--context-column", "department",
                  "--out", tmp_path / "coded.csv")
     out = read_csv(tmp_path / "coded.csv")
     assert list(out[0].keys()) == ["title", "department", "band"] + RESULT_COLUMNS + EXTRA_COLUMNS
@@ -129,7 +129,7 @@ def test_match_titles__review_out__writes_the_review_workbook(run, tmp_path):
     from openpyxl import load_workbook
 
     src = write_csv(tmp_path / "staff.csv", ROWS)
-    run("match", "titles", src, "--column", "title", "--out", tmp_path / "o.csv", "--review-out",
+    run("match", "titles", "--no-model", src, "--column", "title", "--out", tmp_path / "o.csv", "--review-out",
         tmp_path / "review.xlsx")
     ws = load_workbook(tmp_path / "review.xlsx")["Review"]
     assert ws["A2"].value == "clinical scientist"

@@ -49,7 +49,7 @@ def test_match_evaluate__cli__prints_the_hand_computed_values(run, tmp_path, mon
     path = tmp_path / "labelled.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([["title", "stream"], *LABELLED])
-    result = run("match", "evaluate", path, "--column", "title", "--label", "stream", "--out",
+    result = run("match", "evaluate", "--no-model", path, "--column", "title", "--label", "stream", "--out",
                  tmp_path / "coded.csv")
     out = result.stdout
     assert "macro-F1                          0.575" in out

@@ -240,7 +240,7 @@ def test_review__software_engineer_rejected_in_ict__stays_physical_sciences_in_m
     overrides = tmp_path / "role_overrides.yaml"
     src = write_rows(tmp_path / "staff.csv", ENGINEERS)
     review = tmp_path / "review.xlsx"
-    run("match", "titles", src, "--column", "title", "--context-column", "department", "--out",
+    run("match", "titles", "--no-model", src, "--column", "title", "--context-column", "department", "--out",
         tmp_path / "coded.csv", "--review-out", review, "--overrides", overrides)
     first = list(csv.DictReader((tmp_path / "coded.csv").open(encoding="utf-8")))
     assert outcome(first[2]) == ("physical_sciences", "auto", "fuzzy")
@@ -262,7 +262,8 @@ def test_review__software_engineer_rejected_in_ict__stays_physical_sciences_in_m
     assert [outcome(r) for r in again[:2]] == [("none", "auto", "alias")] * 2         # the reviewer's decision
     assert outcome(again[2]) == ("physical_sciences", "auto", "fuzzy")                # the matcher's, as before
     assert {k: again[2][k] for k in ("role_id", "score")} == {k: first[2][k] for k in ("role_id", "score")}
-    assert [r["decision"] for r in again[4:]] == ["review", "review"]                 # other contexts: still asked
+    # another department: still asked; no department: a title naming no discipline is none (the label policy)
+    assert [r["decision"] for r in again[4:]] == ["review", "none"]
 
 
 def test_review__old_overrides_file_without_contexts__loads_and_applies_everywhere(run, tmp_path):
@@ -275,7 +276,7 @@ def test_review__old_overrides_file_without_contexts__loads_and_applies_everywhe
         ("genomics", "auto", "alias"), ("none", "auto", "alias")]
 
     src = write_rows(tmp_path / "more.csv", [["title", "department"], ["Clinical Scientist", ""]])
-    run("match", "titles", src, "--column", "title", "--context-column", "department", "--out",
+    run("match", "titles", "--no-model", src, "--column", "title", "--context-column", "department", "--out",
         tmp_path / "more_out.csv", "--review-out", tmp_path / "more.xlsx", "--overrides", overrides)
     wb = load_workbook(tmp_path / "more.xlsx")
     ws = wb[REVIEW_SHEET]

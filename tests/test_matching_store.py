@@ -148,7 +148,7 @@ def test_match_run__stores_every_title_of_the_round_with_its_coding_and_versions
 
 
 def test_match_run__codes_with_the_department_name_and_type_as_context(run, db):
-    run("match", "run", "--round", ROUND)
+    run("match", "run", "--round", ROUND, "--no-model")
     engineers = matches(db).query("job_title == 'Software Engineer'").set_index("staff_dept")
     assert engineers.loc["Medical Physics", "stream"] == "physical_sciences"
     assert engineers.loc["ICT", "stream"] != "physical_sciences"
@@ -370,7 +370,7 @@ def engineers(db: Path) -> pd.DataFrame:
 
 def test_review_import__rejected_in_ict__software_engineer_in_medical_physics_keeps_its_automatic_coding(
         run, db, tmp_path, overrides):
-    run("match", "run", "--round", ROUND)
+    run("match", "run", "--round", ROUND, "--no-model")
     before = engineers(db)
     assert tuple(before.loc["Medical Physics", ["stream", "decision"]]) == ("physical_sciences", "auto")
     assert tuple(before.loc["ICT", ["stream", "decision", "department_context"]]) == ("none", "review",
@@ -397,12 +397,12 @@ def test_review_import__rejected_in_ict__software_engineer_in_medical_physics_ke
     assert [(e["alias"], e["context"], e["stream"]) for e in doc["reviewed_aliases"]] == [
         ("software engineer", "it_services", "none")]
 
-    run("match", "run", "--round", ROUND)                     # the overrides file and the round's decision
+    run("match", "run", "--round", ROUND, "--no-model")   # the overrides file and the round's decision
     check(engineers(db))
     con = duckdb.connect(str(db))
     con.execute("DELETE FROM title_reviews")
     con.close()
-    run("match", "run", "--round", ROUND)                     # the overrides file alone: the matcher
+    run("match", "run", "--round", ROUND, "--no-model")                     # the overrides file alone: the matcher
     check(engineers(db))
     assert engineers(db).loc["ICT", "reviewed_by"] == "jo"
 

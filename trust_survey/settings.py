@@ -7,6 +7,7 @@
 | instruments     | --instruments| TRUST_SURVEY_INSTRUMENTS      | ./instruments, else the project's|
 | role taxonomy   | --taxonomy   | TRUST_SURVEY_TAXONOMY         | ./role_taxonomy.yaml, else the project's |
 | reviewed aliases| --overrides  | TRUST_SURVEY_OVERRIDES        | role_overrides.yaml next to the taxonomy |
+| title model     | --model      | TRUST_SURVEY_MODEL            | title_model.pkl by the taxonomy, else cached |
 """
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ def taxonomy_path() -> Path:
 def overrides_path() -> Path:
     """Reviewed aliases written by `match review-import`; lives next to the taxonomy it extends."""
     return _env_path("TRUST_SURVEY_OVERRIDES") or taxonomy_path().parent / "role_overrides.yaml"
+
+
+def model_path() -> Path | None:
+    """The title model chosen by environment (None: the one beside the taxonomy, else the shipped one)."""
+    return _env_path("TRUST_SURVEY_MODEL")
 
 
 def reference_dir() -> Path:

@@ -72,7 +72,12 @@ def safe_frame(frame: pd.DataFrame, integers: Iterable[str] = (), *, as_sent: bo
     for col in out.columns:
         s = out[col]
         if col not in wanted and (s.dtype == object or str(s.dtype) in ("string", "str")):
-            out[col] = s.astype(object).map(clean)
+            values = s.astype(object)
+            uniques = pd.unique(values)   # a coded column has few distinct values: make each safe once
+            if len(uniques) < len(values):
+                out[col] = values.map(dict(zip(uniques, map(clean, uniques))))
+            else:
+                out[col] = values.map(clean)
     out.columns = [clean(c) if isinstance(c, str) else c for c in out.columns]
     return out
 

@@ -43,6 +43,29 @@ def encoding_option(fn):
                              "Windows-1252).")(fn)
 
 
+def model_option(fn):
+    fn = click.option("--no-model", is_flag=True,
+                      help="Code with the taxonomy's rules alone, without the learned title model.")(fn)
+    return click.option("--model", "model_path", type=_PATH, default=None,
+                        help="Title model file (from `match train`). Default: $TRUST_SURVEY_MODEL, else "
+                             "title_model.pkl next to the taxonomy, else the shipped model (trained from the "
+                             "project's data on first use and cached).")(fn)
+
+
+def _model(model_path: Path | None, no_model: bool, taxonomy, overrides, quiet: bool = False):
+    """The title model to code with (None with --no-model)."""
+    if no_model:
+        if model_path:
+            raise click.UsageError("--model and --no-model cannot be used together")
+        return None
+    from trust_survey.matching.model import resolve_model
+
+    model = resolve_model(model_path, taxonomy, overrides)
+    info(f"title model {model.version} ({model.n_rows} training titles"
+         + (f", {model.path}" if model.path else "") + ")", quiet)
+    return model
+
+
 def _load(taxonomy_path: Path | None, overrides_path: Path | None, use_overrides: bool = True):
     from trust_survey.matching.overrides import Overrides, load_overrides
     from trust_survey.matching.taxonomy import load_taxonomy
@@ -141,17 +164,20 @@ def match_group() -> None:
 @taxonomy_option
 @overrides_option("Reviewed aliases. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml next to the "
                   "taxonomy.")
+@model_option
 @force_option
 @quiet_option
 def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, review_out: Path | None,
-               encoding: str | None, taxonomy_path: Path | None, overrides_path: Path | None, force: bool,
-               quiet: bool) -> None:
+               encoding: str | None, taxonomy_path: Path | None, overrides_path: Path | None,
+               model_path: Path | None, no_model: bool, force: bool, quiet: bool) -> None:
     """Code every row of a CSV of job titles; OUT is the input plus the coding columns.
 
     Added columns: role_id, role, stream, relation, score (0-100), method (exact, alias, abbreviation,
-    fuzzy, none), matched_alias, decision (auto, review, none), alternatives, then normalised_title,
-    margin and taxonomy_version. Every input row comes back, blank titles included (coded none). Input
-    columns with those names are kept as input_<name>.
+    fuzzy, none, or model:<version> where the learned title model decided), matched_alias, decision
+    (auto, review, none), alternatives (the model's next streams with their probabilities where it
+    decided), then normalised_title, margin, taxonomy_version, department_context and model_version.
+    Every input row comes back, blank titles included (coded none). Input columns with those names are
+    kept as input_<name>.
 
     \b
     Example:
@@ -170,7 +196,8 @@ def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, r
     require_columns(df, file, {column: "--column", **({context_column: "--context-column"}
                                                       if context_column else {})})
     taxonomy, overrides = _load(taxonomy_path, overrides_path)
-    coded = match_frame(df, column, context_column, taxonomy=taxonomy, overrides=overrides)
+    model = _model(model_path, no_model, taxonomy, overrides, quiet)
+    coded = match_frame(df, column, context_column, taxonomy=taxonomy, overrides=overrides, model=model)
     write_table(coded, out, force=force)
     _summarise(coded, quiet)
     wrote(out, "coded titles", quiet)
@@ -198,9 +225,10 @@ def _summarise(coded, quiet: bool) -> None:
 @taxonomy_option
 @overrides_option("Reviewed aliases. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml next to the "
                   "taxonomy.")
+@model_option
 @quiet_option
 def run_cmd(round_: int, db: Path | None, taxonomy_path: Path | None, overrides_path: Path | None,
-            quiet: bool) -> None:
+            model_path: Path | None, no_model: bool, quiet: bool) -> None:
     """Code every stored job title of a round's accepted returns and keep the results in the database.
 
     Each title is coded with its department's name and type as context. Results go to the store's
@@ -219,12 +247,14 @@ def run_cmd(round_: int, db: Path | None, taxonomy_path: Path | None, overrides_
     db = resolve_db(db)
     titles = round_titles(db, round_)
     taxonomy, overrides = _load(taxonomy_path, overrides_path)
+    model = _model(model_path, no_model, taxonomy, overrides, quiet)
     distinct = count_distinct(titles)
     with progress(length=distinct, label=f"coding {distinct} distinct titles", quiet=quiet) as bar:
-        coded = code_titles(titles, taxonomy, overrides, on_progress=bar.update)
-    stored, reviewed = save_matches(db, round_, coded, taxonomy, overrides)
+        coded = code_titles(titles, taxonomy, overrides, on_progress=bar.update, model=model)
+    stored, reviewed = save_matches(db, round_, coded, taxonomy, overrides, model)
     _summarise_stored(stored, round_, quiet)
-    info(f"taxonomy version {taxonomy.version}; reviewed aliases version {overrides.version}"
+    info(f"taxonomy version {taxonomy.version}; reviewed aliases version {overrides.version}; title model "
+         f"{model.version if model else 'none'}"
          + (f"; this round's review decisions applied to {reviewed} title(s)" if reviewed else ""), quiet)
     wrote(f"{db} (table {MATCH_TABLE}, round {round_})", "match results", quiet)
 
@@ -310,16 +340,19 @@ def _warn_versions(stored, taxonomy, round_: int, quiet: bool) -> None:
               help="Apply these reviewed aliases too (default: none, so the taxonomy itself is measured).")
 @encoding_option
 @taxonomy_option
+@model_option
 @force_option
 def evaluate_cmd(file: Path, column: str, label: str, context_column: str | None, out: Path | None,
                  calibrate: bool, min_auto_precision: float, overrides_path: Path | None,
-                 encoding: str | None, taxonomy_path: Path | None, force: bool) -> None:
+                 encoding: str | None, taxonomy_path: Path | None, model_path: Path | None, no_model: bool,
+                 force: bool) -> None:
     """Measure the coding against a labelled CSV: per-stream precision, recall and F1, macro-F1, share
     decided automatically, precision of automatic decisions, and the confusion matrix.
 
     Labels must be genomics, health_informatics, physical_sciences or none. "Automatic" means decision
     auto or none; "relevant auto+right" is the share of titles labelled with a stream that were coded
-    auto to that stream.
+    auto to that stream. The title model takes part as in `match titles` (--no-model: the rules alone,
+    for a before-and-after comparison); --calibrate searches the rules' thresholds.
 
     \b
     Example:
@@ -350,12 +383,15 @@ def evaluate_cmd(file: Path, column: str, label: str, context_column: str | None
                              code="IN006", details=details)
     taxonomy, overrides = _load(taxonomy_path, overrides_path, use_overrides=overrides_path is not None)
     contexts = df[context_column] if context_column else None
-    coded = Matcher(taxonomy, overrides).code(df[column], contexts, diagnostics=calibrate)
+    model = _model(model_path, no_model, taxonomy, overrides, quiet=True)
+    coded = Matcher(taxonomy, overrides, model).code(df[column], contexts)
     result = evaluate(labels, coded["stream"], coded["decision"])
-    click.echo(f"{file}: {result.n} labelled titles, taxonomy version {taxonomy.version}")
+    click.echo(f"{file}: {result.n} labelled titles, taxonomy version {taxonomy.version}, title model "
+               f"{model.version if model else 'none (rules alone)'}")
     click.echo(result.report())
     if calibrate:
-        cal = run_calibration(coded, labels, taxonomy.thresholds, min_auto_precision=min_auto_precision)
+        rules = Matcher(taxonomy, overrides).code(df[column], contexts, diagnostics=True)
+        cal = run_calibration(rules, labels, taxonomy.thresholds, min_auto_precision=min_auto_precision)
         t = cal.thresholds
         s = cal.evaluation.summary()
         click.echo("\nsuggested thresholds (paste into role_taxonomy.yaml):")
@@ -375,6 +411,63 @@ def evaluate_cmd(file: Path, column: str, label: str, context_column: str | None
                            coded[RESULT_COLUMNS + EXTRA_COLUMNS].add_prefix("coded_")], axis=1)
         table["correct"] = (labels.to_numpy() == coded["stream"].to_numpy())
         wrote(write_table(table, out, force=force), "coded rows with labels")
+
+
+@match_group.command("train")
+@db_option
+@click.option("--out", "out", type=_PATH, default=None,
+              help="Model file to write. Default: title_model.pkl next to the taxonomy (the current model, "
+                   "used by match titles, run and evaluate).")
+@click.option("--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Labelled titles CSV (title, department, stream, relation, source, split). Default: the "
+                   "corpus shipped with trust-survey.")
+@taxonomy_option
+@overrides_option("Reviewed aliases to learn from. Default: $TRUST_SURVEY_OVERRIDES or role_overrides.yaml "
+                  "next to the taxonomy.")
+@force_option
+@quiet_option
+def train_cmd(db: Path | None, out: Path | None, corpus: Path | None, taxonomy_path: Path | None,
+              overrides_path: Path | None, force: bool, quiet: bool) -> None:
+    """Rebuild the title model from the taxonomy, the labelled corpus and every reviewed decision.
+
+    It learns from the taxonomy's role names, aliases and abbreviations, the labelled real titles
+    (held-out rows are never used), the reviewed aliases and every decision stored in the database's
+    title_reviews table, and calibrates its auto / review / none thresholds on cross-validated
+    predictions so automatic decisions stay at least 98% right. Training is deterministic: the same
+    inputs and library versions give the same model file. Prints the model version, the training-set
+    hash (both stored with every row `match run` codes) and the cross-validated figures. The default
+    OUT is replaced; another existing file needs --force.
+
+    \b
+    Example:
+      trust-survey match train
+      trust-survey match train --db outputs/trust_survey.duckdb --out models/title_model.pkl --force
+    """
+    from trust_survey.errors import OutputExistsError
+    from trust_survey.matching.model import (
+        default_model_path, save_model, stored_reviews, train, training_rows,
+    )
+
+    taxonomy, overrides = _load(taxonomy_path, overrides_path)
+    target = out or default_model_path(taxonomy)
+    if out is not None and out.exists() and not force:
+        raise OutputExistsError(f"{out}: already exists; pass --force to replace it")
+    reviews = stored_reviews(resolve_db(db))
+    rows = training_rows(taxonomy, corpus=corpus, overrides=overrides, reviews=reviews)
+    info(f"training on {len(rows)} distinct titles: "
+         + ", ".join(f"{k} {v}" for k, v in rows["source"].value_counts().sort_index().items()), quiet)
+    model = train(rows, taxonomy_sha256=taxonomy.sha256, n_reviews=len(reviews) + len(overrides.entries))
+    save_model(model, target)
+    click.echo(f"model version {model.version}; training-set sha256 {model.training_sha256}")
+    th = model.thresholds
+    click.echo(f"thresholds: auto from {th['auto']:.2f}, none from {th['none']:.2f}, review from "
+               f"{th['review']:.2f} (calibrated on cross-validated predictions)")
+    if model.cv:
+        cv = model.cv
+        click.echo(f"cross-validated on {cv['rows']} titles: macro-F1 {cv['macro_f1']:.3f}, auto precision "
+                   f"{cv['auto_precision']:.3f}, relevant auto+right {cv['relevant_auto_correct']:.3f}, "
+                   f"decided automatically {cv['auto_share']:.3f}")
+    wrote(target, "title model", quiet)
 
 
 @match_group.command("agreement")
@@ -469,6 +562,27 @@ def review_import_cmd(workbook: Path, overrides_path: Path | None, reviewer: str
                            reviewer=reviewer or _login(), db=resolve_db(db) if round_ else None, round_=round_,
                            dry_run=dry_run)
     _report_import(result, dry_run, quiet)
+    if result.written:
+        _retrain_hint(taxonomy, db, result.overrides_path, quiet)
+
+
+def _retrain_hint(taxonomy, db: Path | None, overrides_path: Path, quiet: bool) -> None:
+    """Say when enough reviewed decisions wait that the current title model has not learned."""
+    from trust_survey import settings
+    from trust_survey.matching.model import RETRAIN_AFTER, default_model_path, load_model, stored_reviews
+    from trust_survey.matching.overrides import load_overrides
+
+    path = settings.model_path() or default_model_path(taxonomy)
+    learned = 0
+    if path.is_file():
+        try:
+            learned = load_model(path).n_reviews
+        except Exception:  # noqa: BLE001 - an unreadable model has learned nothing
+            learned = 0
+    waiting = len(stored_reviews(resolve_db(db))) + len(load_overrides(overrides_path, taxonomy).entries) - learned
+    if waiting >= RETRAIN_AFTER:
+        info(f"{waiting} reviewed decision(s) are not yet learned by the title model; retrain it with "
+             "`trust-survey match train`", quiet)
 
 
 def _workbook_round(workbook: Path, meta: dict, round_: int | None) -> int | None:

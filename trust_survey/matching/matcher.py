@@ -57,6 +57,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
+from trust_survey.matching.model import OVERRULE, _model_decision
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
@@ -69,10 +70,11 @@ RESULT_COLUMNS = ["role_id", "role", "stream", "relation", "score", "method", "m
                   "alternatives"]
 #: Further columns for audit and review: the normalised title, the margin, the taxonomy version and the
 #: department context (the taxonomy's department context ids the department matched, joined by "+";
-#: "other" when it matched none; blank without a department), which reviewed aliases are keyed on.
-EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version", "department_context"]
+#: "other" when it matched none; blank without a department), which reviewed aliases are keyed on, and the
+#: title model's version (blank when coded by the rules alone).
+EXTRA_COLUMNS = ["normalised_title", "margin", "taxonomy_version", "department_context", "model_version"]
 DIAGNOSTICS = ["_score", "_margin", "_stream", "_ambiguous", "_best_relevant"]
-METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")
+METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")   # and "model:<version>" (see _combine)
 DECISIONS = ("auto", "review", "none")
 _CHUNK = 512
 _GAP_WORD_WEIGHT = 0.45   # "clinical" between an alias's words is harmless; "digital" or "health" is not
@@ -90,9 +92,10 @@ class _Candidate:
 class Matcher:
     """A taxonomy (plus reviewed aliases) compiled into matrices; call :meth:`code` on titles."""
 
-    def __init__(self, taxonomy: Taxonomy, overrides: Overrides | None = None):
+    def __init__(self, taxonomy: Taxonomy, overrides: Overrides | None = None, model=None):
         self.taxonomy = taxonomy
         self.overrides = overrides or Overrides.empty()
+        self.model = model
         self._context_keys: dict[tuple[str, ...], str] = {}
         s = taxonomy.scoring
         self.scoring = s
@@ -219,6 +222,11 @@ class Matcher:
         self.E_terms = list(terms) or [()]
         self.E_role = sparse.csr_matrix((np.ones(len(r_rows), dtype=np.float32), (r_rows, r_cols)),
                                         shape=(n_terms, len(role_ids))).toarray() > 0
+        # role x stream, to tell when exclusion terms veto every role of a stream (the stream's own terms)
+        self.role_stream = np.zeros((len(role_ids), S), dtype=np.float32)
+        for rid, i in self.role_index.items():
+            self.role_stream[i, self.stream_index[taxonomy.roles[rid].stream]] = 1.0
+        self.roles_per_stream = self.role_stream.sum(axis=0)
 
     # ------------------------------------------------------------------ words
     def _correct_tokens(self, tokens: Iterable[str]) -> dict[str, str]:
@@ -345,10 +353,14 @@ class Matcher:
         present = (T.sign() @ self.E_T).toarray() >= self.E_size - 0.5
         for i, k in zip(*np.nonzero(present & (self.E_size > 1))):
             present[i, k] = _contains_phrase(titles[i], self.E_terms[k])
+        stream_veto = np.zeros((len(titles), len(ALL_STREAMS)), dtype=bool)
         if present.any():
             role_veto = (present.astype(np.float32) @ self.E_role.astype(np.float32)) > 0
             score[role_veto[:, self.phrase_role]] = 0.0
+            stream_veto = (role_veto.astype(np.float32) @ self.role_stream >= self.roles_per_stream - 0.5) & (
+                self.roles_per_stream > 0)
         support, veto = self._context_effects(contexts)
+        self._last_veto = stream_veto | veto   # what the model may never choose (see _combine)
         if veto.any():
             score[veto[:, self.phrase_stream]] = 0.0
         if support.any():
@@ -379,21 +391,32 @@ class Matcher:
 
     # ------------------------------------------------------------------ deciding
     def _decide(self, toks: tuple[str, ...], corrected: bool, scores: np.ndarray, full: np.ndarray,
-                ctx_used: np.ndarray, fuzzy: np.ndarray, overrides_hit) -> dict:
+                ctx_used: np.ndarray, fuzzy: np.ndarray, overrides_hit, learned=None) -> dict:
+        """The rules' coding of one title; with ``learned`` (probabilities, vetoed streams, has department)
+        combined with the model's by :meth:`_combine`."""
+        result, by_role = self._decide_rules(toks, corrected, scores, full, ctx_used, fuzzy, overrides_hit)
+        if learned is None or overrides_hit is not None or not toks:
+            return result
+        return self._combine(result, by_role, *learned)
+
+    def _decide_rules(self, toks, corrected, scores, full, ctx_used, fuzzy, overrides_hit):
         tax, th = self.taxonomy, self.taxonomy.thresholds
         result = {"role_id": "", "role": "", "stream": NONE, "relation": "none", "score": 0, "method": "none",
                   "matched_alias": "", "decision": "none", "alternatives": "", "margin": 0,
                   "_score": 0.0, "_margin": 0.0, "_stream": NONE, "_ambiguous": False, "_best_relevant": 0.0}
         if not toks:
-            return result
+            return result, []
         k = min(_TOP_K, len(scores))
         idx = np.argpartition(-scores, k - 1)[:k]
         if self.role_starts is not None:
             role_max = np.maximum.reduceat(scores, self.role_starts)
             best_of_role = np.flatnonzero((scores >= role_max[self._block_of]) & (scores > 0))
             idx = np.union1d(idx, best_of_role)
-        cands = [_Candidate(int(j), float(scores[j]) * self._gap_factor(toks, int(j)), bool(full[j]),
-                            bool(ctx_used[j])) for j in idx if scores[j] > 0]
+        # A gap needs a heavy known word strictly inside the title; most titles have none, so skip the check.
+        inner = toks[1:-1]
+        gaps = any(t in self.vocab and self.weights[self.vocab[t]] >= _GAP_WORD_WEIGHT for t in inner)
+        cands = [_Candidate(int(j), float(scores[j]) * (self._gap_factor(toks, int(j)) if gaps else 1.0),
+                            bool(full[j]), bool(ctx_used[j])) for j in idx if scores[j] > 0]
         # The department completes a title that is not itself a role's alias ("Software Engineer" in Medical
         # Physics); it never competes with one that is ("Chief Information Officer" in Digital is not a
         # chief *digital* information officer, "Chief Clinical Information Officer" stays automatic).
@@ -425,15 +448,15 @@ class Matcher:
                           _stream=role.stream, _ambiguous=role.ambiguous,
                           _best_relevant=max(relevant) if relevant else 0.0)
         if overrides_hit is not None:
-            return self._override_result(overrides_hit, by_role, result)
+            return self._override_result(overrides_hit, by_role, result), by_role
         if not by_role:
-            return result
+            return result, by_role
         phrase = self.phrases[best.phrase]
         decision = decide(result["_score"], result["_margin"], role.stream, role.ambiguous,
                           result["_best_relevant"], th)
         if decision == "none":
             result["score"] = int(round(best.score))
-            return result
+            return result, by_role
         if fuzzy[best.phrase] or corrected or best.context_used or token_key(toks) != phrase.key:
             method = "abbreviation" if phrase.kind == "abbreviation" else "fuzzy"
         else:
@@ -442,6 +465,60 @@ class Matcher:
                       score=int(round(best.score)), method=method, matched_alias=phrase.text,
                       decision=decision, alternatives=self._alternatives(by_role[1:]),
                       margin=int(round(result["_margin"])))
+        return result, by_role
+
+    def _combine(self, result: dict, by_role: list[_Candidate], proba: np.ndarray, vetoed: np.ndarray,
+                 has_department: bool) -> dict:
+        """The rules' coding where it is explicit, else the model's (see :mod:`.model`).
+
+        Explicit: an exact, alias or abbreviation match coded automatically. The model never chooses a stream
+        an exclusion term or the department vetoes. A title that is only a role of unstated specialism
+        ("Clinical Scientist") is coded none without a department; with one, the department decides: the
+        rules' department-completed coding stands when automatic, else it goes to review. A scored match the
+        model agrees with stands; otherwise the model decides by its calibrated thresholds.
+        """
+        if result["decision"] == "auto" and result["method"] in ("exact", "alias", "abbreviation"):
+            return result
+        p = np.where(vetoed, 0.0, proba).astype(np.float64)
+        if p.sum() <= 0:
+            return result
+        p /= p.sum()
+        order = np.argsort(-p, kind="stable")
+        top = ALL_STREAMS[order[0]]
+        th = self.model.thresholds
+        generic = result["_ambiguous"] and result["method"] in ("exact", "alias", "abbreviation")
+        if generic:
+            if has_department and result["decision"] == "auto":
+                return result
+            decision = "review" if has_department else "none"
+            if not has_department:
+                top, order = NONE, np.r_[self.stream_index[NONE], [i for i in order if ALL_STREAMS[i] != NONE]]
+        elif result["decision"] == "auto" and (result["stream"] == top or by_role[0].context_used
+                                               or p[order[0]] < th["auto"] or th.get("overrule", OVERRULE) > 1):
+            # the rules' scored match stands where the model agrees, where the department completed it, where
+            # the model is unsure, and always when the model has never been checked on real titles
+            return result
+        elif result["decision"] == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
+            decision = "review"   # two sure opinions disagree: a person decides
+        else:
+            decision = _model_decision(p, th)
+            # Doubt is not cleared by a lukewarm model: a title the rules send to review with a relevant
+            # suggestion is coded none only when the model is sure.
+            if result["decision"] == "review" and decision == "none" and p[order[0]] < (
+                    max(OVERRULE, th["none"]) if result["_stream"] != NONE else th["none"]):
+                decision = "review"
+        role = None
+        if top != NONE or decision != "none":
+            role = next((self.taxonomy.roles[self.phrases[c.phrase].role_id] for c in by_role
+                         if ALL_STREAMS[self.phrase_stream[c.phrase]] == top and not self.phrase_ambiguous[c.phrase]
+                         and c.score >= self.taxonomy.thresholds.review_score), None)
+        alts = "; ".join(f"{ALL_STREAMS[i]} {p[i]:.2f}" for i in order[1:1 + self.scoring.alternatives]
+                         if p[i] >= 0.005)
+        result.update(role_id=role.id if role else "", role=role.name if role else "", stream=top,
+                      relation=role.relation if role else ("none" if top == NONE else "adjacent"),
+                      score=int(round(100 * p[self.stream_index[top]])), method=self.model.method,
+                      matched_alias="", decision=decision, alternatives=alts,
+                      margin=int(round(100 * (p[order[0]] - p[order[1]]))) if len(order) > 1 else 100)
         return result
 
     def _gap_factor(self, toks: tuple[str, ...], phrase: int) -> float:
@@ -532,10 +609,12 @@ class Matcher:
                   len(fixes))
 
         results = []
+        pending = []   # titles the rules did not code explicitly, for the model: (result, candidates, veto, pair)
         for start in range(0, len(pairs), _CHUNK):
             sl = slice(start, start + _CHUNK)
             titles_c, ctx_c = u_titles[sl], u_ctx[sl]
             score, full, ctx_used = self._score_chunk(titles_c, ctx_c)
+            vetoed = self._last_veto
             keys = [" ".join(sorted(t)) for t in titles_c]
             exact_rows = [i for i, t in enumerate(titles_c) if token_key(t) in self.exact and not ctx_c[i]]
             masked = score.copy()
@@ -545,14 +624,24 @@ class Matcher:
             for i, toks in enumerate(titles_c):
                 ctx_key = self._context_key(ctx_c[i])
                 hit = self.overrides.find(token_key(toks), ctx_key) if toks else None
-                res = self._decide(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i], hit)
+                res, by_role = self._decide_rules(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i],
+                                                  hit)
                 res["normalised_title"] = " ".join(toks)
                 res["department_context"] = ctx_key
                 results.append(res)
+                if self.model is not None and hit is None and toks and not (
+                        res["decision"] == "auto" and res["method"] in ("exact", "alias", "abbreviation")):
+                    pending.append((len(results) - 1, by_role, vetoed[i], start + i))
+        if pending:
+            proba = self.model.predict([" ".join(u_titles[k]) for *_, k in pending],
+                                       [" ".join(u_ctx[k]) for *_, k in pending])
+            for (r, by_role, veto, k), p in zip(pending, proba):
+                results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)
         out["taxonomy_version"] = tax.version
+        out["model_version"] = self.model.version if self.model is not None else ""
         out["score"] = out["score"].astype(int)
         out["margin"] = out["margin"].astype(int)
         return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
@@ -586,35 +675,38 @@ def _as_objects(values) -> pd.Series:
 _MATCHERS: dict[tuple[int, int], Matcher] = {}
 
 
-def get_matcher(taxonomy: Taxonomy | None = None, overrides: Overrides | None = None) -> Matcher:
-    """A compiled matcher for the taxonomy and overrides (defaults from settings), reused while unchanged."""
+def get_matcher(taxonomy: Taxonomy | None = None, overrides: Overrides | None = None, model=None) -> Matcher:
+    """A compiled matcher for the taxonomy, overrides (defaults from settings) and title model (none: rules
+    only), reused while unchanged."""
     taxonomy = taxonomy or load_taxonomy()
     if overrides is None:
         overrides = load_overrides(None, taxonomy)
-    key = (id(taxonomy), id(overrides))
+    key = (id(taxonomy), id(overrides), id(model))
     if key not in _MATCHERS:
         if len(_MATCHERS) > 8:
             _MATCHERS.clear()
-        _MATCHERS[key] = Matcher(taxonomy, overrides)
+        _MATCHERS[key] = Matcher(taxonomy, overrides, model)
     return _MATCHERS[key]
 
 
 def match_titles(titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
-                 taxonomy: Taxonomy | None = None, overrides: Overrides | None = None) -> pd.DataFrame:
+                 taxonomy: Taxonomy | None = None, overrides: Overrides | None = None,
+                 model=None) -> pd.DataFrame:
     """Code titles (and optional department names): one result row per title, same order and length.
 
     Columns: role_id, role, stream, relation, score, method, matched_alias, decision, alternatives, then
-    normalised_title, margin, taxonomy_version, department_context.
+    normalised_title, margin, taxonomy_version, department_context. With a title ``model``
+    (:mod:`.model`) it decides where the rules are not explicit.
     """
-    return get_matcher(taxonomy, overrides).code(titles, contexts)
+    return get_matcher(taxonomy, overrides, model).code(titles, contexts)
 
 
 def match_frame(df: pd.DataFrame, column: str, context_column: str | None = None, *,
-                taxonomy: Taxonomy | None = None, overrides: Overrides | None = None) -> pd.DataFrame:
+                taxonomy: Taxonomy | None = None, overrides: Overrides | None = None, model=None) -> pd.DataFrame:
     """``df`` with the result columns appended. Input columns that clash with result names are kept as
     ``input_<name>``."""
     coded = match_titles(df[column], df[context_column] if context_column else None, taxonomy=taxonomy,
-                         overrides=overrides)
+                         overrides=overrides, model=model)
     clash = {c: f"input_{c}" for c in coded.columns if c in df.columns}
     base = df.rename(columns=clash).reset_index(drop=True)
     return pd.concat([base, coded], axis=1)

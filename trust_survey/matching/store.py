@@ -51,6 +51,7 @@ MATCH_SCHEMA = [
     ("reviewed_by", "VARCHAR"), ("reviewed_at", "VARCHAR"), ("taxonomy_version", "INTEGER"),
     ("taxonomy_sha256", "VARCHAR"), ("overrides_version", "INTEGER"), ("overrides_sha256", "VARCHAR"),
     ("matched_at", "TIMESTAMP"), ("run_id", "VARCHAR"), ("department_context", "VARCHAR"),
+    ("model_version", "VARCHAR"), ("model_training_sha256", "VARCHAR"),
 ]
 MATCH_COLUMNS = [c for c, _ in MATCH_SCHEMA]
 #: (column, DuckDB type) of ``title_reviews``, in order.
@@ -90,18 +91,19 @@ def context_text(staff_dept, dept_type) -> str:
 
 
 def code_titles(titles: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides, *,
-                on_progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+                on_progress: Callable[[int], None] | None = None, model=None) -> pd.DataFrame:
     """Code ``titles`` (columns of :func:`trust_survey.store.titles_for_round`) with the vectorised matcher.
 
     Each distinct (title, department, department type) is coded once, in chunks (``on_progress(n)`` after
     each). Returns the input columns plus the coding, ``normalised_title``, ``title_key``, ``margin`` and
     the reviewed-alias audit columns (``review_action``, ``reviewed_by``, ``reviewed_at``) for titles a
     reviewed alias decided. Row order and count are the input's. ``department_context`` is the context
-    reviewed aliases are keyed on (blank without a department).
+    reviewed aliases are keyed on (blank without a department). With a title ``model`` it decides where
+    the rules are not explicit (:meth:`~trust_survey.matching.matcher.Matcher._combine`).
     """
     from trust_survey.matching.matcher import RESULT_COLUMNS, get_matcher
 
-    matcher = get_matcher(taxonomy, overrides)
+    matcher = get_matcher(taxonomy, overrides, model)
     df, codes, u_titles, u_ctx = _distinct(titles)
     parts = []
     for start in range(0, len(u_titles), _CHUNK):
@@ -302,7 +304,7 @@ def round_reviews(con, round_: int) -> pd.DataFrame:
 
 
 def save_matches(db: Path, round_: int, coded: pd.DataFrame, taxonomy: Taxonomy, overrides: Overrides,
-                 ) -> tuple[pd.DataFrame, int]:
+                 model=None) -> tuple[pd.DataFrame, int]:
     """Replace the round's stored matches with ``coded`` (from :func:`code_titles`) in one transaction,
     after applying the round's stored review decisions. Returns what was stored and how many rows the
     review decisions changed."""
@@ -316,6 +318,8 @@ def save_matches(db: Path, round_: int, coded: pd.DataFrame, taxonomy: Taxonomy,
     frame["overrides_version"] = int(overrides.version)
     frame["overrides_sha256"] = file_sha256(overrides.path)
     frame["matched_at"] = now
+    frame["model_version"] = model.version if model is not None else None
+    frame["model_training_sha256"] = model.training_sha256 if model is not None else None
     frame["run_id"] = uuid.uuid4().hex[:12]
     with open_store(Path(db)) as con:
         ensure_tables(con)
