@@ -122,6 +122,20 @@ def test_calibration__automatic_decisions_stay_right_on_held_out_titles(run, tra
     assert coded["coded_method"].str.startswith("model:").any()
 
 
+def test_model__codes_a_stream_alone_where_the_rules_found_nothing_only_when_sure(tax, trained):
+    from trust_survey.matching.model import OVERRULE
+
+    model = load_model(trained)
+    titles = pd.concat([pd.read_csv(DATA / f"{n}.csv", dtype=str, keep_default_na=False)
+                        for n in ("titles_fresh", "titles_fresh2", "titles_holdout", "titles_blind")])["title"].tolist()
+    titles += ["Medical Student", "Student Nurse", "Pipeline Wrangler"]
+    rules = Matcher(tax).code(titles)
+    both = Matcher(tax, None, model).code(titles)
+    raised = both[(rules["decision"] == "none") & (both["decision"] == "auto") & (both["stream"] != "none")]
+    assert (raised["score"] >= round(100 * OVERRULE)).all(), raised[["stream", "score"]]
+    assert "Pipeline Wrangler" in set(pd.Series(titles)[raised.index])   # a sure model still decides alone
+
+
 def test_match_titles__records_the_model_and_no_model_codes_with_rules_alone(run, trained, tmp_path):
     src = tmp_path / "t.csv"
     src.write_text("title\nPipeline Wrangler\nBioinformatician\n", encoding="utf-8")

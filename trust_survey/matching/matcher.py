@@ -507,6 +507,10 @@ class Matcher:
             if result["decision"] == "review" and decision == "none" and p[order[0]] < (
                     max(OVERRULE, th["none"]) if result["_stream"] != NONE else th["none"]):
                 decision = "review"
+            # Nor is a stream coded alone where the rules found nothing relevant ("Medical Student"): below
+            # the overrule probability the model's guess goes to a reviewer.
+            if result["decision"] == "none" and decision == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
+                decision = "review"
         role = None
         if top != NONE or decision != "none":
             role = next((self.taxonomy.roles[self.phrases[c.phrase].role_id] for c in by_role
