@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import resource
+import struct
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ingest_helpers import FORM, INST, ORGS, ROUND, db_counts, make_return, query, read_issues
 from trust_survey.ingest.readers import TEXT_MARGIN
@@ -202,3 +204,43 @@ def test_ingest__text_beyond_a_cells_limit_in_a_field_without_one__is_reported_n
     found = issues[issues.code == "V010"].iloc[0]
     assert found.file == paths[0].name and found.field == "respondent_role" and found.row == "2"
     assert "is 44,000 characters long; at most 32,767 (a spreadsheet cell's limit) were read" in found.message
+
+
+def forged_xls_dimensions(src: Path, dst: Path) -> Path:
+    """``src`` (a real .xls) with every sheet's BIFF8 DIMENSIONS record (type 0x0200, 14 bytes) claiming
+    16,777,215 rows by 16,383 columns: what calamine reserves memory from when it opens the file."""
+    data = bytearray(src.read_bytes())
+    found = 0
+    at = data.find(b"\x00\x02\x0e\x00")
+    while at >= 0:
+        data[at + 4:at + 18] = struct.pack("<IIHHH", 0, 0xFFFFFF, 0, 0x3FFF, 0)
+        found += 1
+        at = data.find(b"\x00\x02\x0e\x00", at + 18)
+    assert found, "no DIMENSIONS record in the .xls LibreOffice wrote"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.libreoffice
+def test_ingest__legacy_xls_with_forged_dimensions__is_refused_and_an_honest_one_read(run, tmp_path, libreoffice):
+    good = make_return(tmp_path / "src", "RGT")
+    xls = tmp_path / "xls" / good.with_suffix(".xls").name       # opened and saved as .xls inside LibreOffice
+    proc = subprocess.run([sys.executable, str(libreoffice), str(good), str(xls)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    forged = forged_xls_dimensions(xls, tmp_path / "hostile" / "RJ1_forged.xls")
+    run("ingest", make_return(tmp_path / "stored"), "--out", "first", "--engine", "pandas")
+    before = db_counts(DB)
+    result = ingest_limited(forged, xls, "--out", "run", "--engine", "pandas", "--quiet")
+    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr + result.stdout and "panicked" not in result.stderr
+    issues = read_issues(Path("run")).set_index("file")
+    assert issues.loc[forged.name, "code"] == "F011"
+    assert "DIMENSIONS" in issues.loc[forged.name, "message"]
+    files = pd.read_csv(Path("run") / "files.csv", dtype=str, keep_default_na=False).set_index("file")
+    assert files.loc[xls.name, "status"].startswith("accepted")   # the honest .xls is read as before
+    assert {p.name for p in Path("outputs/quarantine").glob("*.reason.txt")} == {
+        p.name for p in Path("outputs/quarantine").glob(f"*_{forged.name}.reason.txt")}
+    after = db_counts(DB)
+    assert after["submissions"] == before["submissions"] + 1

@@ -344,3 +344,43 @@ def scan_ods(fh: IO[bytes], part: str = "content.xml") -> dict[str, OdsTable]:
         elif in_cell and not closing:
             cell_filled = True
     return tables
+
+
+# ---- legacy .xls ---------------------------------------------------------------------------------------
+#: Address space the trial read of a legacy .xls may use: far more than any real return needs.
+XLS_TRIAL_MEMORY = 1 << 30
+_XLS_TRIAL = ("import sys\n"
+              "from python_calamine import CalamineWorkbook\n"
+              "wb = CalamineWorkbook.from_path(sys.argv[1])\n"
+              "for i in range(len(wb.sheet_names)):\n"
+              "    wb.get_sheet_by_index(i).to_python()\n")
+
+
+def trial_read_xls(path) -> None:
+    """A legacy .xls (BIFF records inside an OLE2 compound file) states each sheet's extent in its DIMENSIONS
+    record and its string count in SST, and calamine reserves memory from them when the file is opened, so
+    a forged number aborts the process. The file is read first in a child process held to
+    :data:`XLS_TRIAL_MEMORY`; if that child is killed or runs out of memory, the file is refused (F011) and
+    the run goes on. A child that fails for any other reason leaves the message to the real read. Where the
+    system sets no address-space limits (Windows), the file is read as before."""
+    import subprocess
+    import sys
+
+    try:
+        import resource
+    except ImportError:   # pragma: no cover - Windows
+        return
+
+    def limit() -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = XLS_TRIAL_MEMORY if hard == resource.RLIM_INFINITY else min(hard, XLS_TRIAL_MEMORY)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+    try:
+        proc = subprocess.run([sys.executable, "-c", _XLS_TRIAL, str(path)], preexec_fn=limit,
+                              capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise _refused("Workbook", "took more than two minutes to read") from None
+    if proc.returncode < 0 or b"MemoryError" in proc.stderr or b"memory allocation" in proc.stderr:
+        raise _refused("Workbook", f"declares sheets or strings that need more than {XLS_TRIAL_MEMORY >> 20:,} MB "
+                                   "to read (its DIMENSIONS or SST record)")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_survey.cells import address, col_letter, col_number  # noqa: F401 - re-exported
-from trust_survey.ingest.declared import MAX_CELLS, check_xlsx, scan_ods
+from trust_survey.ingest.declared import MAX_CELLS, check_xlsx, scan_ods, trial_read_xls
 from trust_survey.ingest.issues import FileProblem, Issue
 from trust_survey.ingest.sniff import check_zip
 from trust_survey.values import DateOutOfRange
@@ -169,6 +169,8 @@ class BookReader:
                 else:   # checks every part's declared sizes before calamine reads any
                     self._xlsx = _XlsxScanner(self._zip)
                     self.macros = "xl/vbaProject.bin" in self._zip.namelist()
+            elif kind == "xls":   # no XML to scan: a trial read in a child held to a memory limit
+                trial_read_xls(self.path)
             self._wb = CalamineWorkbook.from_path(str(self.path))
             meta = self._wb.sheets_metadata
         except FileProblem:
