@@ -30,6 +30,7 @@ import pandas as pd
 
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
+from trust_survey.redact import redact
 from trust_survey.safe_text import CONTROL_CHARS, is_formula_like, strip_controls
 from trust_survey.values import DateOutOfRange
 
@@ -67,6 +68,7 @@ class Cleaned:
     num: float | None = None
     bad: bool = False            # could not be read as the expected type (an error note says why)
     notes: list[Note] = field(default_factory=list)
+    redacted: bool = False       # personal details were removed: issues quote ``text``, never the cell as found
 
 
 def _band_key(text: str) -> str:
@@ -97,6 +99,9 @@ class Cleaner:
 
     def __init__(self, inst: Instrument):
         self.inst = inst
+        #: Respondents to an individual instrument are pseudonymous: contact details and NHS numbers typed
+        #: into their free text are removed before anything is stored (P006, P008), whatever file brought it.
+        self.redacts = "individual" in inst.audience
         self.missing_codes = {float(m.value) for m in inst.spss_missing}
         self._lists = {name: _ChoiceIndex(choices) for name, choices in inst.lists().items()}
         self._handlers: dict[str, Callable] = {}
@@ -325,6 +330,13 @@ class Cleaner:
         if MARKUP.search(text):
             out.notes.append(("W012", f"{f.label} holds markup ('{_short(text)}'); kept as plain text and never "
                                       "run in reports", ""))
+        if self.redacts and f.type in ("text", "long_text"):
+            text, kinds = redact(text)
+            out.redacted = bool(kinds)
+            for kind in kinds:
+                out.notes.append(("P006" if kind == "email address" else "P008",
+                                  f"{'a' if kind.startswith('phone') else 'an'} {kind} in {f.label} was removed; "
+                                  "respondents are pseudonymous", ""))
         out.value = out.text = text
         return out
 

@@ -572,8 +572,9 @@ def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[I
                 "it has no saved value, so the cell was read as blank")
             issues.append(Issue("W010", f"{cell.sheet}!{cell.cell} holds the formula '{cell.formula[:80]}', which was "
                                         f"not run; {saved}", value=cell.formula, **where))
+        shown = result.text if result.redacted else cell.raw
         for code, message, expected in result.notes:
-            issues.append(Issue(code, message, value=cell.raw, expected=expected, **where))
+            issues.append(Issue(code, message, value=shown, expected=expected, **where))
         if f.field_id == inst.id_item and cell.record == FORM and cell.text and cell.text != identity.org_code:
             issues.append(Issue("V012", f"the organisation code answered ({cell.text}) differs from the one this "
                                         f"return was sent to ({identity.org_code}); answer for {identity.org_code} "
