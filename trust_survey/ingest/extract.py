@@ -47,7 +47,7 @@ class Cell:
     length: int | None = None   # the answer's real length when it was cut (see cut_long_text)
 
 
-@dataclass
+@dataclass(slots=True)   # one per answered field per respondent: tens of thousands in a platform export
 class Place:
     """Where a field's answers live: a sheet column (tables), a sheet cell (form) or a variable."""
 
@@ -366,6 +366,7 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
                                             f"{', '.join(extra)}; they were not read", file=name,
                                     value=", ".join(extra)))
         index = {}
+        rows_map = {0: numbers.get(1)} if key is None else numbers   # shared by the record's places (read only)
         for f, i in lookups:
             if i is None:
                 if individual and not f.item.required:   # a survey team may leave out optional questions
@@ -379,7 +380,6 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
                 out.missing.add((rec_id, f.field_id))
                 continue
             index[f.field_id] = i
-            rows_map = {0: numbers.get(1)} if key is None else numbers
             out.places[(rec_id, f.field_id)] = Place(name, "", None, None, f.var_name, rows_map)
         id_i = id_col if key is not None else None
         started = out.started.setdefault(rec_id, set()) if key is not None else None
