@@ -618,6 +618,8 @@ def run_column_rules(examined: list[Examined], engine, ctx: Context) -> None:
         results = engine.run(key, frame, checks)
         for unit, found in column_issues(inst, rules, frame, keys, results, extracts, units).items():
             examined[unit].issues.extend(found)
+        for i in indexes:   # nothing later needs them: freed before the store takes its memory
+            examined[i].extracted = examined[i].checks = None
 
 
 # ---- 4. store -----------------------------------------------------------------------------------------------
@@ -654,9 +656,11 @@ def stage_examined(con, examined: list[Examined]) -> None:
         rows.extend(ex.answer_rows)
         units.append(unit)
         counts.append(len(ex.answer_rows))
+        ex.answer_rows = []   # staged below; nothing later reads them
         issues.extend(ex.issues)
         owners.extend([unit] * len(ex.issues))
     answers = pd.DataFrame(rows, columns=[c for c in store.ANSWER_COLUMNS if c != "submission_id"])
+    del rows
     answers.insert(0, "_unit", np.repeat(np.array(units, dtype="int64"), counts))
     answers["value_num"] = answers["value_num"].astype("float64")
     answers["row_index"] = answers["row_index"].astype("int64")
