@@ -47,7 +47,7 @@ class Cell:
     length: int | None = None   # the answer's real length when it was cut (see cut_long_text)
 
 
-@dataclass
+@dataclass(slots=True)   # one per answered field per respondent: tens of thousands in a platform export
 class Place:
     """Where a field's answers live: a sheet column (tables), a sheet cell (form) or a variable."""
 
@@ -282,13 +282,12 @@ def extract_workbook(book, identity: Identity, file: str) -> Extracted:
 
 # ---- SPSS and CSV ---------------------------------------------------------------------------------------
 
-def _record_of(record: DataRecord, variables: dict[str | None, list[str]]) -> str | None | bool:
-    stem = record.path.stem
+def _record_of_columns(stem: str, columns, variables: dict[str | None, list[str]]) -> str | None | bool:
     if "__" in stem:
         suffix = stem.rsplit("__", 1)[1]
         if suffix in variables:
             return suffix
-    cols = {c.casefold() for c in record.columns}
+    cols = {c.casefold() for c in columns}
     best, best_score = False, 0.0
     for key, names in variables.items():
         score = len(cols & {n.casefold() for n in names}) / max(len(names), 1)
@@ -297,18 +296,46 @@ def _record_of(record: DataRecord, variables: dict[str | None, list[str]]) -> st
     return best if best_score >= 0.5 else False
 
 
+_LAYOUTS: dict[tuple, tuple] = {}
+
+
+def _columns_layout(inst: Instrument, columns: tuple[str, ...], stem: str, key=None) -> tuple:
+    """What a record file's columns say, worked out once per instrument and header (a many-respondent file
+    is split into one record per respondent, all with the same columns): with no ``key``, which record of
+    the instrument they hold; with ``("record", record)``, that record's extra columns, each field's column
+    index (None: absent) and the id column's index."""
+    cache_key = (id(inst), columns, stem, key)
+    held = _LAYOUTS.get(cache_key)
+    if held is not None and held[0] is inst:
+        return held[1]
+    if key is None:
+        layout = _record_of_columns(stem, columns, record_variables(inst))
+    else:
+        fields = inst.fields()
+        id_field = next(f for f in fields if f.field_id == inst.id_item)
+        rec_fields = [f for f in fields if f.table == key[1]]
+        cols = {c.casefold(): i for i, c in enumerate(columns)}
+        known = {f.var_name.casefold() for f in rec_fields} | {id_field.var_name.casefold()}
+        extra = [c for c in columns if c.casefold() not in known]
+        layout = (extra, [(f, cols.get(f.var_name.casefold())) for f in rec_fields],
+                  cols.get(id_field.var_name.casefold()))
+    if len(_LAYOUTS) > 256:
+        _LAYOUTS.clear()
+    _LAYOUTS[cache_key] = (inst, layout)
+    return layout
+
+
 def extract_records(records: list[DataRecord], identity: Identity, stem: str) -> Extracted:
     """Every answer of an SPSS or CSV return: one record file for the form, one per table."""
     out = Extracted()
     inst = identity.instrument
     individual = "individual" in inst.audience
-    variables = record_variables(inst)
     fields = inst.fields()
     id_field = next(f for f in fields if f.field_id == inst.id_item)
     by_record: dict[str | None, DataRecord] = {}
     for record in records:
         out.issues.extend(record.issues)
-        key = _record_of(record, variables)
+        key = _columns_layout(inst, tuple(record.columns), record.path.stem)
         if key is False:
             out.issues.append(Issue("W026", f"{record.path.name} matches no record of {inst.key}; it was not read",
                                     file=record.path.name))
@@ -326,8 +353,7 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
     for key, record in by_record.items():
         source = "sav" if record.kind in ("sav", "zsav", "platform") else "csv"   # platform: codes, as SPSS
         name = record.path.name
-        cols = {c.casefold(): i for i, c in enumerate(record.columns)}
-        rec_fields = [f for f in fields if f.table == key]
+        extra, lookups, id_col = _columns_layout(inst, tuple(record.columns), record.path.stem, ("record", key))
         rec_id = key or FORM
         rows = record.rows
         if key is None and len(rows) > 1:
@@ -335,15 +361,13 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
                                             "first was read", file=name, row=2, value=str(len(rows)), expected="1"))
             rows = rows[:1]
         numbers = dict(zip(range(1, len(rows) + 1), record.numbers))
-        known = {f.var_name.casefold() for f in rec_fields} | {id_field.var_name.casefold()}
-        extra = [c for c in record.columns if c.casefold() not in known]
         if extra:
             out.issues.append(Issue("W026", f"{name} has variable(s) that are not part of the return: "
                                             f"{', '.join(extra)}; they were not read", file=name,
                                     value=", ".join(extra)))
         index = {}
-        for f in rec_fields:
-            i = cols.get(f.var_name.casefold())
+        rows_map = {0: numbers.get(1)} if key is None else numbers   # shared by the record's places (read only)
+        for f, i in lookups:
             if i is None:
                 if individual and not f.item.required:   # a survey team may leave out optional questions
                     out.issues.append(Issue("W033", f"variable {f.var_name} ('{f.label}') is not in {name}; its "
@@ -356,9 +380,8 @@ def extract_records(records: list[DataRecord], identity: Identity, stem: str) ->
                 out.missing.add((rec_id, f.field_id))
                 continue
             index[f.field_id] = i
-            rows_map = {0: numbers.get(1)} if key is None else numbers
             out.places[(rec_id, f.field_id)] = Place(name, "", None, None, f.var_name, rows_map)
-        id_i = cols.get(id_field.var_name.casefold()) if key is not None else None
+        id_i = id_col if key is not None else None
         started = out.started.setdefault(rec_id, set()) if key is not None else None
         for k, row in enumerate(rows, start=1):
             row_index = 0 if key is None else k

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -239,6 +240,11 @@ class Instrument(Strict):
 
     def fields(self) -> list["AnswerField"]:
         """The atomic answer cells: one per item, or one per option of a multiple-choice item."""
+        return list(self.answer_fields)
+
+    @cached_property
+    def answer_fields(self) -> tuple["AnswerField", ...]:
+        """:meth:`fields`, built once: the definition is frozen, and ingest asks for them per respondent."""
         out: list[AnswerField] = []
         for section in self.sections:
             table_id = section.table.id if section.table else None
@@ -252,7 +258,7 @@ class Instrument(Strict):
                         ))
                 else:
                     out.append(AnswerField(field_id=item.id, item=item, option=None, section=section, table=table_id))
-        return out
+        return tuple(out)
 
     def definition_hash(self) -> str:
         """A hash of the parsed definition: stable under comments and whitespace, changes with content."""
@@ -270,7 +276,7 @@ class AnswerField:
     section: Section
     table: str | None
 
-    @property
+    @cached_property
     def var_name(self) -> str:
         if self.option is None:
             return self.item.var_name

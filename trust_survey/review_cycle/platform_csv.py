@@ -330,11 +330,12 @@ def _convert(cells: pd.Series, f: AnswerField, mapping: PlatformMapping, inst: I
         lookup = _label_lookup(mapping, inst, f)
         labels = sorted(set(mapping.labels_for(f.field_id)) | {c.label for c in _choices(inst, f)})
         codes = []
+        seen: dict[str, Any] = {}   # a choice column holds a handful of labels, each many times
         for row, cell in cells.items():
             if pd.isna(cell):
                 codes.append(pd.NA)
                 continue
-            code = lookup.get(_norm(cell))
+            code = seen[cell] if cell in seen else seen.setdefault(cell, lookup.get(_norm(cell)))
             if code is None:
                 issues.append(Issue(source, int(row), header, str(cell), "P003", "error",
                                     f"row {row}, column '{header}': '{cell}' is not an answer of {f.field_id}"
