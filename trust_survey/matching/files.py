@@ -1,6 +1,7 @@
 """Reading and writing the CSV tables the matching commands take and give (the thin I/O edge).
 
-Trusts save CSV from Excel, so input may be UTF-8 with or without a byte-order mark, or Windows-1252; the
+Trusts save CSV from Excel, so input may be UTF-8 with or without a byte-order mark, Excel's UTF-16
+"Unicode text", or Windows-1252 (guessed by :func:`trust_survey.csvread.decode`, as for every CSV); the
 delimiter may be a comma, semicolon or tab. Every cell is read as text (a title "N/A" stays "N/A").
 Output is UTF-8, written through :mod:`trust_survey.writers` (atomic, formula-like text neutralised).
 """
@@ -14,8 +15,6 @@ import pandas as pd
 
 from trust_survey.errors import InputFileError, did_you_mean
 from trust_survey.writers import write_csv
-
-FALLBACK_ENCODINGS = ("utf-8-sig", "cp1252")
 
 
 def check_encoding(name: str) -> str:
@@ -33,13 +32,13 @@ def _decode(path: Path, encoding: str | None) -> str:
             raise InputFileError(
                 f"{path}: cannot be read as {encoding} (byte {exc.start}: {bad!r}); try --encoding utf-8 or "
                 "--encoding cp1252 (what Excel on Windows saves)", code="IN004") from None
-    for enc in FALLBACK_ENCODINGS:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise InputFileError(f"{path}: is neither UTF-8 nor Windows-1252 text; pass --encoding with the file's "
-                         "encoding (for example --encoding latin-1)", code="IN004")
+    from trust_survey.csvread import CsvProblem, decode
+
+    try:   # the same guesses as every other CSV the toolkit reads
+        return decode(data)[0]
+    except CsvProblem:
+        raise InputFileError(f"{path}: is neither UTF-8 nor Windows-1252 text; pass --encoding with the file's "
+                             "encoding (for example --encoding latin-1)", code="IN004") from None
 
 
 def read_table(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
