@@ -314,13 +314,15 @@ def test_status__respondents_are_counted_not_listed_and_never_chased(tmp_path, r
 def test_ingest__individual_workbook_free_text__contact_details_removed_with_warnings(tmp_path, run):
     """Redaction is not only for platform exports: a pseudonymous respondent's own workbook is cleaned the same."""
     comment = "Call me on 020 7946 0000 or jo.bloggs@nhs.net. My NHS number is 943 476 5919; ref 1234567890."
-    path = make_individual_return(tmp_path / "in", answers={"comment_keep": comment})
+    markup = "<a href=\"mailto:jo.bloggs@nhs.net\">write</a>"   # markup is quoted in its warning (W012)
+    path = make_individual_return(tmp_path / "in", answers={"comment_keep": comment, "comment_other": markup})
     db = tmp_path / "s.duckdb"
     run("ingest", path, "--db", db, "--out", tmp_path / "run", "--engine", "pandas")
     stored = query(db, "SELECT value FROM answers WHERE field_id = 'comment_keep'").value.tolist()
     assert stored == ["Call me on [phone number removed] or [email removed]. My NHS number is "
                       "[NHS number removed]; ref 1234567890."]   # ten digits failing the check are kept
     issues = read_issues(tmp_path / "run")
-    assert sorted(issues.code[issues.code.isin(["P006", "P008"])]) == ["P006", "P008", "P008"]
+    assert sorted(issues.code[issues.code.isin(["P006", "P008"])]) == ["P006", "P006", "P008", "P008"]
+    assert "[email removed]" in issues.loc[issues.code == "W012", "message"].iloc[0]
     for column in issues.columns:   # nor is it quoted anywhere in the issues
         assert not issues[column].astype(str).str.contains("bloggs|7946|476 5919").any(), column

@@ -56,3 +56,11 @@ def redact(text: str) -> tuple[str, list[str]]:
     if out != before:
         kinds.append("phone number")
     return out, kinds
+
+
+def removal_note(kind: str, where: str) -> tuple[str, str]:
+    """(issue code, message) for one kind :func:`redact` removed from ``where``: P006 for an email address,
+    P008 for a phone or NHS number."""
+    article = "a" if kind.startswith("phone") else "an"
+    return ("P006" if kind == "email address" else "P008",
+            f"{article} {kind} in {where} was removed; respondents are pseudonymous")

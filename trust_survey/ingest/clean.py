@@ -30,7 +30,7 @@ import pandas as pd
 
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
-from trust_survey.redact import redact
+from trust_survey.redact import redact, removal_note
 from trust_survey.safe_text import CONTROL_CHARS, is_formula_like, strip_controls
 from trust_survey.values import DateOutOfRange
 
@@ -324,19 +324,16 @@ class Cleaner:
         text = display(raw)
         if self._blank_word(f, text, out, TEXT_BLANK_WORDS):
             return out
+        if self.redacts and f.type in ("text", "long_text"):   # first, so no message below quotes them
+            text, kinds = redact(text)
+            out.redacted = bool(kinds)
+            out.notes += [(*removal_note(kind, f.label), "") for kind in kinds]
         if is_formula_like(text):
             out.notes.append(("W011", f"'{_short(text)}' in {f.label} would run as a formula in a spreadsheet; "
                                       "kept as text and made safe in every export", ""))
         if MARKUP.search(text):
             out.notes.append(("W012", f"{f.label} holds markup ('{_short(text)}'); kept as plain text and never "
                                       "run in reports", ""))
-        if self.redacts and f.type in ("text", "long_text"):
-            text, kinds = redact(text)
-            out.redacted = bool(kinds)
-            for kind in kinds:
-                out.notes.append(("P006" if kind == "email address" else "P008",
-                                  f"{'a' if kind.startswith('phone') else 'an'} {kind} in {f.label} was removed; "
-                                  "respondents are pseudonymous", ""))
         out.value = out.text = text
         return out
 

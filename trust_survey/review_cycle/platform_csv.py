@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
-from trust_survey.redact import EMAIL, EMAIL_REDACTED, redact  # noqa: F401 - EMAIL* re-exported
+from trust_survey.redact import EMAIL, EMAIL_REDACTED, redact, removal_note  # noqa: F401 - EMAIL* re-exported
 from trust_survey.review_cycle.platform_layout import HeaderNames, export_names, header_problems
 from trust_survey.yamlfile import read_yaml
 
@@ -361,11 +361,9 @@ def _convert(cells: pd.Series, f: AnswerField, mapping: PlatformMapping, inst: I
         clean, kinds = redact(str(cell))
         out.append(clean)
         for kind in kinds:
-            code = "P006" if kind == "email address" else "P008"
-            article = "a" if kind.startswith("phone") else "an"
+            code, removed = removal_note(kind, f.field_id)
             issues.append(Issue(source, int(row), header, None, code, "warning",
-                                f"row {row}, column '{header}': {article} {kind} in {f.field_id} was removed; "
-                                "respondents are pseudonymous"))
+                                f"row {row}, column '{header}': {removed}"))
     return pd.Series(out, index=text.index, dtype="string")
 
 
