@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from trust_survey.ingest.identify import is_individual
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
 from trust_survey.redact import redact, removal_note
@@ -101,7 +102,7 @@ class Cleaner:
         self.inst = inst
         #: Respondents to an individual instrument are pseudonymous: contact details and NHS numbers typed
         #: into their free text are removed before anything is stored (P006, P008), whatever file brought it.
-        self.redacts = "individual" in inst.audience
+        self.redacts = is_individual(inst)
         self.missing_codes = {float(m.value) for m in inst.spss_missing}
         self._lists = {name: _ChoiceIndex(choices) for name, choices in inst.lists().items()}
         self._handlers: dict[str, Callable] = {}
