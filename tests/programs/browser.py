@@ -50,12 +50,16 @@ def binary(env: str, *names: str) -> str | None:
 
 def failed_requests(performance_log: list[dict]) -> list[dict]:
     """Requests that failed or were blocked, from Chromium's DevTools performance log."""
-    urls, failed = {}, []
+    urls, browser_own, failed = {}, set(), []
     for entry in performance_log:
         message = json.loads(entry["message"])["message"]
         params = message.get("params", {})
         if message.get("method") == "Network.requestWillBeSent":
             urls[params.get("requestId")] = params.get("request", {}).get("url")
+            if str(params.get("documentURL", "")).startswith("chrome://"):
+                browser_own.add(params.get("requestId"))  # the browser's own pages (new tab), not ours
+        elif params.get("requestId") in browser_own:
+            continue
         elif message.get("method") == "Network.loadingFailed":
             failed.append({"url": urls.get(params.get("requestId")), "error": params.get("errorText"),
                            "blocked": params.get("blockedReason")})
@@ -88,6 +92,9 @@ def browse(a, chromium: str, chromedriver: str, profile: str) -> dict:
         if a.offline:
             driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": BLOCKED})
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ERRORS})
+        # Newer Chromium loads its new-tab page at start-up and logs that page's failed lookups: drop
+        # everything logged before our page is opened, so only the page under test is judged.
+        driver.get_log("performance")
         driver.get(url)
         time.sleep(a.wait_ms / 1000)
         if a.wait_for:
