@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from trust_survey.candidates import (CANDIDATE_COLUMNS, DEFAULT_WEIGHTS, POINT_COLUMNS, link_staff, load_weights,
-                                     normalise_department, parse_weights, score_departments, write_candidates)
-from trust_survey.demand import DEMAND_COLUMNS, demand_trend, estimate_demand, write_demand
+from trust_survey.commissioning.scoring import (CANDIDATE_COLUMNS, DEFAULT_WEIGHTS, POINT_COLUMNS, link_staff,
+                                                load_weights, normalise_department, parse_weights, score_departments,
+                                                write_candidates)
+from trust_survey.commissioning.demand import DEMAND_COLUMNS, demand_trend, estimate_demand, write_demand
 from trust_survey.errors import DefinitionError, OutputExistsError
 
 
@@ -348,7 +349,7 @@ def store(tmp_path_factory):
 def test_cli__candidates_demand_map__from_a_real_store(run, store, tmp_path):
     from openpyxl import load_workbook
 
-    from trust_survey.mapping import offline_problems
+    from trust_survey.maps import offline_problems
 
     out = tmp_path / "cand.xlsx"
     result = run("candidates", "--db", store, "--round", 2026, "--out", out)
@@ -419,7 +420,7 @@ def test_cli__bad_options__are_usage_errors(run, tmp_path):
 
 
 def test_answers_to_tables__numbers_win_and_each_table_gets_its_rows():
-    from trust_survey.commission import answers_to_tables
+    from trust_survey.commissioning.orchestrate import answers_to_tables
 
     answers = pd.DataFrame([
         # submission, org, round, table, row, field, value, value_num

@@ -35,7 +35,7 @@ def test_demo__runs_every_step_and_writes_results_with_content(demo_run, capsys)
     trend = demand["Trend"]
     assert {"central 2024", "central 2025", "central 2026"} <= set(trend.columns)
     assert trend["central 2026"].sum() > 0
-    from trust_survey.mapping import offline_problems
+    from trust_survey.maps import offline_problems
 
     page = (folder / "map.html").read_text(encoding="utf-8")
     assert offline_problems(page) == [] and "L.map" in page

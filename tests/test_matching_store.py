@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 
 from ingest_helpers import TABLES, Text, make_return
 from trust_survey.cli import cli
-from trust_survey.commission_store import NotMatchedError, load_round
+from trust_survey.commissioning.reader import NotMatchedError, load_round
 from trust_survey.matching.review import COL, LISTS_SHEET, META_SHEET, REVIEW_SHEET
 from trust_survey.matching.store import MATCH_COLUMNS, save_matches
 from trust_survey.matching.taxonomy import load_taxonomy

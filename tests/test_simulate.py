@@ -18,7 +18,7 @@ import pyreadstat
 import pytest
 from click.testing import CliRunner
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.build.spss import write_spss_templates
 from trust_survey.cli import cli
 from trust_survey.instruments import load_registry

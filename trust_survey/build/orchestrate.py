@@ -18,7 +18,7 @@ from trust_survey.errors import OutputExistsError
 from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import Instrument
 from trust_survey.atomic import staged_dir
-from trust_survey.hashing import sha256_file
+from trust_survey.common.hashing import sha256_file
 from trust_survey.writers import write_csv
 
 REGISTER_NAME = "distribution.csv"

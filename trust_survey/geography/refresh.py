@@ -26,7 +26,7 @@ from trust_survey.errors import InputFileError
 from trust_survey.geography import reference as ref
 from trust_survey.geography.ods import current_trusts, load_etr, open_on
 from trust_survey.geography.onspd import load_onspd
-from trust_survey.hashing import sha256_file
+from trust_survey.common.hashing import sha256_file
 from trust_survey.writers import write_csv
 
 #: words that stay lower case inside a name, and ones that stay as written

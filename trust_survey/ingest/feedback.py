@@ -56,7 +56,7 @@ def _write_workbook(path: Path, sub: pd.Series, issues: pd.DataFrame) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    from trust_survey.safe_text import write_text_cell
+    from trust_survey.common.safe_text import write_text_cell
     from trust_survey.writers import save_workbook
 
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")

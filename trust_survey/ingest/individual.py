@@ -194,7 +194,7 @@ def minimised_copy(record: DataRecord, mapping, inst) -> bytes:
     email), free text redacted as it is stored, as UTF-8 CSV. Personal, dropped and unknown columns are left
     out; so is a repeated column (only the first is read). The download's own sha256 stays in the ledger."""
     from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES
-    from trust_survey.redact import redact
+    from trust_survey.common.redact import redact
     from trust_survey.review_cycle.platform_csv import analysis_fields
     from trust_survey.writers import csv_bytes
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from trust_survey.safe_text import strip_controls
+from trust_survey.common.safe_text import strip_controls
 
 ERROR, WARNING = "error", "warning"
 

@@ -57,7 +57,7 @@ from trust_survey.ingest.validate import (
 )
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
-from trust_survey.hashing import sha256_file
+from trust_survey.common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, Instrument, Item
-from trust_survey.yamlfile import read_yaml
+from trust_survey.common.yamlfile import read_yaml
 
 SPSS_RESERVED = {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}
 SPSS_NAME = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@#$]*$")

@@ -61,7 +61,7 @@ from trust_survey.matching.model import OVERRULE, _model_decision
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
-from trust_survey.values import is_blank
+from trust_survey.common.values import is_blank
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from trust_survey.atomic import write_atomic
 from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
-from trust_survey.yamlfile import parse_yaml
+from trust_survey.common.yamlfile import parse_yaml
 
 ACTIONS = ("accept", "change_role", "change_stream", "reject")
 #: The layout of role_overrides.yaml this version writes: 2 added ``context`` to every entry.

@@ -28,7 +28,7 @@ from trust_survey.matching.overrides import (
     ANY, OTHER, OverrideEntry, canonical_context, load_overrides, now_iso, write_overrides,
 )
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy, load_taxonomy
-from trust_survey.safe_text import write_text_cell
+from trust_survey.common.safe_text import write_text_cell
 from trust_survey.writers import append_csv_rows, save_workbook, write_csv_rows
 
 REVIEW_SHEET = "Review"

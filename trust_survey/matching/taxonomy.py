@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.errors import DefinitionError, InputFileError, did_you_mean
 from trust_survey.matching.normalise import NormalisationTables, normalise_tokens, token_key
-from trust_survey.yamlfile import parse_yaml
+from trust_survey.common.yamlfile import parse_yaml
 
 STREAMS = ("genomics", "health_informatics", "physical_sciences")
 NONE = "none"

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trust_survey import settings
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
-from trust_survey.values import is_blank
-from trust_survey.yamlfile import read_yaml
+from trust_survey.common.values import is_blank
+from trust_survey.common.yamlfile import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -755,10 +755,10 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
 def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_me: list[str] = (),
                    info: list[tuple[str, Any]] = ()) -> None:
     """A plain workbook: a Read me sheet, then one sheet per frame with a bold frozen header and filters.
-    Every text cell goes through :func:`trust_survey.safe_text.write_text_cell`."""
+    Every text cell goes through :func:`trust_survey.common.safe_text.write_text_cell`."""
     from openpyxl import Workbook
 
-    from trust_survey.safe_text import write_frame_sheet, write_text_cell
+    from trust_survey.common.safe_text import write_frame_sheet, write_text_cell
     from trust_survey.writers import save_workbook
 
     wb = Workbook()

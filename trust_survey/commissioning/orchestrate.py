@@ -1,9 +1,10 @@
 """Orchestrators for ``candidates``, ``demand`` and ``map``: read a round, run the stages in order, write.
 
 Reading is the only part that knows the store: :func:`answers_to_tables` turns tidy answers (one row per
-answer cell) into the return's tables, and :mod:`trust_survey.commission_store` fetches the round's
+answer cell) into the return's tables, and :mod:`trust_survey.commissioning.reader` fetches the round's
 accepted answers, matched titles, distribution list and geography. Everything else is the stage
-functions of :mod:`trust_survey.candidates`, :mod:`trust_survey.demand` and :mod:`trust_survey.mapping`.
+functions of :mod:`trust_survey.commissioning.scoring`, :mod:`trust_survey.commissioning.demand`
+and :mod:`trust_survey.maps`.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.candidates import (STREAMS, Weights, link_staff, load_weights, score_departments,
-                                     write_candidates)
+from trust_survey.commissioning.scoring import (STREAMS, Weights, link_staff, load_weights, score_departments,
+                                                write_candidates)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _summary_candidates(scores: pd.DataFrame, links: pd.DataFrame, round_: int) 
 def run_candidates(db: Path, round_: int, out: Path, *, weights_path: Path | None = None,
                    force: bool = False) -> Result:
     from trust_survey.atomic import check_writable
-    from trust_survey.commission_store import load_round
+    from trust_survey.commissioning.reader import load_round
 
     check_writable(out, force)
     weights = load_weights(weights_path)
@@ -132,8 +133,8 @@ def run_candidates(db: Path, round_: int, out: Path, *, weights_path: Path | Non
 
 def demand_for(db: Path, round_: int, by: str, weights: Weights, notes: list[str] | None = None) -> pd.DataFrame:
     """Demand for ``round_`` and every earlier round in the store (for the trend)."""
-    from trust_survey.commission_store import load_round, rounds_in_store
-    from trust_survey.demand import estimate_demand
+    from trust_survey.commissioning.reader import load_round, rounds_in_store
+    from trust_survey.commissioning.demand import estimate_demand
 
     cands, caps, dists = [], [], []
     # the asked-for round always comes last and must have returns; earlier rounds only add the trend
@@ -168,7 +169,7 @@ def _summary_demand(demand: pd.DataFrame, round_: int, by: str) -> str:
 def run_demand(db: Path, round_: int, by: str, out: Path, *, weights_path: Path | None = None,
                force: bool = False) -> Result:
     from trust_survey.atomic import check_writable
-    from trust_survey.demand import write_demand
+    from trust_survey.commissioning.demand import write_demand
 
     check_writable(out, force)
     weights = load_weights(weights_path)
@@ -183,9 +184,9 @@ def run_map(db: Path, round_: int, out: Path, *, areas: str = "region", tiles: s
             tiles_attribution: str | None = None, table_rows: int = 100, weights_path: Path | None = None,
             force: bool = False) -> Result:
     from trust_survey.atomic import check_writable, write_atomic
-    from trust_survey.commission_store import area_boundaries, area_points, load_round
-    from trust_survey.demand import estimate_demand
-    from trust_survey.mapping import build_map
+    from trust_survey.commissioning.reader import area_boundaries, area_points, load_round
+    from trust_survey.commissioning.demand import estimate_demand
+    from trust_survey.maps import build_map
 
     check_writable(out, force)
     weights = load_weights(weights_path)

@@ -1,6 +1,6 @@
 """Read one round for the commissioning outputs: accepted returns, matched titles, distribution, geography.
 
-The thin I/O edge of :mod:`trust_survey.commission`. It reads the store through :mod:`trust_survey.store`
+The thin I/O edge of :mod:`trust_survey.commissioning.orchestrate`. It reads the store through :mod:`trust_survey.store`
 (current accepted ``trust_capability`` returns only: superseded and rejected returns never count), codes
 job titles with the stored match results of ``trust-survey match run`` and adds locations and names of
 regions and ICBs from :mod:`trust_survey.geography` when that is available.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.commission import FORM, RoundData, answers_to_tables
+from trust_survey.commissioning.orchestrate import FORM, RoundData, answers_to_tables
 from trust_survey.errors import NotFoundError, TrustSurveyError
 
 log = logging.getLogger(__name__)

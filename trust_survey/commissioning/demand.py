@@ -22,8 +22,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from trust_survey.candidates import (STREAM_CODES, STREAM_LABELS, STREAMS, WILLINGNESS, DemandParams, _code, _col,
-                                     _num, write_workbook)
+from trust_survey.commissioning.scoring import (STREAM_CODES, STREAM_LABELS, STREAMS, WILLINGNESS, DemandParams,
+                                                _code, _col, _num, write_workbook)
 from trust_survey.errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def estimate_demand(candidates: pd.DataFrame, capacity: pd.DataFrame, distributi
     """Training places per group and stream, with low / central / high scenarios.
 
     In:
-      - candidates: :func:`trust_survey.candidates.score_departments` output (``org_code``, ``stream``,
+      - candidates: :func:`trust_survey.commissioning.scoring.score_departments` output (``org_code``, ``stream``,
         ``supervisors_registered``), for the returns received.
       - capacity: one row per returned organisation (``org_code``, ``will_*``, ``places_*``).
       - distribution: every organisation sent the return (``org_code``, ``org_name``, ``region_code``,
@@ -225,7 +225,7 @@ def write_demand(demand: pd.DataFrame, path: Path | str, *, params: DemandParams
                  force: bool = False, meta: dict | None = None) -> list[Path]:
     """Write demand to ``.xlsx`` (Read me, one sheet per round, Trend when several rounds) or ``.csv``."""
     from trust_survey.atomic import write_atomic
-    from trust_survey.candidates import _csv
+    from trust_survey.commissioning.scoring import _csv
 
     path = Path(path)
     suffix = path.suffix.casefold()
