@@ -259,7 +259,7 @@ def test_redact__emails_phones_nhs_numbers_and_nothing_else(text, expected, kind
 
 def test_platform_mapping__optional_must_name_a_mapped_column(tmp_path):
     from trust_survey.errors import DefinitionError
-    from trust_survey.review_cycle.platform_csv import load_mapping
+    from trust_survey.ingest.platform_csv import load_mapping
 
     mapping = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
     mapping["optional"] = ["Q5 - Years in NHS"]

@@ -104,7 +104,7 @@ def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
     respondent, the instrument's analysis fields as columns (choice items as choice keys, Likert as the
     number answered), plus ``region`` and ``instrument_version``. Free text only when asked for."""
     from trust_survey import store
-    from trust_survey.review_cycle.platform_csv import analysis_fields
+    from trust_survey.ingest.platform_csv import analysis_fields
 
     allowed = [f.field_id for f in analysis_fields(inst)
                if include_free_text or f.type not in ("text", "long_text") or f.field_id == inst.id_item]

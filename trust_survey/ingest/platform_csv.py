@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
 from trust_survey.common.redact import EMAIL, EMAIL_REDACTED, redact, removal_note  # noqa: F401 - EMAIL* re-exported
-from trust_survey.review_cycle.platform_layout import HeaderNames, export_names, header_problems
+from trust_survey.ingest.platform_layout import HeaderNames, export_names, header_problems
 from trust_survey.common.yamlfile import read_yaml
 
 
