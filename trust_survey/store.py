@@ -168,11 +168,12 @@ def migrate(con) -> int:
         with transaction(con):
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
-            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, now()])
     return SCHEMA_VERSION
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
+    """The time the store writes on rows: local, to the second."""
     return dt.datetime.now().replace(microsecond=0)
 
 
@@ -345,7 +346,7 @@ def store_submission(con, sub: dict, files: list[dict], answers: pd.DataFrame | 
                 {**{k: sub.get(k) for k in ("org_code", "org_name", "instrument_id", "instrument_version", "round",
                                             "file_name", "format", "sha256", "bytes", "received_at", "outcome",
                                             "errors", "warnings", "identified_by", "run_id")},
-                 "sid": sid, "ingested_at": _now(), "status": status, "supersedes": supersedes,
+                 "sid": sid, "ingested_at": now(), "status": status, "supersedes": supersedes,
                  "superseded_by": superseded_by})
     for f in files:
         con.execute("INSERT INTO submission_files VALUES (?, ?, ?, ?, ?)",
@@ -413,7 +414,7 @@ def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=No
     pending: dict[int, dict] = {}
     in_db: dict[int, int] = {}   # stored submission -> the new one that supersedes it
     results = []
-    now = _now()
+    ingested_at = now()
     for sub, files, unit in items:
         sid = next_id
         next_id += 1
@@ -426,7 +427,7 @@ def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=No
                 pending[old].update(status="superseded", superseded_by=sid)
             else:
                 in_db[old] = sid
-        pending[sid] = {**{k: sub.get(k) for k in SUBMISSION_COLUMNS}, "submission_id": sid, "ingested_at": now,
+        pending[sid] = {**{k: sub.get(k) for k in SUBMISSION_COLUMNS}, "submission_id": sid, "ingested_at": ingested_at,
                         "status": status, "supersedes": older[-1] if older else None,
                         "superseded_by": superseded_by, "_unit": unit, "_files": files}
         gone = set(older)
@@ -547,34 +548,6 @@ def ensure_views(con, instruments: list) -> list[str]:
 
 
 # ---- distribution -----------------------------------------------------------------------------------------
-
-def record_distribution(db_path: Path, round_: int, instrument, rows: pd.DataFrame) -> int:
-    """Record who was sent which file for a round; building again updates rows instead of adding them."""
-    frame = rows.copy()
-    for col in DISTRIBUTION_COLUMNS:
-        if col not in frame.columns:
-            frame[col] = ""
-    frame = frame[DISTRIBUTION_COLUMNS].astype(str).fillna("")
-    frame.insert(0, "instrument_version", int(instrument.version))
-    frame.insert(0, "instrument_id", instrument.id)
-    frame.insert(0, "round", int(round_))
-    frame["recorded_at"] = _now()
-    with open_store(Path(db_path)) as con, transaction(con):
-        con.register("_incoming_distribution", frame)
-        try:
-            con.execute("""INSERT INTO distribution SELECT round, instrument_id, instrument_version, org_code, org_name,
-                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at
-                           FROM _incoming_distribution
-                           ON CONFLICT (round, instrument_id, org_code, file) DO UPDATE SET
-                           instrument_version = excluded.instrument_version, org_name = excluded.org_name,
-                           org_type = excluded.org_type, region_code = excluded.region_code,
-                           icb_code = excluded.icb_code, contact_email = excluded.contact_email,
-                           sha256 = excluded.sha256, created = excluded.created,
-                           recorded_at = excluded.recorded_at""")
-        finally:
-            con.unregister("_incoming_distribution")
-    return len(frame)
-
 
 def distributed_orgs(con, round_: int) -> set[tuple[str, str]] | None:
     """(org_code, instrument_id) pairs sent out in a round, or None when no distribution was recorded."""
