@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from trust_survey.commissioning.scoring import (CANDIDATE_COLUMNS, DEFAULT_WEIGHTS, POINT_COLUMNS, link_staff,
-                                                load_weights, normalise_department, parse_weights, score_departments,
-                                                write_candidates)
+from trust_survey.commissioning.departments import link_staff, normalise_department
+from trust_survey.commissioning.scoring import CANDIDATE_COLUMNS, POINT_COLUMNS, score_departments
+from trust_survey.commissioning.weights import DEFAULT_WEIGHTS, load_weights, parse_weights
+from trust_survey.commissioning.writers import write_candidates
 from trust_survey.commissioning.demand import DEMAND_COLUMNS, demand_trend, estimate_demand, write_demand
 from trust_survey.errors import DefinitionError, OutputExistsError
 

@@ -55,7 +55,7 @@ def candidates_cmd(db: Path | None, round_: int | None, out: Path | None, weight
       trust-survey candidates --round 2026 --out outputs/candidates_2026.xlsx
       trust-survey candidates --check-weights --weights my_weights.yaml
     """
-    from trust_survey.commissioning.scoring import default_weights_path, load_weights
+    from trust_survey.commissioning.weights import default_weights_path, load_weights
 
     if check_weights:
         load_weights(weights_path)

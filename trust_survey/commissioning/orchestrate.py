@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.commissioning.scoring import (STREAMS, Weights, link_staff, load_weights, score_departments,
-                                                write_candidates)
+from trust_survey.commissioning.departments import link_staff
+from trust_survey.commissioning.scoring import score_departments
+from trust_survey.commissioning.weights import STREAMS, Weights, load_weights
+from trust_survey.commissioning.writers import write_candidates
 
 log = logging.getLogger(__name__)
 

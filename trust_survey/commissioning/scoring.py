@@ -2,9 +2,9 @@
 
 Stages (DataFrames in, DataFrames out; no paths, no printing):
 
-- :func:`load_weights` is the one loader for ``candidate_weights.yaml`` (strict: unknown keys are errors).
-- :func:`link_staff` joins each staff row to a department of its own organisation by name ("Med Phys"
-  finds "Medical Physics"); rows that name no listed department are kept and flagged ``unlisted``.
+- :func:`trust_survey.commissioning.weights.load_weights` reads the weights (strict: unknown keys are errors).
+- :func:`trust_survey.commissioning.departments.link_staff` joins each staff row to a department of its own
+  organisation by name; rows that name no listed department are kept and flagged ``unlisted``.
 - :func:`score_departments` gives one row per (department, stream): the facts, the points of each
   component, the total, the rank within the stream and a plain-English ``reasons`` string. Every
   department appears, in every stream, including those with no relevant staff (score 0, and why).
@@ -14,36 +14,21 @@ numeric choice value or its code (``will_gen`` 1 or ``"ready"``).
 """
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import os
 import re
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel
 
-from trust_survey import settings
-from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
+from trust_survey.commissioning.departments import with_dept_keys, link_staff
+from trust_survey.commissioning.weights import (HOSTING, PARTNER_TYPES, REGISTERED, REGISTRATION, STREAM_CODES,
+                                                STREAM_LABELS, STREAMS, WILLINGNESS, Weights)
 from trust_survey.common.values import is_blank
-from trust_survey.common.yamlfile import read_yaml
 
 log = logging.getLogger(__name__)
-
-STREAMS = ("genomics", "health_informatics", "physical_sciences")
-STREAM_CODES = {"genomics": "gen", "health_informatics": "hi", "physical_sciences": "ps"}
-STREAM_LABELS = {"genomics": "genomics", "health_informatics": "health informatics",
-                 "physical_sciences": "physical sciences"}
-
-# Choice values of the trust_capability return (stable across versions: ids are never reused).
-WILLINGNESS = {1: "ready", 2: "support", 3: "maybe", 4: "no"}
-HOSTING = {1: "now", 2: "past", 3: "never"}
-REGISTRATION = {1: "hcpc", 2: "ahcs", 3: "both", 4: "towards", 5: "none"}
-REGISTERED = {"hcpc", "ahcs", "both"}
-PARTNER_TYPES = {1: "university", 2: "institute", 3: "company", 4: "nhs", 5: "other"}
 
 COMPONENTS = ("staff", "supervision", "willingness", "capacity", "hosting", "partners", "isolation")
 POINT_COLUMNS = [f"pts_{c}" for c in COMPONENTS]
@@ -59,343 +44,8 @@ CANDIDATE_COLUMNS = [
     "reasons", "dept_postcode", "lat", "lon", "dept_key",
 ]
 
-#: Columns :func:`link_staff` adds to the staff rows.
-LINK_COLUMNS = ["dept_key", "linked_dept_name", "link_method", "link_score"]
 
-WEIGHTS_ENV = "TRUST_SURVEY_WEIGHTS"
-DEFAULT_WEIGHTS = settings.PACKAGE_DATA / "candidate_weights.yaml"
-
-
-# ---------------------------------------------------------------------------------------------- weights
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Component(_Strict):
-    weight: float = Field(ge=0, le=1000)
-    full_at: float | None = Field(default=None, gt=0)
-
-
-class Components(_Strict):
-    staff: Component
-    supervision: Component
-    willingness: Component
-    capacity: Component
-    hosting: Component
-    partners: Component
-
-    @model_validator(mode="after")
-    def _saturation(self) -> "Components":
-        missing = [n for n in ("staff", "supervision", "capacity", "partners") if getattr(self, n).full_at is None]
-        if missing:
-            raise ValueError(f"'full_at' is required for {', '.join(missing)} (the amount that earns full points)")
-        return self
-
-
-Factor = Field(ge=0, le=1)
-
-
-class Relation(_Strict):
-    direct: float = Factor
-    adjacent: float = Factor
-
-    @model_validator(mode="after")
-    def _order(self) -> "Relation":
-        if self.adjacent > self.direct:
-            raise ValueError(f"adjacent ({self.adjacent}) must not count more than direct ({self.direct})")
-        return self
-
-
-class Decision(_Strict):
-    auto: float = Factor
-    review: float = Factor
-
-
-class Registration(_Strict):
-    registered: float = Factor
-    unregistered: float = Factor
-
-
-class Willingness(_Strict):
-    ready: float = Factor
-    support: float = Factor
-    maybe: float = Factor
-    no: float = Factor
-
-
-class Hosting(_Strict):
-    now: float = Factor
-    past: float = Factor
-    never: float = Factor
-    other_stream: float = Factor
-
-
-class Partners(_Strict):
-    university: float = Factor
-    institute: float = Factor
-    company: float = Factor
-    nhs: float = Factor
-    other: float = Factor
-
-
-class Isolation(_Strict):
-    min_team: int = Field(ge=1, le=50)
-    penalty: float = Field(ge=0, le=1000)
-
-
-class DepartmentMatching(_Strict):
-    threshold: float = Field(ge=50, le=100)
-    margin: float = Field(ge=0, le=50)
-
-
-WillingCode = Literal["ready", "support", "maybe", "no"]
-
-
-class Scenario(_Strict):
-    share: float = Factor
-    willing: list[WillingCode] = Field(min_length=1)
-
-
-class Scenarios(_Strict):
-    low: Scenario
-    central: Scenario
-    high: Scenario
-
-    @model_validator(mode="after")
-    def _order(self) -> "Scenarios":
-        if not self.low.share <= self.central.share <= self.high.share:
-            raise ValueError(f"shares must rise from low to high (found {self.low.share}, {self.central.share}, "
-                             f"{self.high.share})")
-        return self
-
-
-class DemandParams(_Strict):
-    trainees_per_supervisor: float = Field(gt=0, le=10)
-    places_when_blank: float = Field(ge=0, le=20)
-    scenarios: Scenarios
-
-
-class Weights(_Strict):
-    version: int = Field(ge=1)
-    description: str | None = None
-    components: Components
-    relation: Relation
-    decision: Decision
-    registration: Registration
-    willingness: Willingness
-    hosting: Hosting
-    partners: Partners
-    isolation: Isolation
-    department_matching: DepartmentMatching
-    demand: DemandParams
-
-    def summary(self) -> list[tuple[str, Any]]:
-        """(dotted key, value) for every setting, for a "Weights" sheet next to the results."""
-        out: list[tuple[str, Any]] = []
-
-        def walk(prefix: str, value: Any) -> None:
-            if isinstance(value, dict):
-                for key, sub in value.items():
-                    walk(f"{prefix}.{key}" if prefix else str(key), sub)
-            elif isinstance(value, list):
-                out.append((prefix, ", ".join(map(str, value))))
-            elif value is not None:
-                out.append((prefix, value))
-
-        walk("", self.model_dump())
-        return out
-
-
-def _allowed_keys(loc: tuple) -> list[str]:
-    cls: Any = Weights
-    for key in loc[:-1]:
-        if isinstance(key, int):
-            continue
-        field = getattr(cls, "model_fields", {}).get(key)
-        if field is None:
-            return []
-        ann = field.annotation
-        cls = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-        if cls is None:
-            return []
-    return list(getattr(cls, "model_fields", {}))
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{where}: unknown key{did_you_mean(str(loc[-1]), _allowed_keys(loc))}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        elif err["type"] == "literal_error":
-            options = re.findall(r"'([^']+)'", err.get("ctx", {}).get("expected", ""))
-            problems.append(f"{where}: {err.get('input')!r} is not one of {', '.join(options)}"
-                            f"{did_you_mean(str(err.get('input')), options)}")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if isinstance(err.get("input"), bool):
-                msg += " (YAML reads a bare yes/no/on/off as true/false: put it in quotes)"
-            problems.append(f"{where}: {msg}")
-    return problems
-
-
-def parse_weights(raw: Any, source: str = "<weights>") -> Weights:
-    """Validate a parsed YAML mapping; DefinitionError lists every problem as ``source: key: problem``."""
-    if not isinstance(raw, dict):
-        raise DefinitionError(f"{source}: the weights file must be a mapping of keys",
-                              details=[f"{source}: (top level): expected a mapping, found {type(raw).__name__}"])
-    # YAML 1.1 reads a bare `no:` key as False; accept it as the choice code it obviously is.
-    will = raw.get("willingness")
-    if isinstance(will, dict) and False in will:
-        will = dict(will)
-        will["no"] = will.pop(False)
-        raw = {**raw, "willingness": will}
-    try:
-        return Weights.model_validate(raw)
-    except ValidationError as exc:
-        problems = _problems(exc)
-        raise DefinitionError(f"{source}: {len(problems)} problem(s) in the weights file",
-                              details=[f"{source}: {p}" for p in problems]) from None
-
-
-def default_weights_path() -> Path:
-    """``$TRUST_SURVEY_WEIGHTS``, else ``./candidate_weights.yaml`` if present, else the shipped file."""
-    env = os.environ.get(WEIGHTS_ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    local = Path.cwd() / "candidate_weights.yaml"
-    return local if local.exists() else DEFAULT_WEIGHTS
-
-
-@functools.lru_cache(maxsize=8)
-def _cached(path: str, stamp: tuple) -> Weights:
-    p = Path(path)
-    return parse_weights(read_yaml(p, "weights"), str(p))
-
-
-def load_weights(path: Path | str | None = None) -> Weights:
-    """Load and strictly check a weights file (default: :func:`default_weights_path`); cached until it changes."""
-    p = Path(path) if path is not None else default_weights_path()
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise NotFoundError(f"{p}: no such weights file; omit --weights to use the shipped "
-                            f"{DEFAULT_WEIGHTS.name}") from None
-    return _cached(str(p.resolve()), (st.st_mtime_ns, st.st_size))
-
-
-# ------------------------------------------------------------------------------------------ department names
-_ABBREVIATIONS = {
-    "med": "medical", "phys": "physics", "physx": "physics", "sci": "science", "sciences": "science",
-    "scientific": "science", "eng": "engineering", "engg": "engineering", "engineer": "engineering",
-    "info": "informatics", "inf": "informatics", "comp": "computing", "computer": "computing",
-    "lab": "laboratory", "labs": "laboratory", "laboratories": "laboratory", "svc": "service",
-    "svcs": "service", "services": "service", "bioinf": "bioinformatics", "genetic": "genetics",
-    "genomic": "genomics", "clin": "clinical", "dev": "development", "r": "research", "d": "development",
-    "rd": "research development", "mgmt": "management", "it": "it",
-}
-_DROP = {"department", "dept", "of", "the", "and", "for", "team", "nhs"}
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def normalise_department(name: Any) -> str:
-    """Department name reduced for comparison: lower case, abbreviations expanded, filler words dropped.
-
-    ``"Dept. of Med Physics"``, ``"Medical Physics"`` and ``"medical  physics"`` all become
-    ``"medical physics"``.
-    """
-    if is_blank(name):
-        return ""
-    words: list[str] = []
-    for word in _WORD.findall(str(name).casefold().replace("&", " and ")):
-        for part in _ABBREVIATIONS.get(word, word).split():
-            if part not in _DROP:
-                words.append(part)
-    return " ".join(words)
-
-
-def _casefold(name: Any) -> str:
-    return "" if is_blank(name) else " ".join(str(name).split()).casefold()
-
-
-def _with_dept_keys(departments: pd.DataFrame) -> pd.DataFrame:
-    deps = departments.reset_index(drop=True).copy()
-    _require(deps, ["org_code", "dept_name"], "departments")
-    if "dept_key" not in deps.columns:
-        deps["dept_key"] = [f"{org}#{i + 1}" for i, org in enumerate(deps["org_code"].astype(str))]
-    return deps
-
-
-def link_staff(departments: pd.DataFrame, staff: pd.DataFrame, *, threshold: float = 85,
-               margin: float = 5) -> pd.DataFrame:
-    """Each staff row with the department of its own organisation that its ``staff_dept`` names.
-
-    In: departments (``org_code``, ``dept_name``, optional ``dept_key``) and staff rows (``org_code``,
-    ``staff_dept``). Out: the staff rows, same order, plus :data:`LINK_COLUMNS`. ``link_method`` is
-    ``exact`` (same text ignoring case and spacing), ``normalised`` (same after expanding abbreviations:
-    "Med Physics" and "Medical Physics"), ``fuzzy`` (rapidfuzz WRatio at least ``threshold`` and ``margin``
-    ahead of the next department) or ``unlisted`` (no department of that organisation fits; the row gets
-    a department key of its own, ``<org>#unlisted:<name>``, so it is never dropped).
-    """
-    from rapidfuzz import fuzz, process
-
-    deps = _with_dept_keys(departments)
-    rows = staff.reset_index(drop=True).copy()
-    _require(rows, ["org_code", "staff_dept"], "staff")
-    by_org: dict[str, list[tuple[str, str, str, str]]] = {}
-    for org, key, name in zip(deps["org_code"].astype(str), deps["dept_key"], deps["dept_name"]):
-        by_org.setdefault(org, []).append((key, "" if is_blank(name) else str(name), _casefold(name),
-                                           normalise_department(name)))
-
-    cache: dict[tuple[str, str], tuple[str, str, str, float]] = {}
-
-    def link(org: str, typed: Any) -> tuple[str, str, str, float]:
-        folded = _casefold(typed)
-        hit = cache.get((org, folded))
-        if hit:
-            return hit
-        options = by_org.get(org, [])
-        norm = normalise_department(typed)
-        result = None
-        exact = [o for o in options if folded and o[2] == folded]
-        if len(exact) == 1:
-            result = (exact[0][0], exact[0][1], "exact", 100.0)
-        if result is None and norm:
-            same = [o for o in options if o[3] == norm]
-            if len(same) == 1:
-                result = (same[0][0], same[0][1], "normalised", 100.0)
-        if result is None and norm and options:
-            scored = process.extract(norm, [o[3] for o in options], scorer=fuzz.WRatio, limit=2)
-            best = scored[0]
-            runner_up = scored[1][1] if len(scored) > 1 else 0.0
-            if best[1] >= threshold and best[1] - runner_up >= margin:
-                o = options[best[2]]
-                result = (o[0], o[1], "fuzzy", round(float(best[1]), 1))
-        if result is None:
-            label = norm or folded or "(blank)"
-            result = (f"{org}#unlisted:{label}", "" if is_blank(typed) else " ".join(str(typed).split()),
-                      "unlisted", 0.0)
-        cache[(org, folded)] = result
-        return result
-
-    linked = [link(str(o), t) for o, t in zip(rows["org_code"], rows["staff_dept"])]
-    for i, col in enumerate(LINK_COLUMNS):
-        rows[col] = [x[i] for x in linked]
-    rows["link_score"] = rows["link_score"].astype(float)
-    return rows
-
-
-# ---------------------------------------------------------------------------------------------- scoring
-def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputFileError(f"{what}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
-
-
-def _code(value: Any, mapping: dict[int, str]) -> str | None:
+def choice_code(value: Any, mapping: dict[int, str]) -> str | None:
     """A choice answer as its code: accepts the numeric value (1, 1.0, "1") or the code itself."""
     if is_blank(value):
         return None
@@ -407,13 +57,13 @@ def _code(value: Any, mapping: dict[int, str]) -> str | None:
     return text if text in mapping.values() else None
 
 
-def _num(series: pd.Series | None, n: int) -> np.ndarray:
+def numbers(series: pd.Series | None, n: int) -> np.ndarray:
     if series is None:
         return np.full(n, np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
 
 
-def _col(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
+def column(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     if name in df.columns:
         return df[name]
     return pd.Series([default] * len(df), index=df.index, dtype=object)
@@ -438,16 +88,16 @@ def _staff_aggregates(staff: pd.DataFrame, w: Weights) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     s = pd.DataFrame({
         "dept_key": staff["dept_key"].astype(str).to_numpy(),
-        "stream": _col(staff, "stream").astype(object).to_numpy(),
-        "relation": _col(staff, "relation").astype(object).to_numpy(),
-        "decision": _col(staff, "decision", "auto").astype(object).to_numpy(),
+        "stream": column(staff, "stream").astype(object).to_numpy(),
+        "relation": column(staff, "relation").astype(object).to_numpy(),
+        "decision": column(staff, "decision", "auto").astype(object).to_numpy(),
     })
     n = len(s)
-    head = np.nan_to_num(_num(_col(staff, "headcount"), n))
-    wte = _num(_col(staff, "wte"), n)
+    head = np.nan_to_num(numbers(column(staff, "headcount"), n))
+    wte = numbers(column(staff, "wte"), n)
     wte = np.where(np.isnan(wte), head, wte)
-    sup = np.nan_to_num(_num(_col(staff, "supervisors"), n))
-    reg = np.array([_code(v, REGISTRATION) in REGISTERED for v in _col(staff, "registration")], dtype=bool)
+    sup = np.nan_to_num(numbers(column(staff, "supervisors"), n))
+    reg = np.array([choice_code(v, REGISTRATION) in REGISTERED for v in column(staff, "registration")], dtype=bool)
     rel_factor = s["relation"].map({"direct": w.relation.direct, "adjacent": w.relation.adjacent}).astype(float)
     dec_factor = s["decision"].map({"auto": w.decision.auto, "review": w.decision.review}).astype(float)
     keep = s["stream"].isin(STREAMS) & rel_factor.notna() & dec_factor.notna()
@@ -474,8 +124,8 @@ def _partner_counts(partners: pd.DataFrame | None, w: Weights) -> pd.DataFrame:
     cols = ["org_code", "university_partners", "institute_partners", "partner_units"]
     if partners is None or partners.empty or "org_code" not in partners.columns:
         return pd.DataFrame(columns=cols)
-    kinds = [_code(v, PARTNER_TYPES) for v in _col(partners, "partner_type")]
-    named = ~_col(partners, "partner_name").map(is_blank).to_numpy(dtype=bool) if "partner_name" in partners else True
+    kinds = [choice_code(v, PARTNER_TYPES) for v in column(partners, "partner_type")]
+    named = ~column(partners, "partner_name").map(is_blank).to_numpy(dtype=bool) if "partner_name" in partners else True
     p = pd.DataFrame({"org_code": partners["org_code"].astype(str).to_numpy(), "kind": kinds})
     p = p[named] if not isinstance(named, bool) else p
     p["university_partners"] = (p["kind"] == "university").astype(int)
@@ -491,8 +141,8 @@ def _capacity_long(capacity: pd.DataFrame | None) -> pd.DataFrame:
     if capacity is not None and not capacity.empty and "org_code" in capacity.columns:
         cap = capacity.drop_duplicates("org_code", keep="last")
         for stream, code in STREAM_CODES.items():
-            will = [_code(v, WILLINGNESS) for v in _col(cap, f"will_{code}")]
-            places = _num(_col(cap, f"places_{code}"), len(cap))
+            will = [choice_code(v, WILLINGNESS) for v in column(cap, f"will_{code}")]
+            places = numbers(column(cap, f"places_{code}"), len(cap))
             rows.append(pd.DataFrame({"org_code": cap["org_code"].astype(str).to_numpy(), "stream": stream,
                                       "willingness": will, "places": places}))
     if not rows:
@@ -601,7 +251,7 @@ def score_departments(departments: pd.DataFrame, staff_matched: pd.DataFrame, ca
     the reason. Nothing is dropped.
     """
     w = weights
-    deps = _with_dept_keys(departments)
+    deps = with_dept_keys(departments)
     staff = staff_matched if staff_matched is not None else pd.DataFrame(columns=["org_code", "staff_dept"])
     if "dept_key" not in staff.columns:
         staff = link_staff(deps, staff, threshold=w.department_matching.threshold,
@@ -631,20 +281,20 @@ def score_departments(departments: pd.DataFrame, staff_matched: pd.DataFrame, ca
     base = pd.DataFrame({
         "dept_key": deps["dept_key"].astype(str).to_numpy(),
         "org_code": deps["org_code"].astype(str).to_numpy(),
-        "org_name": _col(deps, "org_name", "").to_numpy(),
+        "org_name": column(deps, "org_name", "").to_numpy(),
         "dept_name": deps["dept_name"].to_numpy(),
-        "dept_type": _col(deps, "dept_type").to_numpy(),
+        "dept_type": column(deps, "dept_type").to_numpy(),
         "dept_listed": deps["dept_listed"].astype(bool).to_numpy(),
-        "region_code": _col(deps, "region_code").to_numpy(),
-        "region_name": _col(deps, "region_name").to_numpy(),
-        "icb_code": _col(deps, "icb_code").to_numpy(),
-        "icb_name": _col(deps, "icb_name").to_numpy(),
-        "dept_postcode": _col(deps, "dept_postcode").to_numpy(),
-        "lat": _num(_col(deps, "lat"), n_dep),
-        "lon": _num(_col(deps, "lon"), n_dep),
-        "hosting": [_code(v, HOSTING) for v in _col(deps, "dept_hosting")],
+        "region_code": column(deps, "region_code").to_numpy(),
+        "region_name": column(deps, "region_name").to_numpy(),
+        "icb_code": column(deps, "icb_code").to_numpy(),
+        "icb_name": column(deps, "icb_name").to_numpy(),
+        "dept_postcode": column(deps, "dept_postcode").to_numpy(),
+        "lat": numbers(column(deps, "lat"), n_dep),
+        "lon": numbers(column(deps, "lon"), n_dep),
+        "hosting": [choice_code(v, HOSTING) for v in column(deps, "dept_hosting")],
     })
-    stream_flags = {s: [_flag(v) for v in _col(deps, f"dept_streams__{code}")] for s, code in STREAM_CODES.items()}
+    stream_flags = {s: [_flag(v) for v in column(deps, f"dept_streams__{code}")] for s, code in STREAM_CODES.items()}
     frames = []
     for s in STREAMS:
         f = base.copy()
@@ -695,105 +345,3 @@ def score_departments(departments: pd.DataFrame, staff_matched: pd.DataFrame, ca
     df = df.sort_values(["stream", "rank", "org_code", "dept_name"], kind="stable")
     df["stream"] = df["stream"].astype(str)
     return df[CANDIDATE_COLUMNS].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------- writers
-READ_ME = [
-    "Candidate training departments, one row per department and STP stream, ranked within each stream.",
-    "total = sum of the pts_ columns (never below 0). Each pts_ column is one component; the weights sheet "
-    "shows the settings that produced them.",
-    "reasons explains every component in words. A department with no staff matched to a stream scores 0 "
-    "there and says so; no department is left out.",
-    "dept_listed = FALSE: the department was named on the Staff sheet but not on the Departments sheet.",
-    "Staff links lists every staff row and the department it was joined to (exact, normalised, fuzzy or "
-    "unlisted), so a doubtful join can be checked.",
-]
-
-
-def write_candidates(scores: pd.DataFrame, path: Path | str, *, staff_links: pd.DataFrame | None = None,
-                     weights: Weights | None = None, force: bool = False, meta: dict | None = None) -> list[Path]:
-    """Write candidates to ``.xlsx`` (sheets Read me, one per stream, All, Staff links, Weights) or ``.csv``
-    (with ``<stem>_staff_links.csv`` beside it). Text typed by trusts is neutralised so it never runs as a
-    formula. Returns the paths written."""
-    from trust_survey.atomic import check_writable, write_atomic
-
-    path = Path(path)
-    suffix = path.suffix.casefold()
-    if suffix not in (".xlsx", ".csv"):
-        raise InputFileError(f"{path}: cannot write '{path.suffix or '(no extension)'}'; use .xlsx or .csv for --out")
-    if suffix == ".csv":
-        links_path = path.with_name(f"{path.stem}_staff_links.csv")
-        check_writable(path, force)
-        if staff_links is not None:
-            check_writable(links_path, force)
-        written = [write_atomic(path, lambda p: _csv(scores, p), force=force)]
-        if staff_links is not None:
-            written.append(write_atomic(links_path, lambda p: _csv(staff_links, p), force=force))
-        return written
-
-    sheets: list[tuple[str, pd.DataFrame]] = []
-    for s in STREAMS:
-        sheets.append((STREAM_LABELS[s].capitalize(), scores[scores["stream"] == s]))
-    sheets.append(("All", scores))
-    if staff_links is not None:
-        sheets.append(("Staff links", staff_links))
-    info = [(k, v) for k, v in (meta or {}).items()]
-    info += [("weights." + k, v) for k, v in (weights.summary() if weights else [])]
-
-    def write(p: Path) -> None:
-        write_workbook(p, sheets, read_me=READ_ME, info=info)
-
-    return [write_atomic(path, write, force=force)]
-
-
-def _csv(df: pd.DataFrame, path: Path) -> None:
-    from trust_survey.writers import write_csv
-
-    write_csv(path, df, force=True)
-
-
-def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_me: list[str] = (),
-                   info: list[tuple[str, Any]] = ()) -> None:
-    """A plain workbook: a Read me sheet, then one sheet per frame with a bold frozen header and filters.
-    Every text cell goes through :func:`trust_survey.common.safe_text.write_text_cell`."""
-    from openpyxl import Workbook
-
-    from trust_survey.common.safe_text import write_frame_sheet, write_text_cell
-    from trust_survey.writers import save_workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Read me"
-    row = 1
-    for line in read_me:
-        write_text_cell(ws.cell(row=row, column=1), line)
-        row += 1
-    if info:
-        row += 1
-        for key, value in info:
-            write_text_cell(ws.cell(row=row, column=1), str(key))
-            write_text_cell(ws.cell(row=row, column=2), _cell_value(value))
-            row += 1
-    ws.column_dimensions["A"].width = 60
-    for title, frame in sheets:
-        write_frame_sheet(wb.create_sheet(title[:31]), frame, _cell_value,
-                          width=lambda col: 60 if col == "reasons" else max(10, min(30, len(col) + 2)))
-    save_workbook(wb, path, force=True)
-
-
-def _cell_value(value: Any) -> Any:
-    """Blank for missing values (never 0), plain Python numbers and text for everything else."""
-    if value is None:
-        return None
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)

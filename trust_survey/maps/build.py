@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trust_survey.commissioning.scoring import STREAM_LABELS, STREAMS
+from trust_survey.commissioning.weights import STREAMS, STREAM_LABELS
 from trust_survey.maps.offline import asset, assert_offline, inline_assets
 
 log = logging.getLogger(__name__)

@@ -173,7 +173,7 @@ def _commissioning(db: Path, round_: int, notes: list[str]):
 
     When an earlier round cannot be read for the demand trend, the round's own demand is still given
     (as ``trust-survey map`` estimates it) and a note says why the trend is missing."""
-    from trust_survey.commissioning.scoring import load_weights
+    from trust_survey.commissioning.weights import load_weights
     from trust_survey.commissioning.orchestrate import candidates_for, demand_for
     from trust_survey.commissioning.reader import load_round
     from trust_survey.commissioning.demand import estimate_demand
