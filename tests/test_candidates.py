@@ -405,8 +405,7 @@ def test_cli__titles_not_matched__suggests_match_run(run, store, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(store, db)
     con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE title_codes (round INTEGER, submission_id INTEGER, row_index INTEGER, "
-                "stream VARCHAR, relation VARCHAR, decision VARCHAR)")
+    con.execute("DELETE FROM title_matches WHERE round = 2026")    # as before `match run` stored any
     con.close()
     result = run("candidates", "--db", db, "--round", 2026, "--out", tmp_path / "c.xlsx", expect=1)
     assert "[CAND002] round 2026: the job titles have not been coded" in result.stderr
@@ -421,7 +420,7 @@ def test_cli__bad_options__are_usage_errors(run, tmp_path):
 
 
 def test_answers_to_tables__numbers_win_and_each_table_gets_its_rows():
-    from trust_survey.commissioning.orchestrate import answers_to_tables
+    from trust_survey.commissioning.reader import answers_to_tables
 
     answers = pd.DataFrame([
         # submission, org, round, table, row, field, value, value_num

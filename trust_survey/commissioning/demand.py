@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from trust_survey.atomic import write_atomic
 from trust_survey.commissioning.scoring import choice_code, column, numbers
 from trust_survey.commissioning.weights import STREAMS, STREAM_CODES, STREAM_LABELS, WILLINGNESS, DemandParams
 from trust_survey.commissioning.writers import write_table_csv, write_workbook
@@ -225,7 +226,6 @@ READ_ME = [
 def write_demand(demand: pd.DataFrame, path: Path | str, *, params: DemandParams | None = None,
                  force: bool = False, meta: dict | None = None) -> list[Path]:
     """Write demand to ``.xlsx`` (Read me, one sheet per round, Trend when several rounds) or ``.csv``."""
-    from trust_survey.atomic import write_atomic
 
     path = Path(path)
     suffix = path.suffix.casefold()

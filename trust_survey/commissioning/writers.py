@@ -11,8 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trust_survey.atomic import check_writable, write_atomic
 from trust_survey.commissioning.weights import STREAM_LABELS, STREAMS, Weights
+from trust_survey.common.safe_text import write_frame_sheet, write_text_cell
 from trust_survey.errors import InputFileError
+from trust_survey.writers import save_workbook, write_csv
 
 READ_ME = [
     "Candidate training departments, one row per department and STP stream, ranked within each stream.",
@@ -31,8 +34,6 @@ def write_candidates(scores: pd.DataFrame, path: Path | str, *, staff_links: pd.
     """Write candidates to ``.xlsx`` (sheets Read me, one per stream, All, Staff links, Weights) or ``.csv``
     (with ``<stem>_staff_links.csv`` beside it). Text typed by trusts is neutralised so it never runs as a
     formula. Returns the paths written."""
-    from trust_survey.atomic import check_writable, write_atomic
-
     path = Path(path)
     suffix = path.suffix.casefold()
     if suffix not in (".xlsx", ".csv"):
@@ -63,8 +64,6 @@ def write_candidates(scores: pd.DataFrame, path: Path | str, *, staff_links: pd.
 
 
 def write_table_csv(df: pd.DataFrame, path: Path) -> None:
-    from trust_survey.writers import write_csv
-
     write_csv(path, df, force=True)
 
 
@@ -72,10 +71,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame]], *, read_m
                    info: list[tuple[str, Any]] = ()) -> None:
     """A plain workbook: a Read me sheet, then one sheet per frame with a bold frozen header and filters.
     Every text cell goes through :func:`trust_survey.common.safe_text.write_text_cell`."""
-    from openpyxl import Workbook
-
-    from trust_survey.common.safe_text import write_frame_sheet, write_text_cell
-    from trust_survey.writers import save_workbook
+    from openpyxl import Workbook   # deferred: openpyxl loads only when a workbook is written
 
     wb = Workbook()
     ws = wb.active

@@ -1,4 +1,8 @@
-"""The commissioners' offline map: :func:`build_map` draws it, :mod:`.offline` makes it self-contained."""
+"""The commissioners' offline map, the last commissioning stage ("mapping" means a platform mapping).
+
+Stages: :mod:`.build` draws the map from scored departments and demand -> :mod:`.offline` makes it
+self-contained (assets inlined, no request leaves the page).
+"""
 from trust_survey.maps.build import build_map
 from trust_survey.maps.offline import OfflineError, assert_offline, offline_problems
 

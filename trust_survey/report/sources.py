@@ -15,13 +15,13 @@ import pandas as pd
 
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
+from trust_survey.matching.store import round_matches
 
 log = logging.getLogger(__name__)
 
 TRUST_INSTRUMENT = "trust_capability"
 INDIVIDUAL_INSTRUMENT = "individual_review"
 ACCEPTED = ("accepted", "accepted_with_warnings")
-MATCH_COLUMNS = {"submission_id", "row_index", "stream", "relation", "decision", "round"}
 
 
 @dataclass
@@ -76,25 +76,12 @@ def round_versions(con, round_: int) -> dict[int, int]:
     return {int(r): int(v) for r, v in rows}
 
 
-def match_table(con) -> str | None:
-    """The table ``match run`` stores its results in, found by its columns (a rename does not break us)."""
-    columns: dict[str, set[str]] = {}
-    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
-        columns.setdefault(table, set()).add(column)
-    hits = [t for t, cols in columns.items() if MATCH_COLUMNS <= cols]
-    return sorted(hits)[0] if hits else None
-
-
 def stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str]:
     """The round's stored job-title codings, or None and why not."""
-    table = match_table(con)
-    if table is None:
-        return None, ("not run: the store holds no job-title match results; run `trust-survey match run "
-                      f"--round {round_}` to code job titles to STP streams")
-    frame = con.execute(f'SELECT * FROM "{table}" WHERE round = ?', [round_]).df()
-    if frame.empty:
-        return None, (f"not run for round {round_}: no match results stored for this round; run "
-                      f"`trust-survey match run --round {round_}`")
+    frame = round_matches(con, round_)
+    if frame is None:
+        return None, (f"not run for round {round_}: no job-title match results stored for this round; run "
+                      f"`trust-survey match run --round {round_}` to code job titles to STP streams")
     return frame, ""
 
 
@@ -186,7 +173,7 @@ def _commissioning(db: Path, round_: int, notes: list[str]):
     except TrustSurveyError as exc:
         return None, None, f"not available: {exc}"
     try:
-        demand = demand_for(Path(db), round_, "region", weights)
+        demand = demand_for(Path(db), round_, "region", weights, notes)
     except TrustSurveyError as exc:
         notes.append(f"demand across earlier rounds not available ({exc}); this round's demand only")
         demand = estimate_demand(scores, data.capacity, data.distribution, weights.demand, "region")
