@@ -187,7 +187,8 @@ def test_weights__unknown_key__is_named_with_a_suggestion():
     (lambda r: r["demand"]["scenarios"]["low"].update(share=0.9),
      "demand.scenarios: Value error, shares must rise from low to high"),
     (lambda r: r["demand"]["scenarios"]["high"].update(willing=["ready", "redy"]),
-     "demand.scenarios.high.willing.1: 'redy' is not one of ready, support, maybe, no; did you mean 'ready'?"),
+     "demand.scenarios.high.willing.1: 'redy' is not allowed; expected one of ready, support, maybe, no; "
+     "did you mean 'ready'?"),
     (lambda r: r["components"]["staff"].pop("full_at"), "'full_at' is required for staff"),
 ])
 def test_weights__bad_values__are_reported_where_they_are(change, expected):

@@ -53,7 +53,6 @@ NOT_YET_DECLARED: set[str] = {
     "trust_survey.matching.model -> trust_survey.store",
     "trust_survey.matching.overrides -> trust_survey.settings",
     "trust_survey.matching.review -> trust_survey.settings",
-    "trust_survey.matching.store -> trust_survey.store",
     "trust_survey.matching.taxonomy -> trust_survey.settings",
     "trust_survey.report.orchestrate -> trust_survey.geography",
     "trust_survey.report.render -> trust_survey.common.safe_text",

@@ -37,7 +37,9 @@ import pandas as pd
 from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
 
 SCHEMA_VERSION = 1
+#: The statuses of a return that counts: the one place they are listed (SQL uses :data:`ACCEPTED_SQL`).
 ACCEPTED = ("accepted", "accepted_with_warnings")
+ACCEPTED_SQL = "(" + ", ".join(f"'{s}'" for s in ACCEPTED) + ")"
 ANSWER_COLUMNS = ["submission_id", "org_code", "round", "instrument_id", "instrument_version", "section_id",
                   "table_id", "row_index", "field_id", "item_id", "value", "value_num", "file_name", "sheet",
                   "cell"]
@@ -541,7 +543,7 @@ def ensure_views(con, instruments: list) -> list[str]:
             group = "a.submission_id, s.org_code, s.round, s.instrument_version, a.row_index"
         name = view_name(inst_id, record)
         con.execute(f"""CREATE OR REPLACE VIEW {_ident(name)} AS SELECT {select} FROM {source}
-                        WHERE s.instrument_id = '{inst_id}' AND s.status IN ('accepted', 'accepted_with_warnings')
+                        WHERE s.instrument_id = '{inst_id}' AND s.status IN {ACCEPTED_SQL}
                         GROUP BY {group}""")
         names.append(name)
     return names
@@ -651,7 +653,7 @@ def titles_for_round(db: Path, round_: int) -> pd.DataFrame:
     with open_store(Path(db), read_only=True) as con:
         return con.execute(f"""
             WITH live AS (SELECT submission_id, org_code FROM submissions
-                          WHERE round = ? AND status IN ('accepted', 'accepted_with_warnings')),
+                          WHERE round = ? AND status IN {ACCEPTED_SQL}),
             staff AS (SELECT a.submission_id, a.row_index,
                          max(CASE WHEN field_id = '{TITLE_FIELD}' THEN value END) AS job_title,
                          max(CASE WHEN field_id = '{STAFF_DEPT_FIELD}' THEN value END) AS staff_dept
@@ -838,13 +840,13 @@ def _form_frame(con, rounds: list[int], ids: list[str], registry, include_free_t
     subs = con.execute(f"""SELECT round, org_code AS {id_name}, org_name, submission_id, instrument_id,
                               instrument_version, file_name, format FROM submissions
                            WHERE round IN ({round_marks}) AND instrument_id IN ({marks})
-                             AND status IN ('accepted', 'accepted_with_warnings')
+                             AND status IN {ACCEPTED_SQL}
                            ORDER BY round, org_code, submission_id""", [*rounds, *ids]).df()
     answers = con.execute(f"""SELECT a.submission_id, a.field_id, a.value, a.value_num FROM answers a
                               JOIN submissions s USING (submission_id)
                               WHERE s.round IN ({round_marks}) AND s.instrument_id IN ({marks})
                                 AND a.table_id IS NULL AND a.field_id IN ({','.join('?' * max(len(items), 1))})
-                                AND s.status IN ('accepted', 'accepted_with_warnings')""",
+                                AND s.status IN {ACCEPTED_SQL}""",
                           [*rounds, *ids, *(list(items) or [""])]).df()
     out = subs.set_index("submission_id", drop=False)
     for item_id, item in items.items():

@@ -16,12 +16,11 @@ import pandas as pd
 from trust_survey.errors import NotFoundError, TrustSurveyError
 from trust_survey.matching.store import round_matches
 from trust_survey.matching.taxonomy import load_taxonomy
-from trust_survey.store import open_store
+from trust_survey.store import ACCEPTED, open_store
 
 log = logging.getLogger(__name__)
 
 INSTRUMENT = "trust_capability"
-ACCEPTED = ("accepted", "accepted_with_warnings")
 
 
 FORM = "form"

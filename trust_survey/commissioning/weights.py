@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trust_survey import settings
-from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
+from trust_survey.errors import DefinitionError, NotFoundError
+from trust_survey.common.problems import problem_lines
 from trust_survey.common.yamlfile import read_yaml
 
 STREAMS = ("genomics", "health_informatics", "physical_sciences")
@@ -188,27 +188,6 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return list(getattr(cls, "model_fields", {}))
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{where}: unknown key{did_you_mean(str(loc[-1]), _allowed_keys(loc))}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        elif err["type"] == "literal_error":
-            options = re.findall(r"'([^']+)'", err.get("ctx", {}).get("expected", ""))
-            problems.append(f"{where}: {err.get('input')!r} is not one of {', '.join(options)}"
-                            f"{did_you_mean(str(err.get('input')), options)}")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if isinstance(err.get("input"), bool):
-                msg += " (YAML reads a bare yes/no/on/off as true/false: put it in quotes)"
-            problems.append(f"{where}: {msg}")
-    return problems
-
-
 def parse_weights(raw: Any, source: str = "<weights>") -> Weights:
     """Validate a parsed YAML mapping; DefinitionError lists every problem as ``source: key: problem``."""
     if not isinstance(raw, dict):
@@ -223,7 +202,7 @@ def parse_weights(raw: Any, source: str = "<weights>") -> Weights:
     try:
         return Weights.model_validate(raw)
     except ValidationError as exc:
-        problems = _problems(exc)
+        problems = problem_lines(exc, allowed=_allowed_keys)
         raise DefinitionError(f"{source}: {len(problems)} problem(s) in the weights file",
                               details=[f"{source}: {p}" for p in problems]) from None
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, Instrument, Item
 from trust_survey.common.yamlfile import read_yaml
@@ -64,26 +65,7 @@ def _model_fields_at(loc: tuple) -> list[str]:
 
 
 def _structure_problems(raw: dict, exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = _label(raw, loc)
-        if err["type"] == "extra_forbidden":
-            hint = did_you_mean(str(loc[-1]), _model_fields_at(loc))
-            problems.append(f"{where}: unknown key{hint}")
-        elif err["type"] == "literal_error":
-            expected = err.get("ctx", {}).get("expected", "")
-            options = re.findall(r"'([^']+)'", expected)
-            hint = did_you_mean(str(err.get("input")), options)
-            problems.append(f"{where}: {err.get('input')!r} is not allowed; expected one of {expected}{hint}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if isinstance(err.get("input"), bool) and err["type"] == "string_type":
-                msg += " (YAML reads a bare Yes/No/On/Off as true/false: put it in quotes)"
-            problems.append(f"{where}: {msg}")
-    return problems
+    return problem_lines(exc, where=lambda loc: _label(raw, loc), allowed=_model_fields_at)
 
 
 def _spss_name_problem(name: str) -> str | None:

@@ -41,6 +41,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.atomic import write_atomic
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
@@ -170,11 +171,7 @@ def parse_overrides(text: str, path: Path, taxonomy: Taxonomy | None) -> Overrid
     except yaml.YAMLError as exc:
         raise DefinitionError(f"{path}: not valid YAML: {exc}", details=[f"{name}: (yaml): {exc}"]) from None
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{name}: {where}: {msg}")
+        lines = [f"{name}: {line}" for line in problem_lines(exc)]
         raise DefinitionError(f"{path}: {len(lines)} problem(s) in reviewed aliases", details=lines) from None
     if model.format > FORMAT:
         raise DefinitionError(f"{path}: reviewed aliases in format {model.format}, written by a newer "

@@ -26,12 +26,12 @@ from pathlib import Path
 import pandas as pd
 
 from trust_survey.errors import NotFoundError, TrustSurveyError
+from trust_survey.store import ACCEPTED, open_store, titles_for_round
 
 log = logging.getLogger(__name__)
 
 MATCH_TABLE = "title_matches"
 REVIEW_TABLE = "title_reviews"
-ACCEPTED = ("accepted", "accepted_with_warnings")
 
 #: (column, DuckDB type) of ``title_matches``, in order.
 MATCH_SCHEMA = [
@@ -109,8 +109,6 @@ def file_sha256(path: Path | None) -> str:
 
 def round_titles(db: Path, round_: int) -> pd.DataFrame:
     """The titles ``match run`` codes; :class:`NoAcceptedReturnsError` when the round has no accepted return."""
-    from trust_survey.store import open_store, titles_for_round
-
     with open_store(Path(db), read_only=True) as con:
         n = accepted_returns(con, round_)
     if not n:
@@ -138,8 +136,6 @@ def round_matches(con, round_: int) -> pd.DataFrame | None:
 
 def stored_matches(db: Path, round_: int) -> pd.DataFrame:
     """The round's stored matches; :class:`NotMatchedYetError` when ``match run`` has not coded it."""
-    from trust_survey.store import open_store
-
     with open_store(Path(db), read_only=True) as con:
         frame = (con.execute(f"SELECT * FROM {MATCH_TABLE} WHERE round = ? ORDER BY org_code, submission_id, "
                              "row_index", [round_]).df() if has_table(con, MATCH_TABLE) else pd.DataFrame())

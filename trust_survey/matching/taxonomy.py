@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, InputFileError, did_you_mean
 from trust_survey.matching.normalise import NormalisationTables, normalise_tokens, token_key
 from trust_survey.common.yamlfile import parse_yaml
@@ -270,23 +271,8 @@ class _Builder:
 
 
 def _structure_problems(exc: ValidationError, prefix: str, allowed: list[str]) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        where = ".".join([prefix] + loc if prefix else loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            fields = allowed if len(loc) == 1 else []
-            problems.append(f"{where}: unknown key{did_you_mean(loc[-1], fields)}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        elif err["type"] == "literal_error":
-            expected = err.get("ctx", {}).get("expected", "")
-            options = re.findall(r"'([^']+)'", expected)
-            problems.append(f"{where}: {err.get('input')!r} is not allowed; expected one of {expected}"
-                            f"{did_you_mean(str(err.get('input')), options)}")
-        else:
-            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    return problems
+    return problem_lines(exc, where=lambda loc: ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
+                         or "(top level)", allowed=lambda loc: allowed if len(loc) == 1 else [])
 
 
 def _label(raw: Any, index: int, prefix: str) -> str:

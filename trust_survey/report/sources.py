@@ -16,12 +16,12 @@ import pandas as pd
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
 from trust_survey.matching.store import round_matches
+from trust_survey.store import ACCEPTED
 
 log = logging.getLogger(__name__)
 
 TRUST_INSTRUMENT = "trust_capability"
 INDIVIDUAL_INSTRUMENT = "individual_review"
-ACCEPTED = ("accepted", "accepted_with_warnings")
 
 
 @dataclass
