@@ -9,6 +9,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "trust_survey"
 #: Packages whose ``__init__`` docstring declares that they import the library inside functions, and why.
 DEFERRING_PACKAGES = {"trust_survey.cli"}
+#: Modules over LONG lines whose docstring does not yet say why (files other work is editing in place).
+NOT_YET_EXPLAINED = {"trust_survey.ingest.orchestrate", "trust_survey.ingest.validate", "trust_survey.matching.matcher"}
+LONG = 600
 #: Function-level imports of the package's own modules that were there before this test and are still to be
 #: hoisted or declared, as "importing module -> imported module". The list may only shrink.
 NOT_YET_DECLARED: set[str] = {
@@ -207,3 +210,13 @@ def test_layout__each_package_docstring_names_its_stages_in_order():
         own = [m.split(".")[-1] for m in _modules() if m.startswith(name + ".") and m.count(".") == name.count(".") + 1]
         named = [m for m in own if f".{m}`" in doc or f"{m}" in doc]
         assert len(named) >= len(own) * 0.5, f"{name}: its docstring names few of its modules ({named} of {own})"
+
+
+def test_layout__a_module_over_600_lines__says_why_in_its_docstring():
+    unexplained = set()
+    for name, path in _modules().items():
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > LONG and "Long because" not in (ast.get_docstring(ast.parse(source)) or ""):
+            unexplained.add(name)
+    assert sorted(unexplained - NOT_YET_EXPLAINED) == [], "split it, or say in its docstring: 'Long because ...'"
+    assert sorted(NOT_YET_EXPLAINED - unexplained) == [], "explained or split now: take it off NOT_YET_EXPLAINED"

@@ -20,6 +20,11 @@ One file (``--db``, ``$TRUST_SURVEY_DB``, default ``outputs/trust_survey.duckdb`
 Every file is written in one transaction; any exception rolls it back, so a crash or a bad file leaves
 the database exactly as it was. DuckDB allows one writing process: a second gets
 :class:`~trust_survey.errors.StoreBusyError` naming the process that holds the database.
+
+Long because it is the one place that knows the ingest tables' SQL: the ledger's supersede rules, the
+queries the later stages read and the wide views share one schema and one transaction discipline. The
+match tables are :mod:`trust_survey.matching.store`'s and the distribution register's writer is
+:mod:`trust_survey.distribute.register`.
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``trust-survey taxonomy check`` and ``trust-survey match …``: code job titles to STP streams."""
+"""``trust-survey taxonomy check`` and ``trust-survey match …``: code job titles to STP streams.
+
+Long because it holds eight commands (taxonomy check; match titles, run, review-export, evaluate, train,
+agreement, review-import) with their shared options; each body stays short and calls the library."""
 from __future__ import annotations
 
 import getpass
