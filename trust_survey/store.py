@@ -31,15 +31,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
+from trust_survey.atomic import copy_atomic, write_bytes_atomic
 from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
+from trust_survey.errors import did_you_mean
+from trust_survey.instruments import load_registry
 
 SCHEMA_VERSION = 1
 #: The statuses of a return that counts: the one place they are listed (SQL uses :data:`ACCEPTED_SQL`).
@@ -194,40 +195,12 @@ def quarantine_dir(db: Path) -> Path:
     return Path(db).parent / "quarantine"
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` so that ``target`` is either absent or complete, never half-written.
-
-    The copy goes to a hidden file named for this process beside the target, then is renamed over it.
-    Created like any file (mode 0666 less the umask) so colleagues can read the archive and quarantine.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def archive_file(db: Path, source: Path, sha256: str) -> Path:
     """Keep the original bytes under ``archive/<sha[:2]>/<sha>`` (once; the same content is one file)."""
     target = archive_dir(db) / sha256[:2] / sha256
     if not target.exists():
-        _copy_atomic(source, target)
+        copy_atomic(source, target)
     return target
-
-
-def _write_atomic(data: bytes, target: Path) -> None:
-    """Write ``data`` to ``target`` so that ``target`` is either absent or complete (as :func:`_copy_atomic`)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def archive_bytes(db: Path, data: bytes) -> Path:
@@ -235,7 +208,7 @@ def archive_bytes(db: Path, data: bytes) -> Path:
     sha256 = hashlib.sha256(data).hexdigest()
     target = archive_dir(db) / sha256[:2] / sha256
     if not target.exists():
-        _write_atomic(data, target)
+        write_bytes_atomic(data, target)
     return target
 
 
@@ -244,7 +217,7 @@ def quarantine_bytes(db: Path, data: bytes, name: str, reason: str) -> Path:
     ``<its sha256>_<name>``, with ``<…>.reason.txt`` beside it."""
     target = _quarantined(db, name, hashlib.sha256(data).hexdigest())
     if not target.exists():
-        _write_atomic(data, target)
+        write_bytes_atomic(data, target)
     _write_reason(target, reason)
     return target
 
@@ -260,7 +233,7 @@ def quarantine_file(db: Path, source: Path, sha256: str, reason: str) -> Path:
     """Copy a rejected file to ``quarantine/<sha>_<name>`` with ``<…>.reason.txt`` beside it."""
     target = _quarantined(db, source, sha256)
     if not target.exists():
-        _copy_atomic(source, target)
+        copy_atomic(source, target)
     _write_reason(target, reason)
     return target
 
@@ -273,9 +246,7 @@ def _quarantined(db: Path, name: str | Path, sha256: str) -> Path:
 
 def _write_reason(target: Path, reason: str) -> Path:
     """``<target>.reason.txt``: why the file was quarantined."""
-    path = target.with_name(target.name + ".reason.txt")
-    path.write_text(reason.rstrip() + "\n", encoding="utf-8")
-    return path
+    return write_bytes_atomic((reason.rstrip() + "\n").encode("utf-8"), target.with_name(target.name + ".reason.txt"))
 
 
 # ---- the ledger -------------------------------------------------------------------------------------------
@@ -710,8 +681,6 @@ def individual_responses(db, round_: int, instrument_id: str | None = None, *, r
     user-missing codes such as -9 are blank); dates are dates; text is text (left out with
     ``include_free_text=False``). Names and emails are never stored, so never appear.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     ids = [instrument_id] if instrument_id else _individual_instrument_ids(registry)
     if instrument_id and instrument_id not in registry.ids():
@@ -747,8 +716,6 @@ def form_answers(db, instrument_id: str, rounds: int | list[int] | None = None, 
     integers and decimals as numbers, choices as their code (``code`` in the definition, else the
     value), dates as dates, text as text. Table answers (staff, departments) are not included.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     if instrument_id not in registry.ids():
         raise NotFoundError(f"no instrument '{instrument_id}'{_did_you_mean(instrument_id, registry.ids())}")
@@ -766,8 +733,6 @@ def key_figures(db, rounds: int | list[int] | None = None, instrument_id: str = 
     qualified staff in post, leavers from the programme and from the NHS, and leavers' destinations),
     as nullable integers; a blank is an unanswered figure, not zero.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     wanted = []
     for version in sorted(registry.versions(instrument_id), reverse=True):
@@ -810,8 +775,6 @@ def _region_names() -> dict[str, str]:
 
 
 def _did_you_mean(value: str, options) -> str:
-    from trust_survey.errors import did_you_mean
-
     return did_you_mean(value, options)
 
 

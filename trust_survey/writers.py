@@ -30,6 +30,7 @@ import pandas as pd
 
 from trust_survey.atomic import write_atomic
 from trust_survey.common.safe_text import is_formula_like, neutralise, strip_controls
+from trust_survey.common.safe_text import write_frame_sheet
 
 __all__ = ["integer_column", "with_integers", "safe_frame", "write_csv", "write_csv_rows", "append_csv_rows",
            "csv_bytes", "save_workbook", "write_frames_workbook"]
@@ -175,8 +176,6 @@ def write_frames_workbook(path: Path | str, frames: dict[str, pd.DataFrame], *, 
                           integers: Iterable[str] = (), filters: bool = True) -> Path:
     """One sheet per DataFrame (sheet names cut to Excel's 31 characters), header row bold and frozen."""
     from openpyxl import Workbook
-
-    from trust_survey.common.safe_text import write_frame_sheet
 
     wb = Workbook()
     wb.remove(wb.active)

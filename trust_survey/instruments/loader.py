@@ -16,6 +16,7 @@ from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, Instrument, Item
 from trust_survey.common.yamlfile import read_yaml
+from trust_survey import settings
 
 SPSS_RESERVED = {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}
 SPSS_NAME = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@#$]*$")
@@ -304,8 +305,6 @@ def _cached_registry(folder: str, stamp: tuple) -> Registry:
 
 def load_registry(folder: Path | None = None) -> Registry:
     """The registry for a folder (default: settings.instruments_dir()), cached until a file changes."""
-    from trust_survey import settings
-
     folder = Path(folder) if folder else settings.instruments_dir()
     stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.y*ml"))) \
         if folder.is_dir() else ()

@@ -46,6 +46,7 @@ from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
 from trust_survey.common.yamlfile import parse_yaml
+from trust_survey import settings
 
 ACTIONS = ("accept", "change_role", "change_stream", "reject")
 #: The layout of role_overrides.yaml this version writes: 2 added ``context`` to every entry.
@@ -195,8 +196,6 @@ def _cached(path: str, stamp: tuple, taxonomy: Taxonomy) -> Overrides:
 
 def load_overrides(path: Path | str | None, taxonomy: Taxonomy) -> Overrides:
     """The overrides at ``path`` (default: settings.overrides_path()); empty when the file does not exist."""
-    from trust_survey import settings
-
     p = Path(path) if path else settings.overrides_path()
     if not p.is_file():
         return Overrides.empty()

@@ -35,6 +35,7 @@ from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy, load_tax
 from trust_survey.common.safe_text import write_text_cell
 from trust_survey.store import open_store, transaction
 from trust_survey.writers import append_csv_rows, save_workbook, write_csv_rows
+from trust_survey import settings
 
 REVIEW_SHEET = "Review"
 LISTS_SHEET = "Lists"
@@ -381,8 +382,6 @@ def apply_decisions(decisions: pd.DataFrame, overrides_path: Path | str | None =
     ``any``); one for ``any`` department replaces every earlier decision on the title, so an entry for a
     context is always later than the title's ``any`` entry and wins there. ``reviewer`` fills rows whose
     reviewer cell is blank."""
-    from trust_survey import settings
-
     taxonomy = taxonomy or load_taxonomy()
     path = Path(overrides_path) if overrides_path else settings.overrides_path()
     existing = load_overrides(path, taxonomy)

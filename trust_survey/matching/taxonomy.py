@@ -28,6 +28,7 @@ from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, InputFileError, did_you_mean
 from trust_survey.matching.normalise import NormalisationTables, normalise_tokens, token_key
 from trust_survey.common.yamlfile import parse_yaml
+from trust_survey import settings
 
 STREAMS = ("genomics", "health_informatics", "physical_sciences")
 NONE = "none"
@@ -486,8 +487,6 @@ def _cached(path: str, stamp: tuple) -> Taxonomy:
 
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     """The taxonomy at ``path`` (default: settings.taxonomy_path()), cached until the file changes."""
-    from trust_survey import settings
-
     p = Path(path) if path else settings.taxonomy_path()
     if not p.is_file():
         raise InputFileError(f"{p}: role taxonomy not found; pass --taxonomy or set TRUST_SURVEY_TAXONOMY",

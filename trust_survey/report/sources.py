@@ -17,6 +17,12 @@ from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
 from trust_survey.matching.store import round_matches
 from trust_survey.store import ACCEPTED
+from trust_survey import store
+from trust_survey.commissioning.demand import estimate_demand
+from trust_survey.commissioning.orchestrate import candidates_for, demand_for
+from trust_survey.commissioning.reader import load_round
+from trust_survey.commissioning.weights import load_weights
+from trust_survey.store import open_store, round_status
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,6 @@ def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
     """A round's individual responses from :func:`trust_survey.store.individual_responses`: one row per
     respondent, the instrument's analysis fields as columns (choice items as choice keys, Likert as the
     number answered), plus ``region`` and ``instrument_version``. Free text only when asked for."""
-    from trust_survey import store
     from trust_survey.ingest.platform_csv import analysis_fields
 
     allowed = [f.field_id for f in analysis_fields(inst)
@@ -104,8 +109,6 @@ def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
 def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = False,
                 on_step=lambda what: None) -> ReportInputs:
     """Read everything the round's report needs; raises only when the store itself cannot be opened."""
-    from trust_survey.store import open_store, round_status
-
     on_step("reading the store")
     with open_store(Path(db), read_only=True) as con:
         status = round_status(con, round_)
@@ -160,11 +163,6 @@ def _commissioning(db: Path, round_: int, notes: list[str]):
 
     When an earlier round cannot be read for the demand trend, the round's own demand is still given
     (as ``trust-survey map`` estimates it) and a note says why the trend is missing."""
-    from trust_survey.commissioning.weights import load_weights
-    from trust_survey.commissioning.orchestrate import candidates_for, demand_for
-    from trust_survey.commissioning.reader import load_round
-    from trust_survey.commissioning.demand import estimate_demand
-
     try:
         weights = load_weights(None)
         data = load_round(Path(db), round_)

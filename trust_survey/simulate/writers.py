@@ -41,6 +41,7 @@ from trust_survey.common.safe_text import neutralise
 from trust_survey.simulate.fill import Answers
 from trust_survey.simulate.messiness import Written
 from trust_survey.writers import save_workbook, write_csv_rows
+from trust_survey.build.spss import NUMERIC, text_width, write_labelled_sav
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,6 @@ class _Coder:
 
 def write_sav(inst: Instrument, org: dict, round_: int, answers: Answers, stem: Path) -> list[Path]:
     """Write a filled return in the SPSS template shape; return the paths written."""
-    from trust_survey.build.spss import NUMERIC, text_width, write_labelled_sav
-
     code = _Coder(inst)
     written = []
     for table_id, fields in record_groups(inst):
