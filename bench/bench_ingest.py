@@ -56,7 +56,7 @@ WARM = """
 import json, sys, tempfile, time
 from pathlib import Path
 from trust_survey.ingest.orchestrate import ingest_paths
-from trust_survey.ingest.validate import import_gx
+from trust_survey.ingest.engines import import_gx
 engine = sys.argv[2]
 if engine == "gx":
     import_gx()

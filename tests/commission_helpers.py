@@ -28,7 +28,8 @@ def invoke(env: dict[str, str], *args) -> None:
 
 
 def build_store(root: Path, round_: int = 2026, orgs: list[str] = ORGS, silent: tuple[str, ...] = ()) -> Path:
-    """Send the return to ``orgs``, simulate clean replies, drop the ``silent`` ones, ingest; return the db."""
+    """Send the return to ``orgs``, simulate clean replies, drop the ``silent`` ones, ingest, code the job
+    titles with ``match run``; return the db."""
     env = env_for(root)
     rows = [r for r in csv.DictReader(SAMPLE_ORGS.open(encoding="utf-8")) if r["org_code"] in orgs]
     missing = set(orgs) - {r["org_code"] for r in rows}
@@ -47,4 +48,5 @@ def build_store(root: Path, round_: int = 2026, orgs: list[str] = ORGS, silent: 
             path.unlink()
     invoke(env, "ingest", received, "--round", round_, "--engine", "pandas", "--quiet",
            "--out", root / f"ingest_{round_}", "--force")
+    invoke(env, "match", "run", "--round", round_, "--quiet")   # commissioning reads the stored coding only
     return Path(env["TRUST_SURVEY_DB"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trust_survey.atomic import staged_dir, write_atomic
+from trust_survey.atomic import staged_dir, staged_files, write_atomic
 from trust_survey.errors import OutputExistsError
 
 
@@ -66,3 +66,21 @@ def test_cli__output_locked_by_another_program__says_what_to_do_without_a_traceb
     assert "close it if it is open in another program (such as Excel)" in result.stderr
     assert "TS999" not in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()   # nothing half-written
+
+
+def test_staged_files__adds_files_to_a_folder_whole_or_not_at_all_and_leaves_other_files_alone(tmp_path):
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    (out / "a.csv").write_text("old")
+    with staged_files(out) as staging:
+        (staging / "a.csv").write_text("new")
+        (staging / "b.csv").write_text("b")
+        assert (out / "a.csv").read_text() == "old"        # nothing lands until the block succeeds
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"keep.txt": "mine", "a.csv": "new", "b.csv": "b"}
+    with pytest.raises(RuntimeError):
+        with staged_files(out) as staging:
+            (staging / "a.csv").write_text("half")
+            raise RuntimeError("disk full")
+    assert (out / "a.csv").read_text() == "new" and not (out / "c.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]   # no staging folder left behind

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from trust_survey.candidates import (CANDIDATE_COLUMNS, DEFAULT_WEIGHTS, POINT_COLUMNS, link_staff, load_weights,
-                                     normalise_department, parse_weights, score_departments, write_candidates)
-from trust_survey.demand import DEMAND_COLUMNS, demand_trend, estimate_demand, write_demand
+from trust_survey.commissioning.departments import link_staff, normalise_department
+from trust_survey.commissioning.scoring import CANDIDATE_COLUMNS, POINT_COLUMNS, score_departments
+from trust_survey.commissioning.weights import DEFAULT_WEIGHTS, load_weights, parse_weights
+from trust_survey.commissioning.writers import write_candidates
+from trust_survey.commissioning.demand import DEMAND_COLUMNS, demand_trend, estimate_demand, write_demand
 from trust_survey.errors import DefinitionError, OutputExistsError
 
 
@@ -185,7 +187,8 @@ def test_weights__unknown_key__is_named_with_a_suggestion():
     (lambda r: r["demand"]["scenarios"]["low"].update(share=0.9),
      "demand.scenarios: Value error, shares must rise from low to high"),
     (lambda r: r["demand"]["scenarios"]["high"].update(willing=["ready", "redy"]),
-     "demand.scenarios.high.willing.1: 'redy' is not one of ready, support, maybe, no; did you mean 'ready'?"),
+     "demand.scenarios.high.willing.1: 'redy' is not allowed; expected one of ready, support, maybe, no; "
+     "did you mean 'ready'?"),
     (lambda r: r["components"]["staff"].pop("full_at"), "'full_at' is required for staff"),
 ])
 def test_weights__bad_values__are_reported_where_they_are(change, expected):
@@ -348,7 +351,7 @@ def store(tmp_path_factory):
 def test_cli__candidates_demand_map__from_a_real_store(run, store, tmp_path):
     from openpyxl import load_workbook
 
-    from trust_survey.mapping import offline_problems
+    from trust_survey.maps import offline_problems
 
     out = tmp_path / "cand.xlsx"
     result = run("candidates", "--db", store, "--round", 2026, "--out", out)
@@ -403,8 +406,7 @@ def test_cli__titles_not_matched__suggests_match_run(run, store, tmp_path):
     db = tmp_path / "copy.duckdb"
     shutil.copy(store, db)
     con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE title_codes (round INTEGER, submission_id INTEGER, row_index INTEGER, "
-                "stream VARCHAR, relation VARCHAR, decision VARCHAR)")
+    con.execute("DELETE FROM title_matches WHERE round = 2026")    # as before `match run` stored any
     con.close()
     result = run("candidates", "--db", db, "--round", 2026, "--out", tmp_path / "c.xlsx", expect=1)
     assert "[CAND002] round 2026: the job titles have not been coded" in result.stderr
@@ -419,7 +421,7 @@ def test_cli__bad_options__are_usage_errors(run, tmp_path):
 
 
 def test_answers_to_tables__numbers_win_and_each_table_gets_its_rows():
-    from trust_survey.commission import answers_to_tables
+    from trust_survey.commissioning.reader import answers_to_tables
 
     answers = pd.DataFrame([
         # submission, org, round, table, row, field, value, value_num

@@ -91,7 +91,7 @@ def test_platform_csv__truncated__refused_and_nothing_stored(run, tmp_path, cut,
     issues = read_issues(tmp_path / "run")
     assert issues.code.tolist() == ["F001"] and "truncated" in issues.message[0] and what in issues.message[0]
     assert "UNREADABLE" in result.stdout and nothing_stored(tmp_path / "s.duckdb")
-    from trust_survey.hashing import sha256_file
+    from trust_survey.common.hashing import sha256_file
 
     quarantined = sorted(p.name for p in (tmp_path / "quarantine").iterdir())
     assert quarantined == [f"{sha256_file(path)}_{path.name}.reason.txt"]   # no copy of the personal columns
@@ -189,7 +189,7 @@ def test_report__scale_scored_from_fewer_items__says_so():
 
 
 def test_platform_csv__archive_and_quarantine_hold_a_minimised_copy_and_a_redownload_is_a_duplicate(run, tmp_path):
-    from trust_survey.hashing import sha256_file
+    from trust_survey.common.hashing import sha256_file
 
     comments = ["Email jo.bloggs@nhs.net.example, or ring 07700 900123.", "NHS no. 943 476 5919; not 9434765918",
                 "Fine"]
@@ -252,14 +252,14 @@ def test_platform_csv__no_row_readable__file_findings_still_reported(run, tmp_pa
     ("Band 7 since 2019; 15 staff; 2.5 WTE", "Band 7 since 2019; 15 staff; 2.5 WTE", []),
 ])
 def test_redact__emails_phones_nhs_numbers_and_nothing_else(text, expected, kinds):
-    from trust_survey.redact import redact
+    from trust_survey.common.redact import redact
 
     assert redact(text) == (expected, kinds)
 
 
 def test_platform_mapping__optional_must_name_a_mapped_column(tmp_path):
     from trust_survey.errors import DefinitionError
-    from trust_survey.review_cycle.platform_csv import load_mapping
+    from trust_survey.ingest.platform_csv import load_mapping
 
     mapping = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
     mapping["optional"] = ["Q5 - Years in NHS"]

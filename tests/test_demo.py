@@ -35,7 +35,7 @@ def test_demo__runs_every_step_and_writes_results_with_content(demo_run, capsys)
     trend = demand["Trend"]
     assert {"central 2024", "central 2025", "central 2026"} <= set(trend.columns)
     assert trend["central 2026"].sum() > 0
-    from trust_survey.mapping import offline_problems
+    from trust_survey.maps import offline_problems
 
     page = (folder / "map.html").read_text(encoding="utf-8")
     assert offline_problems(page) == [] and "L.map" in page
@@ -43,3 +43,22 @@ def test_demo__runs_every_step_and_writes_results_with_content(demo_run, capsys)
     assert "round 2026" in report.lower() and "equity" in report.lower()
     chase = pd.read_csv(folder / "chase_list.csv", dtype=str)
     assert len(chase) > 0 and not chase["org_code"].str.startswith("IR").any()   # organisations, not respondents
+
+
+def test_demo__every_step_has_its_command_and_every_round_is_coded(tmp_path):
+    steps = demo._steps(tmp_path, 2026)
+    assert demo.missing_steps(steps) == []
+    coded = [args for _, args, _ in steps if args[:2] == ["match", "run"]]
+    assert [a[a.index("--round") + 1] for a in coded] == ["2024", "2025", "2026"]   # trends read stored coding
+
+
+def test_demo__a_step_whose_command_is_missing__stops_it_with_exit_1_before_anything_runs(
+        tmp_path, monkeypatch, capsys):
+    real = demo._steps
+    monkeypatch.setattr(demo, "_steps", lambda out, round_: real(out, round_) + [
+        ("Teleport the returns", ["instruments", "teleport", "--round", "2026"], (0,))])
+    assert demo.main(["--out", str(tmp_path), "--round", "2026"]) == 1
+    said = capsys.readouterr().err
+    assert "demo: these steps' commands are missing from this version: Teleport the returns " \
+           "(trust-survey instruments teleport)" in said
+    assert not (tmp_path / "demo" / "trust_survey.duckdb").exists()

@@ -337,9 +337,9 @@ def test_ingest__gx_and_pandas_engines__find_the_same_issues(run, tmp_path, monk
     found = {}
     for engine in ("gx", "pandas", "gx_crashed_half"):
         if engine == "gx_crashed_half":   # GX runs half its checks in a forked copy: if that dies, redo here
-            from trust_survey.ingest import validate
+            from trust_survey.ingest import engines
 
-            monkeypatch.setattr(validate, "_child", lambda conn, work: os._exit(3))
+            monkeypatch.setattr(engines, "_child", lambda conn, work: os._exit(3))
         os.environ.pop("TRUST_SURVEY_DB", None)
         ingest(run, *paths, out=f"run_{engine}", expect=1,
                extra=["--engine", engine.split("_")[0], "--db", f"{engine}.duckdb"])

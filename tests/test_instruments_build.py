@@ -10,7 +10,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.instruments import load_registry
 from trust_survey.instruments.layout import build_layout
 

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trust_survey.candidates import DEFAULT_WEIGHTS, load_weights, score_departments
-from trust_survey.demand import estimate_demand
-from trust_survey.mapping import OfflineError, assert_offline, build_map, offline_problems
+from trust_survey.commissioning.scoring import score_departments
+from trust_survey.commissioning.weights import DEFAULT_WEIGHTS, load_weights
+from trust_survey.commissioning.demand import estimate_demand
+from trust_survey.maps import OfflineError, assert_offline, build_map, offline_problems
 
 from conftest import axe_summary, leaflet_axe_exceptions, own_violations
 

@@ -327,3 +327,24 @@ def test_match_titles__reviewed_alias_for_a_context__applies_only_there_and_the_
     later_ict = match_titles(titles, departments, taxonomy=tax,
                              overrides=parse_overrides(head + anywhere + ict, tmp_path / "o", tax))
     assert later_ict["stream"].tolist() == ["none"] + ["health_informatics"] * 3
+
+
+def test_get_matcher__keyed_on_content__a_taxonomy_with_other_thresholds_never_gets_a_stale_matcher(tax):
+    import dataclasses
+    import gc
+
+    from trust_survey.matching.matcher import get_matcher
+
+    none = Overrides.empty()
+    first = get_matcher(tax, none)
+    assert get_matcher(load_taxonomy(REPO / "role_taxonomy.yaml"), Overrides.empty()) is first   # same content
+    for score in (95.0, 96.0, 97.0):
+        # each copy is dropped before the next is made, so a cache keyed on id() would hand the next one
+        # the matcher compiled for the last (CPython reuses freed ids at once)
+        changed = dataclasses.replace(tax, thresholds=tax.thresholds.model_copy(update={"auto_score": score}))
+        got = get_matcher(changed, none)
+        assert got is not first and got.taxonomy.thresholds.auto_score == score
+        del changed, got
+        gc.collect()
+    result = get_matcher(tax, none).code(["Clinical Bioinformatician"])
+    assert result.loc[0, "stream"] == "genomics"

@@ -16,9 +16,10 @@ from openpyxl.utils import get_column_letter
 
 from ingest_helpers import TABLES, Text, make_return
 from trust_survey.cli import cli
-from trust_survey.commission_store import NotMatchedError, load_round
+from trust_survey.commissioning.reader import NotMatchedError, load_round
 from trust_survey.matching.review import COL, LISTS_SHEET, META_SHEET, REVIEW_SHEET
-from trust_survey.matching.store import MATCH_COLUMNS, save_matches
+from trust_survey.matching.coding import save_matches
+from trust_survey.matching.store import MATCH_COLUMNS
 from trust_survey.matching.taxonomy import load_taxonomy
 from trust_survey.store import titles_for_round
 
@@ -193,16 +194,18 @@ def test_match_run__no_database_or_no_accepted_returns__exit_1_with_a_clear_mess
 
 
 # ---------------------------------------------------------------------------------------------- downstream
-def test_commission__reads_the_stored_matches_instead_of_coding_again(run, db):
-    data = load_round(db, ROUND)
-    assert any("coded now" in n for n in data.notes)          # no stored results yet: the fallback
+def test_commission__reads_the_stored_matches_and_never_codes_titles_itself(run, db, tmp_path):
+    with pytest.raises(NotMatchedError, match=f"run `trust-survey match run --round {ROUND}` first"):
+        load_round(db, ROUND)                                 # nothing stored yet: no coding on the fly
+    result = run("candidates", "--round", ROUND, "--out", tmp_path / "c.csv", expect=1)
+    assert f"[CAND002] round {ROUND}: the job titles have not been coded" in result.stderr
+    assert not (tmp_path / "c.csv").exists()
     run("match", "run", "--round", ROUND)
     con = duckdb.connect(str(db))
     con.execute("UPDATE title_matches SET stream = 'health_informatics', relation = 'adjacent' "
                 "WHERE job_title = 'Bioinformatician'")
     con.close()
     data = load_round(db, ROUND)
-    assert not any("coded now" in n for n in data.notes)
     by_title = data.staff.set_index("job_title")
     assert by_title.loc["Bioinformatician", "stream"] == "health_informatics"   # what is stored, not recomputed
     assert data.taxonomy_version == str(TAXONOMY_VERSION)
@@ -234,17 +237,20 @@ def test_commission__return_ingested_after_the_match_run__asks_for_another_run(r
     assert "RRK" in set(pd.read_csv(tmp_path / "c.csv")["org_code"])
 
 
-def test_demand__earlier_round_not_matched__is_coded_now_with_a_note_but_asked_for_it_is_an_error(
+def test_demand__earlier_round_not_matched__is_left_out_of_the_trend_with_a_note_but_asked_for_it_is_an_error(
         run, db, tmp_path):
     make_return(tmp_path / "old", "RJ1", round_=2025, tables={"departments": DEPARTMENTS, "staff": RJ1_STAFF})
     run("ingest", tmp_path / "old", "--round", 2025, "--out", tmp_path / "old_run", "--engine", "pandas", "--quiet")
     run("match", "run", "--round", ROUND)
     result = run("demand", "--round", ROUND, "--by", "region", "--out", tmp_path / "d.csv")
-    assert "round 2025: job titles coded now with the current taxonomy (not coded by `trust-survey match run " \
-           "--round 2025`" in result.stderr
-    assert "round 2026: job titles coded now" not in result.stderr
+    assert ("round 2025: left out of the trend: round 2025: the job titles have not been coded to streams yet"
+            in result.stderr) and "trust-survey match run --round 2025" in result.stderr
+    assert set(pd.read_csv(tmp_path / "d.csv")["round"]) == {ROUND}
     result = run("candidates", "--round", 2025, "--out", tmp_path / "c.csv", expect=1)
     assert "[CAND002] round 2025" in result.stderr
+    run("match", "run", "--round", 2025)                      # coded and stored: now it is in the trend
+    run("demand", "--round", ROUND, "--by", "region", "--out", tmp_path / "d.csv", "--force")
+    assert set(pd.read_csv(tmp_path / "d.csv")["round"]) == {2025, ROUND}
 
 
 # ---------------------------------------------------------------------------------------------- review export
@@ -466,7 +472,7 @@ def test_libreoffice__resaved_store_review_workbook__imports_into_its_round(run,
 
 # ---------------------------------------------------------------------------------------------- stage functions
 def test_changed_decisions__same_decision_in_any_word_order_is_skipped_a_changed_one_kept():
-    from trust_survey.matching.store import changed_decisions
+    from trust_survey.matching.coding import changed_decisions
 
     existing = pd.DataFrame([{"alias": "software developer", "action": "reject", "role_id": "", "stream": "none",
                               "note": ""}])
@@ -482,7 +488,7 @@ def test_changed_decisions__same_decision_in_any_word_order_is_skipped_a_changed
 
 
 def test_apply_reviews__decision_applies_only_in_its_context_and_any_where_none_of_its_own():
-    from trust_survey.matching.store import apply_reviews
+    from trust_survey.matching.coding import apply_reviews
     from trust_survey.matching.taxonomy import load_taxonomy
 
     tax = load_taxonomy(REPO / "role_taxonomy.yaml")
@@ -506,7 +512,7 @@ def test_apply_reviews__decision_applies_only_in_its_context_and_any_where_none_
 
 
 def test_apply_reviews__latest_decision_per_title_wins_and_other_rows_are_untouched():
-    from trust_survey.matching.store import apply_reviews
+    from trust_survey.matching.coding import apply_reviews
     from trust_survey.matching.taxonomy import load_taxonomy
 
     tax = load_taxonomy(REPO / "role_taxonomy.yaml")

@@ -11,7 +11,7 @@ import yaml
 from ingest_helpers import REPO, query
 from platform_exports import PLATFORMS, ROUND, SECRETS, expected
 from trust_survey import store
-from trust_survey.review_cycle.platform_layout import HeaderNames, column_names
+from trust_survey.ingest.platform_layout import HeaderNames, column_names
 
 SHIPPED = REPO / "trust_survey" / "data" / "platform_mappings"
 
@@ -179,7 +179,7 @@ def test_ingest__export_no_mapping_fits__f007_says_how_to_draft_one(tmp_path, ru
 
 def test_read_platform_csv__two_header_rows__names_joined_as_the_mapping_says(tmp_path):
     from platform_exports import INST
-    from trust_survey.review_cycle.platform_csv import read_platform_csv
+    from trust_survey.ingest.platform_csv import read_platform_csv
 
     path = _build(tmp_path, "surveymonkey")
     frame, issues = read_platform_csv(path, SHIPPED / "surveymonkey_expanded.yaml", INST)

@@ -114,9 +114,7 @@ def pipeline(tmp_path_factory):
         invoke("ingest", ir_2024, "--round", 2024, "--db", db, "--out", base / "ingest_ir_2024", *common,
                expect=(0, 1))
         invoke("report", "--round", 2026, "--out", base / "report_unmatched", "--db", db, *common)
-        matched = "run" in cli.commands["match"].commands
-        if matched:
-            invoke("match", "run", "--round", 2026, "--db", db, "--quiet")
+        invoke("match", "run", "--round", 2026, "--db", db, "--quiet")
         out = base / "report_2026"
         said = invoke("report", "--round", 2026, "--out", out, "--db", db, *common)
         said_2025 = invoke("report", "--round", 2025, "--out", base / "report_2025", "--db", db, *common)
@@ -125,7 +123,7 @@ def pipeline(tmp_path_factory):
     def page(folder, round_=2026):
         return (base / folder / f"review_cycle_report_{round_}.html").read_text(encoding="utf-8")
 
-    return {"base": base, "db": db, "out": out, "matched": matched, "inst_dir": inst_dir, "registry": registry,
+    return {"base": base, "db": db, "out": out, "inst_dir": inst_dir, "registry": registry,
             "said": said.output, "said_2025": said_2025.output,
             "html": page("report_2026"), "xlsx": out / "review_cycle_report_2026.xlsx",
             "html_2025": page("report_2025", 2025), "xlsx_2025": base / "report_2025" / "review_cycle_report_2025.xlsx",
@@ -477,8 +475,6 @@ def test_report__missing_parts_are_stated_not_left_out(pipeline):
 
 
 def test_report__title_coding_statistics_come_from_the_stored_match_run(pipeline):
-    if not pipeline["matched"]:
-        pytest.skip("this version has no `match run`, so nothing stores match results")
     with store.open_store(pipeline["db"], read_only=True) as con:
         stored = con.execute("SELECT decision, count(*) FROM title_matches WHERE round = 2026 GROUP BY 1").fetchall()
     decisions = sheet_frame(pipeline["xlsx"], "Coding decisions").set_index("decision")["titles"].to_dict()

@@ -19,7 +19,7 @@ from trust_survey.errors import DefinitionError, NotFoundError, TrustSurveyError
 from trust_survey.instruments.loader import load_registry
 from trust_survey.instruments.model import Crosswalk
 from trust_survey.review_cycle.compare import compare_groups, hedges_g, holm_adjust
-from trust_survey.review_cycle.platform_csv import apply_mapping, issues_frame, load_mapping, read_platform_csv
+from trust_survey.ingest.platform_csv import apply_mapping, issues_frame, load_mapping, read_platform_csv
 from trust_survey.review_cycle.scoring import (
     choice_keys, cronbach_alpha, reverse_key, scale_alphas, scale_items, scale_scores,
 )

@@ -18,7 +18,7 @@ import pyreadstat
 import pytest
 from click.testing import CliRunner
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.build.spss import write_spss_templates
 from trust_survey.cli import cli
 from trust_survey.instruments import load_registry
@@ -530,7 +530,7 @@ def individual_files(tmp_path_factory):
 
 
 def test_simulate_individuals__files__platform_csv_has_every_mapped_column_and_the_personal_ones(individual_files):
-    from trust_survey.review_cycle.platform_csv import load_mapping, read_platform_csv
+    from trust_survey.ingest.platform_csv import load_mapping, read_platform_csv
 
     out, said = individual_files
     inst = load_registry(REPO / "instruments").get("individual_review")

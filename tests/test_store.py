@@ -12,6 +12,7 @@ import pytest
 from ingest_helpers import INST, make_return
 from trust_survey import store
 from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
+from trust_survey.distribute.register import record_distribution
 
 
 def _sub(org="RJ1", outcome="accepted", day=1, sha=None):
@@ -75,9 +76,9 @@ def test_store__record_distribution__updates_instead_of_duplicating(tmp_path):
     db = tmp_path / "s.duckdb"
     rows = pd.DataFrame([{"org_code": "RJ1", "org_name": "Guy's", "file": "RJ1.xlsx", "sha256": "a"},
                          {"org_code": "RGT", "org_name": "Cambridge", "file": "RGT.xlsx", "sha256": "b"}])
-    store.record_distribution(db, 2026, INST, rows)
+    record_distribution(db, 2026, INST, rows)
     rows.loc[0, "sha256"] = "c"
-    store.record_distribution(db, 2026, INST, rows)
+    record_distribution(db, 2026, INST, rows)
     with store.open_store(db, read_only=True) as con:
         got = con.execute("SELECT org_code, sha256, org_type FROM distribution ORDER BY org_code").fetchall()
     assert got == [("RGT", "b", ""), ("RJ1", "c", "")]

@@ -1,4 +1,4 @@
-"""Write an output file safely: refuse to replace one without ``force``, write to a temporary name beside
+"""The one atomic writer: refuse to replace an output without ``force``, write to a temporary name beside
 it and rename, so a crash never leaves a half-written file where a finished one is expected."""
 from __future__ import annotations
 
@@ -62,3 +62,33 @@ def staged_dir(path: Path | str, *, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def copy_atomic(source: Path | str, target: Path | str) -> Path:
+    """Copy ``source`` to ``target`` so that ``target`` is either absent or complete, never half-written."""
+    return write_atomic(target, lambda tmp: shutil.copyfile(source, tmp), force=True)
+
+
+def write_bytes_atomic(data: bytes, target: Path | str) -> Path:
+    """Write ``data`` to ``target`` so that ``target`` is either absent or complete."""
+    return write_atomic(target, lambda tmp: tmp.write_bytes(data), force=True)
+
+
+@contextlib.contextmanager
+def staged_files(folder: Path | str) -> Iterator[Path]:
+    """Yield a temporary folder beside ``folder``; when the block succeeds, every file written into it
+    moves into ``folder`` (replacing files of the same name, leaving others there alone); when it fails,
+    nothing in ``folder`` changes. For outputs that add files to a folder rather than replace it."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            target = folder / item.name
+            if target.is_dir() and not item.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

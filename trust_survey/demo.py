@@ -1,8 +1,8 @@
 """``make demo``: run the whole pipeline end to end on the bundled sample, through the real CLI.
 
 Everything goes under ``<out>/demo/`` (its own database included), which is cleared first so the demo
-never touches data an analyst keeps elsewhere in ``outputs/``. Steps whose command is not part of this
-version of the toolkit are skipped and listed as such, so the demo is always honest about what ran.
+never touches data an analyst keeps elsewhere in ``outputs/``. Every step's command must exist: a missing
+one stops the demo before anything runs, with exit 1, so a command that disappears cannot go unnoticed.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from trust_survey import settings
+from trust_survey.cli import cli
 
 SAMPLE_ORGS = settings.PACKAGE_DATA / "sample" / "orgs.csv"
 ROUNDS_BACK = 2  # simulate earlier rounds too, so trends across rounds show
@@ -56,6 +57,7 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
              ["simulate", "--instrument", "individual_review", "--round", str(r), "--respondents",
               str(INDIVIDUALS), "--out", str(individuals), "--seed", str(r), "--force"], (0,)),
             (f"Round {r}: ingest the individual responses", ["ingest", str(individuals), "--round", str(r)], (0,)),
+            (f"Round {r}: code job titles to STP streams", ["match", "run", "--round", str(r)], (0,)),
         ]
     steps += [
         ("Who has returned, and whom to chase",
@@ -64,7 +66,6 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
          ["feedback", "--round", str(round_), "--out", str(out / "feedback"), "--force"], (0,)),
         ("Export the round's tidy data",
          ["export", "--round", str(round_), "--format", "xlsx", "--out", str(out / "export"), "--force"], (0,)),
-        ("Code job titles to STP streams", ["match", "run", "--round", str(round_)], (0,)),
         ("Queue doubtful codings for review",
          ["match", "review-export", "--round", str(round_), "--out", str(out / "review.xlsx"), "--force"], (0,)),
         ("Rank candidate training departments",
@@ -79,33 +80,36 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
 
 
 def _available(args: list[str]) -> bool:
-    from trust_survey.cli import cli
-
-    group = cli
+    """Whether the command that ``args`` start with exists (a group's subcommand included)."""
+    command = cli
     for word in args:
-        cmd = group.commands.get(word) if hasattr(group, "commands") else None
-        if cmd is None:
-            return not hasattr(group, "commands")
-        group = cmd
-        if not hasattr(group, "commands"):
+        if not hasattr(command, "commands"):
             return True
+        command = command.commands.get(word)
+        if command is None:
+            return False
     return True
 
 
-def run_demo(out: Path, round_: int) -> int:
-    from trust_survey.cli import cli
+def missing_steps(steps: list[tuple[str, list[str], tuple[int, ...]]]) -> list[str]:
+    """The steps whose command this version of the toolkit lacks, as ``title (trust-survey words)``."""
+    return [f"{title} (trust-survey {' '.join(w for w in args[:2] if not w.startswith('-'))})"
+            for title, args, _ in steps if not _available(args)]
 
+
+def run_demo(out: Path, round_: int) -> int:
     demo = out / "demo"
     if demo.exists():
         shutil.rmtree(demo)
     demo.mkdir(parents=True)
     os.environ["TRUST_SURVEY_DB"] = str(demo / "trust_survey.duckdb")
     os.environ["TRUST_SURVEY_OUTPUTS"] = str(demo)
-    skipped = []
-    for title, args, ok_codes in _steps(demo, round_):
-        if not _available(args):
-            skipped.append(title)
-            continue
+    steps = _steps(demo, round_)
+    missing = missing_steps(steps)
+    if missing:
+        print("demo: these steps' commands are missing from this version: " + "; ".join(missing), file=sys.stderr)
+        return 1
+    for title, args, ok_codes in steps:
         print(f"\n== {title}\n$ trust-survey {' '.join(args)}", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
@@ -122,8 +126,6 @@ def run_demo(out: Path, round_: int) -> int:
         if code not in ok_codes:
             print(f"demo: step failed: {title}", file=sys.stderr)
             return 1
-    if skipped:
-        print("\nNot in this version yet, skipped: " + "; ".join(skipped), file=sys.stderr)
     print(f"\nDemo finished. Everything it wrote is under {demo}; the main results:", file=sys.stderr)
     for what, name in KEY_OUTPUTS:
         if (demo / name).exists():

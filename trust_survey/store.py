@@ -20,24 +20,32 @@ One file (``--db``, ``$TRUST_SURVEY_DB``, default ``outputs/trust_survey.duckdb`
 Every file is written in one transaction; any exception rolls it back, so a crash or a bad file leaves
 the database exactly as it was. DuckDB allows one writing process: a second gets
 :class:`~trust_survey.errors.StoreBusyError` naming the process that holds the database.
+
+Long because it is the one place that knows the ingest tables' SQL: the ledger's supersede rules, the
+queries the later stages read and the wide views share one schema and one transaction discipline. The
+match tables are :mod:`trust_survey.matching.store`'s and the distribution register's writer is
+:mod:`trust_survey.distribute.register`.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import hashlib
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
+from trust_survey.atomic import copy_atomic, write_bytes_atomic
 from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
+from trust_survey.errors import did_you_mean
+from trust_survey.instruments import load_registry
 
 SCHEMA_VERSION = 1
+#: The statuses of a return that counts: the one place they are listed (SQL uses :data:`ACCEPTED_SQL`).
 ACCEPTED = ("accepted", "accepted_with_warnings")
+ACCEPTED_SQL = "(" + ", ".join(f"'{s}'" for s in ACCEPTED) + ")"
 ANSWER_COLUMNS = ["submission_id", "org_code", "round", "instrument_id", "instrument_version", "section_id",
                   "table_id", "row_index", "field_id", "item_id", "value", "value_num", "file_name", "sheet",
                   "cell"]
@@ -168,11 +176,12 @@ def migrate(con) -> int:
         with transaction(con):
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
-            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, now()])
     return SCHEMA_VERSION
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
+    """The time the store writes on rows: local, to the second."""
     return dt.datetime.now().replace(microsecond=0)
 
 
@@ -186,40 +195,12 @@ def quarantine_dir(db: Path) -> Path:
     return Path(db).parent / "quarantine"
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` so that ``target`` is either absent or complete, never half-written.
-
-    The copy goes to a hidden file named for this process beside the target, then is renamed over it.
-    Created like any file (mode 0666 less the umask) so colleagues can read the archive and quarantine.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def archive_file(db: Path, source: Path, sha256: str) -> Path:
     """Keep the original bytes under ``archive/<sha[:2]>/<sha>`` (once; the same content is one file)."""
     target = archive_dir(db) / sha256[:2] / sha256
     if not target.exists():
-        _copy_atomic(source, target)
+        copy_atomic(source, target)
     return target
-
-
-def _write_atomic(data: bytes, target: Path) -> None:
-    """Write ``data`` to ``target`` so that ``target`` is either absent or complete (as :func:`_copy_atomic`)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".incoming.{os.getpid()}.{target.name}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def archive_bytes(db: Path, data: bytes) -> Path:
@@ -227,7 +208,7 @@ def archive_bytes(db: Path, data: bytes) -> Path:
     sha256 = hashlib.sha256(data).hexdigest()
     target = archive_dir(db) / sha256[:2] / sha256
     if not target.exists():
-        _write_atomic(data, target)
+        write_bytes_atomic(data, target)
     return target
 
 
@@ -236,7 +217,7 @@ def quarantine_bytes(db: Path, data: bytes, name: str, reason: str) -> Path:
     ``<its sha256>_<name>``, with ``<…>.reason.txt`` beside it."""
     target = _quarantined(db, name, hashlib.sha256(data).hexdigest())
     if not target.exists():
-        _write_atomic(data, target)
+        write_bytes_atomic(data, target)
     _write_reason(target, reason)
     return target
 
@@ -252,7 +233,7 @@ def quarantine_file(db: Path, source: Path, sha256: str, reason: str) -> Path:
     """Copy a rejected file to ``quarantine/<sha>_<name>`` with ``<…>.reason.txt`` beside it."""
     target = _quarantined(db, source, sha256)
     if not target.exists():
-        _copy_atomic(source, target)
+        copy_atomic(source, target)
     _write_reason(target, reason)
     return target
 
@@ -265,9 +246,7 @@ def _quarantined(db: Path, name: str | Path, sha256: str) -> Path:
 
 def _write_reason(target: Path, reason: str) -> Path:
     """``<target>.reason.txt``: why the file was quarantined."""
-    path = target.with_name(target.name + ".reason.txt")
-    path.write_text(reason.rstrip() + "\n", encoding="utf-8")
-    return path
+    return write_bytes_atomic((reason.rstrip() + "\n").encode("utf-8"), target.with_name(target.name + ".reason.txt"))
 
 
 # ---- the ledger -------------------------------------------------------------------------------------------
@@ -345,7 +324,7 @@ def store_submission(con, sub: dict, files: list[dict], answers: pd.DataFrame | 
                 {**{k: sub.get(k) for k in ("org_code", "org_name", "instrument_id", "instrument_version", "round",
                                             "file_name", "format", "sha256", "bytes", "received_at", "outcome",
                                             "errors", "warnings", "identified_by", "run_id")},
-                 "sid": sid, "ingested_at": _now(), "status": status, "supersedes": supersedes,
+                 "sid": sid, "ingested_at": now(), "status": status, "supersedes": supersedes,
                  "superseded_by": superseded_by})
     for f in files:
         con.execute("INSERT INTO submission_files VALUES (?, ?, ?, ?, ?)",
@@ -413,7 +392,7 @@ def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=No
     pending: dict[int, dict] = {}
     in_db: dict[int, int] = {}   # stored submission -> the new one that supersedes it
     results = []
-    now = _now()
+    ingested_at = now()
     for sub, files, unit in items:
         sid = next_id
         next_id += 1
@@ -426,7 +405,7 @@ def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=No
                 pending[old].update(status="superseded", superseded_by=sid)
             else:
                 in_db[old] = sid
-        pending[sid] = {**{k: sub.get(k) for k in SUBMISSION_COLUMNS}, "submission_id": sid, "ingested_at": now,
+        pending[sid] = {**{k: sub.get(k) for k in SUBMISSION_COLUMNS}, "submission_id": sid, "ingested_at": ingested_at,
                         "status": status, "supersedes": older[-1] if older else None,
                         "superseded_by": superseded_by, "_unit": unit, "_files": files}
         gone = set(older)
@@ -540,41 +519,13 @@ def ensure_views(con, instruments: list) -> list[str]:
             group = "a.submission_id, s.org_code, s.round, s.instrument_version, a.row_index"
         name = view_name(inst_id, record)
         con.execute(f"""CREATE OR REPLACE VIEW {_ident(name)} AS SELECT {select} FROM {source}
-                        WHERE s.instrument_id = '{inst_id}' AND s.status IN ('accepted', 'accepted_with_warnings')
+                        WHERE s.instrument_id = '{inst_id}' AND s.status IN {ACCEPTED_SQL}
                         GROUP BY {group}""")
         names.append(name)
     return names
 
 
 # ---- distribution -----------------------------------------------------------------------------------------
-
-def record_distribution(db_path: Path, round_: int, instrument, rows: pd.DataFrame) -> int:
-    """Record who was sent which file for a round; building again updates rows instead of adding them."""
-    frame = rows.copy()
-    for col in DISTRIBUTION_COLUMNS:
-        if col not in frame.columns:
-            frame[col] = ""
-    frame = frame[DISTRIBUTION_COLUMNS].astype(str).fillna("")
-    frame.insert(0, "instrument_version", int(instrument.version))
-    frame.insert(0, "instrument_id", instrument.id)
-    frame.insert(0, "round", int(round_))
-    frame["recorded_at"] = _now()
-    with open_store(Path(db_path)) as con, transaction(con):
-        con.register("_incoming_distribution", frame)
-        try:
-            con.execute("""INSERT INTO distribution SELECT round, instrument_id, instrument_version, org_code, org_name,
-                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at
-                           FROM _incoming_distribution
-                           ON CONFLICT (round, instrument_id, org_code, file) DO UPDATE SET
-                           instrument_version = excluded.instrument_version, org_name = excluded.org_name,
-                           org_type = excluded.org_type, region_code = excluded.region_code,
-                           icb_code = excluded.icb_code, contact_email = excluded.contact_email,
-                           sha256 = excluded.sha256, created = excluded.created,
-                           recorded_at = excluded.recorded_at""")
-        finally:
-            con.unregister("_incoming_distribution")
-    return len(frame)
-
 
 def distributed_orgs(con, round_: int) -> set[tuple[str, str]] | None:
     """(org_code, instrument_id) pairs sent out in a round, or None when no distribution was recorded."""
@@ -678,7 +629,7 @@ def titles_for_round(db: Path, round_: int) -> pd.DataFrame:
     with open_store(Path(db), read_only=True) as con:
         return con.execute(f"""
             WITH live AS (SELECT submission_id, org_code FROM submissions
-                          WHERE round = ? AND status IN ('accepted', 'accepted_with_warnings')),
+                          WHERE round = ? AND status IN {ACCEPTED_SQL}),
             staff AS (SELECT a.submission_id, a.row_index,
                          max(CASE WHEN field_id = '{TITLE_FIELD}' THEN value END) AS job_title,
                          max(CASE WHEN field_id = '{STAFF_DEPT_FIELD}' THEN value END) AS staff_dept
@@ -730,8 +681,6 @@ def individual_responses(db, round_: int, instrument_id: str | None = None, *, r
     user-missing codes such as -9 are blank); dates are dates; text is text (left out with
     ``include_free_text=False``). Names and emails are never stored, so never appear.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     ids = [instrument_id] if instrument_id else _individual_instrument_ids(registry)
     if instrument_id and instrument_id not in registry.ids():
@@ -767,8 +716,6 @@ def form_answers(db, instrument_id: str, rounds: int | list[int] | None = None, 
     integers and decimals as numbers, choices as their code (``code`` in the definition, else the
     value), dates as dates, text as text. Table answers (staff, departments) are not included.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     if instrument_id not in registry.ids():
         raise NotFoundError(f"no instrument '{instrument_id}'{_did_you_mean(instrument_id, registry.ids())}")
@@ -786,8 +733,6 @@ def key_figures(db, rounds: int | list[int] | None = None, instrument_id: str = 
     qualified staff in post, leavers from the programme and from the NHS, and leavers' destinations),
     as nullable integers; a blank is an unanswered figure, not zero.
     """
-    from trust_survey.instruments import load_registry
-
     registry = registry or load_registry()
     wanted = []
     for version in sorted(registry.versions(instrument_id), reverse=True):
@@ -830,8 +775,6 @@ def _region_names() -> dict[str, str]:
 
 
 def _did_you_mean(value: str, options) -> str:
-    from trust_survey.errors import did_you_mean
-
     return did_you_mean(value, options)
 
 
@@ -865,13 +808,13 @@ def _form_frame(con, rounds: list[int], ids: list[str], registry, include_free_t
     subs = con.execute(f"""SELECT round, org_code AS {id_name}, org_name, submission_id, instrument_id,
                               instrument_version, file_name, format FROM submissions
                            WHERE round IN ({round_marks}) AND instrument_id IN ({marks})
-                             AND status IN ('accepted', 'accepted_with_warnings')
+                             AND status IN {ACCEPTED_SQL}
                            ORDER BY round, org_code, submission_id""", [*rounds, *ids]).df()
     answers = con.execute(f"""SELECT a.submission_id, a.field_id, a.value, a.value_num FROM answers a
                               JOIN submissions s USING (submission_id)
                               WHERE s.round IN ({round_marks}) AND s.instrument_id IN ({marks})
                                 AND a.table_id IS NULL AND a.field_id IN ({','.join('?' * max(len(items), 1))})
-                                AND s.status IN ('accepted', 'accepted_with_warnings')""",
+                                AND s.status IN {ACCEPTED_SQL}""",
                           [*rounds, *ids, *(list(items) or [""])]).df()
     out = subs.set_index("submission_id", drop=False)
     for item_id, item in items.items():

@@ -6,7 +6,7 @@ workbook's ``save``):
 
 - text that a spreadsheet would run (``=``, ``+``, ``-``, ``@``, tab, carriage return, their full-width
   forms) cannot become a formula: CSV cells get a leading ``'``, workbook cells are stored as strings
-  with Excel's ``quotePrefix`` (:mod:`trust_survey.safe_text`);
+  with Excel's ``quotePrefix`` (:mod:`trust_survey.common.safe_text`);
 - C0 control characters other than tab, line feed and carriage return are removed (no spreadsheet can hold
   them; openpyxl refuses them with ``IllegalCharacterError``);
 - the file is written to a temporary name and renamed, with ordinary permissions (``0666`` less the umask,
@@ -29,7 +29,8 @@ from typing import IO, Any, Iterable, Sequence
 import pandas as pd
 
 from trust_survey.atomic import write_atomic
-from trust_survey.safe_text import is_formula_like, neutralise, strip_controls
+from trust_survey.common.safe_text import is_formula_like, neutralise, strip_controls
+from trust_survey.common.safe_text import write_frame_sheet
 
 __all__ = ["integer_column", "with_integers", "safe_frame", "write_csv", "write_csv_rows", "append_csv_rows",
            "csv_bytes", "save_workbook", "write_frames_workbook"]
@@ -175,8 +176,6 @@ def write_frames_workbook(path: Path | str, frames: dict[str, pd.DataFrame], *, 
                           integers: Iterable[str] = (), filters: bool = True) -> Path:
     """One sheet per DataFrame (sheet names cut to Excel's 31 characters), header row bold and frozen."""
     from openpyxl import Workbook
-
-    from trust_survey.safe_text import write_frame_sheet
 
     wb = Workbook()
     wb.remove(wb.active)

@@ -9,7 +9,7 @@ from trust_survey.errors import InputFileError
 from trust_survey.instruments.layout import FormCell, build_layout
 from trust_survey.instruments.model import Instrument
 from trust_survey.atomic import write_atomic
-from trust_survey.safe_text import write_frame_sheet
+from trust_survey.common.safe_text import write_frame_sheet
 from trust_survey.writers import save_workbook
 
 COLUMNS = ["variable", "label", "type", "allowed_values", "required", "item_id", "field_id", "section",

@@ -1,4 +1,5 @@
-"""Build a round: every organisation's personalised return, and the distribution register beside them."""
+"""Build a round: every organisation's personalised return, and the distribution register beside them
+(written by :mod:`trust_survey.distribute.register`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,10 +19,8 @@ from trust_survey.errors import OutputExistsError
 from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import Instrument
 from trust_survey.atomic import staged_dir
-from trust_survey.hashing import sha256_file
-from trust_survey.writers import write_csv
+from trust_survey.distribute.register import REGISTER_NAME, register_rows, write_register
 
-REGISTER_NAME = "distribution.csv"
 FORMATS = ("xlsx", "sav", "all")
 
 
@@ -64,13 +63,7 @@ def _build_one(inst: Instrument, org: dict, round_: int, staging: Path, fmt: str
         paths.append(path)
     if fmt in ("sav", "all"):
         paths.extend(write_spss_templates(inst, org, round_, staging / stem))
-    return [{
-        "org_code": org["org_code"], "org_name": org["org_name"],
-        "org_type": org.get("org_type", ""), "region_code": org.get("region_code", ""),
-        "icb_code": org.get("icb_code", ""), "contact_email": org.get("contact_email", ""),
-        "instrument_id": inst.id, "instrument_version": inst.version, "round": round_,
-        "file": path.name, "sha256": sha256_file(path), "created": built_at,
-    } for path in paths]
+    return register_rows(inst, org, round_, paths, built_at)
 
 
 _LAYOUTS: dict[str, object] = {}
@@ -114,6 +107,5 @@ def build_round(inst: Instrument, orgs: pd.DataFrame, round_: int, out_dir: Path
             for org in records:
                 rows.extend(job(org))
                 on_progress(1)
-        register = pd.DataFrame(rows)
-        write_csv(staging / REGISTER_NAME, register)
+        register = write_register(staging, rows)
     return BuildResult(out_dir, register, out_dir / REGISTER_NAME)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from trust_survey.errors import InputFileError, did_you_mean
+from trust_survey.csvread import blank, read_records
 
 REQUIRED = ("org_code", "org_name")
 OPTIONAL = ("org_type", "region_code", "icb_code", "contact_email")
@@ -18,8 +19,6 @@ ORG_TYPES = ("trust", "icb", "other")
 
 def _records(path: Path, encoding: str | None, expected: str) -> list[tuple[int, list[str]]]:
     """(record number, cells) of the header and every data record, read by :mod:`trust_survey.csvread`."""
-    from trust_survey.csvread import blank, read_records
-
     try:
         table = read_records(path, encoding=encoding)
     except InputFileError as exc:

@@ -20,10 +20,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from trust_survey import __version__
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.instruments.layout import Layout, SheetLayout, build_layout
 from trust_survey.instruments.model import AnswerField, Instrument
-from trust_survey.safe_text import neutralise
+from trust_survey.common.safe_text import neutralise
 from trust_survey.writers import save_workbook
 
 #: Sheet protection keeps honest users from overwriting the structure; it is not a security measure.

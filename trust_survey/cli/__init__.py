@@ -1,8 +1,13 @@
 """The ``trust-survey`` command line. Only this package imports click.
 
-Each command module registers its commands on :data:`cli`; command bodies parse options, call one
-orchestrating function from the library, and print where outputs went. Library errors become exit 1,
+Each command module registers its commands on :data:`cli`, in pipeline order: :mod:`.instruments` (define,
+build), :mod:`.simulate`, :mod:`.ingest` (ingest, status, feedback, export), :mod:`.platform`, :mod:`.match`,
+:mod:`.commission` (candidates, demand, map), :mod:`.geography`, :mod:`.report`. Command bodies parse options,
+call one orchestrating function from the library, and print where outputs went. Library errors become exit 1,
 usage errors exit 2; ``--debug`` lets tracebacks through.
+
+Deferred imports: command bodies import the library inside the function, on purpose, so that
+``trust-survey --help`` and every command's ``--help`` start without loading pandas, DuckDB or the matcher.
 """
 from __future__ import annotations
 

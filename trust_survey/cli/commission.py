@@ -55,13 +55,13 @@ def candidates_cmd(db: Path | None, round_: int | None, out: Path | None, weight
       trust-survey candidates --round 2026 --out outputs/candidates_2026.xlsx
       trust-survey candidates --check-weights --weights my_weights.yaml
     """
-    from trust_survey.candidates import default_weights_path, load_weights
+    from trust_survey.commissioning.weights import default_weights_path, load_weights
 
     if check_weights:
         load_weights(weights_path)
         info(f"{weights_path or default_weights_path()}: ok")
         return
-    from trust_survey.commission import run_candidates
+    from trust_survey.commissioning.orchestrate import run_candidates
 
     round_ = _need_round(round_)
     result = run_candidates(resolve_db(db), round_, _out(out, f"candidates_{round_}.xlsx", (".xlsx", ".csv")),
@@ -94,7 +94,7 @@ def demand_cmd(db: Path | None, round_: int, by: str, out: Path | None, weights_
     Example:
       trust-survey demand --round 2026 --by region --out outputs/demand_2026.xlsx
     """
-    from trust_survey.commission import run_demand
+    from trust_survey.commissioning.orchestrate import run_demand
 
     result = run_demand(resolve_db(db), round_, by, _out(out, f"demand_{round_}_{by}.xlsx", (".xlsx", ".csv")),
                         weights_path=weights_path, force=force)
@@ -133,7 +133,7 @@ def map_cmd(db: Path | None, round_: int, out: Path | None, areas: str, tiles: s
       trust-survey map --round 2026 --out outputs/map_2026.html
       trust-survey map --round 2026 --areas icb --tiles 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
     """
-    from trust_survey.commission import run_map
+    from trust_survey.commissioning.orchestrate import run_map
 
     if tiles and not tiles.startswith(("https://", "http://")):
         raise click.BadParameter("must be an http(s) URL template with {z}/{x}/{y}", param_hint="--tiles")

@@ -142,7 +142,7 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
       trust-survey status --round 2026 --chase-list outputs/chase_2026.csv
       trust-survey status --round 2026 --instrument individual_review
     """
-    from trust_survey.ingest.followup import chase_list, round_status
+    from trust_survey.distribute.status import chase_list, round_status
     from trust_survey.writers import write_csv
 
     db = resolve_db(db)
@@ -214,7 +214,7 @@ def diff_cmd(org_code, round_, instrument_id, old, new, out, instruments_dir, db
       trust-survey diff RJ1 --round 2026
       trust-survey diff RJ1 --round 2026 --from 3 --to 7 --out outputs/RJ1_changes.csv
     """
-    from trust_survey.ingest.followup import diff_returns
+    from trust_survey.distribute.status import diff_returns
     from trust_survey.writers import write_csv
 
     changes, a, b = diff_returns(resolve_db(db), _registry(instruments_dir), org_code, round_,
@@ -247,7 +247,7 @@ def feedback_cmd(round_, out, db, force, quiet) -> None:
     Example:
       trust-survey feedback --round 2026 --out outputs/feedback_2026
     """
-    from trust_survey.ingest.feedback import write_feedback
+    from trust_survey.distribute.feedback import write_feedback
 
     result = write_feedback(resolve_db(db), round_, out, force)
     info(f"{result.organisations} organisation(s) have issues to feed back", quiet)

@@ -138,7 +138,8 @@ def build_cmd(instrument_id, orgs_path, round_, out, fmt, version, deadline, con
       trust-survey instruments build trust_capability --orgs orgs.csv --round 2026 --format all --force
       trust-survey instruments build individual_review --orgs respondents.csv --round 2026
     """
-    from trust_survey import settings, store
+    from trust_survey import settings
+    from trust_survey.distribute.register import record_distribution
     from trust_survey.build.orchestrate import build_round
     from trust_survey.build.orgs import read_orgs
 
@@ -149,7 +150,7 @@ def build_cmd(instrument_id, orgs_path, round_, out, fmt, version, deadline, con
         result = build_round(inst, orgs, round_, out, fmt=fmt, force=force, deadline=deadline, contact=contact,
                              on_progress=bar.update)
     db = resolve_db(db)
-    store.record_distribution(db, round_, inst, result.register)
+    record_distribution(db, round_, inst, result.register)
     info(f"recorded the round's distribution in {db}", quiet)
     info(f"built {len(result.register)} file(s) for {len(orgs)} organisation(s), {inst.key}, round {round_}", quiet)
     wrote(result.out_dir, "returns", quiet)

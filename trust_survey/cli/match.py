@@ -1,4 +1,7 @@
-"""``trust-survey taxonomy check`` and ``trust-survey match …``: code job titles to STP streams."""
+"""``trust-survey taxonomy check`` and ``trust-survey match …``: code job titles to STP streams.
+
+Long because it holds eight commands (taxonomy check; match titles, run, review-export, evaluate, train,
+agreement, review-import) with their shared options; each body stays short and calls the library."""
 from __future__ import annotations
 
 import getpass
@@ -242,7 +245,8 @@ def run_cmd(round_: int, db: Path | None, taxonomy_path: Path | None, overrides_
       trust-survey match run --round 2026
       trust-survey match run --round 2026 --db outputs/trust_survey.duckdb --taxonomy role_taxonomy.yaml
     """
-    from trust_survey.matching.store import MATCH_TABLE, code_titles, count_distinct, round_titles, save_matches
+    from trust_survey.matching.coding import code_titles, count_distinct, save_matches
+    from trust_survey.matching.store import MATCH_TABLE, round_titles
 
     db = resolve_db(db)
     titles = round_titles(db, round_)
@@ -547,7 +551,7 @@ def review_import_cmd(workbook: Path, overrides_path: Path | None, reviewer: str
     """
     from trust_survey import settings
     from trust_survey.matching.review import read_review_meta, read_review_workbook
-    from trust_survey.matching.store import import_review
+    from trust_survey.matching.review import import_review
     from trust_survey.matching.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(taxonomy_path)

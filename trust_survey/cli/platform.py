@@ -56,7 +56,7 @@ def draft_cmd(export, instrument_id, version, round_, out, instruments_dir, db, 
       trust-survey ingest responses.csv --round 2026 --mapping my_platform.yaml
     """
     from trust_survey.atomic import check_writable, write_atomic
-    from trust_survey.review_cycle.platform_draft import draft_mapping, read_export_grid, registered_ids
+    from trust_survey.ingest.platform_draft import draft_mapping, read_export_grid, registered_ids
     from trust_survey.settings import db_path
 
     check_writable(out, force)
@@ -90,7 +90,7 @@ def check_cmd(mapping, instruments_dir) -> None:
     Example:
       trust-survey platform check instruments/mappings/my_platform.yaml
     """
-    from trust_survey.review_cycle.platform_draft import check_mapping_file
+    from trust_survey.ingest.platform_draft import check_mapping_file
 
     problems = check_mapping_file(mapping, _registry(instruments_dir))
     for line in problems:

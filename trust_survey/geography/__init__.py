@@ -1,6 +1,10 @@
 """Reference geography of the English NHS, keyed by vintage, and loaders for the official files users
 refresh each year (ODS ``etr.csv``/``ets.csv``, the ONS Postcode Directory). No network at run time:
-the shipped tables and boundaries are in ``trust_survey/data/reference`` with their sources."""
+the shipped tables and boundaries are in ``trust_survey/data/reference`` with their sources.
+
+Below every stage that places an organisation. Stages of a refresh: :mod:`.ods` and :mod:`.onspd` read the
+official files -> :mod:`.ons_icbs` (ICB names and codes) -> :mod:`.refresh` writes a new vintage;
+:mod:`.reference` reads a vintage and :mod:`.geocode` places postcodes and organisations on it."""
 from trust_survey.geography.geocode import geocode_postcodes
 from trust_survey.geography.ods import (ETR_COLUMNS, ETS_COLUMNS, current_trusts, england_only, load_etr,
                                         load_ets, open_on)

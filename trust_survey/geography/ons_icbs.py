@@ -18,6 +18,7 @@ import pandas as pd
 
 from trust_survey.errors import InputFileError
 from trust_survey.geography.reference import icb_vintage_for
+from trust_survey.csvread import records_frame
 
 ONS_ICB = re.compile(r"^E54\d{6}$")
 ODS_ICB = re.compile(r"^[A-Z0-9]{3,5}$")  # QOP; boards formed in 2026 have codes like S1Y5D
@@ -36,7 +37,6 @@ def load_ons_icbs(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputFileError(f"{path}: file not found; download the ONS 'Integrated Care Boards (April YYYY) "
                              "Names and Codes in EN' CSV from the ONS Open Geography Portal", code="GEO005")
-    from trust_survey.csvread import records_frame
 
     try:
         frame = records_frame(path)

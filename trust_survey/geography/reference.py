@@ -18,6 +18,7 @@ import pandas as pd
 
 from trust_survey import settings
 from trust_survey.errors import InputFileError, NotFoundError, TrustSurveyError, did_you_mean
+from trust_survey.csvread import records_frame
 
 #: ICB vintage -> (first day, last day or None)
 ICB_VINTAGES = {2022: (date(2022, 7, 1), date(2026, 3, 31)), 2026: (date(2026, 4, 1), None)}
@@ -65,8 +66,6 @@ def _read(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=32)
 def _read_cached(path: str, mtime: int, name: str) -> pd.DataFrame:
-    from trust_survey.csvread import records_frame
-
     try:
         frame = records_frame(Path(path))
     except InputFileError as exc:

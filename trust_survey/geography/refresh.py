@@ -26,8 +26,9 @@ from trust_survey.errors import InputFileError
 from trust_survey.geography import reference as ref
 from trust_survey.geography.ods import current_trusts, load_etr, open_on
 from trust_survey.geography.onspd import load_onspd
-from trust_survey.hashing import sha256_file
+from trust_survey.common.hashing import sha256_file
 from trust_survey.writers import write_csv
+from trust_survey.geography.ons_icbs import load_ons_icbs
 
 #: words that stay lower case inside a name, and ones that stay as written
 _SMALL_WORDS = {"and", "of", "the", "for", "in", "on", "at", "upon"}
@@ -181,8 +182,6 @@ def refresh_icbs(icbs_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """``icbs.csv`` with one vintage's names and ONS codes taken from an ONS ICB file, the changes, and
     the vintage. ICBs the file adds or drops are listed, not invented: a new set of boards needs a
     new vintage, with its dates and crosswalk, which a person must write."""
-    from trust_survey.geography.ons_icbs import load_ons_icbs
-
     ons = load_ons_icbs(icbs_path)
     vintage = int(ons["vintage"].iloc[0])
     table = ref._read(ref.ICBS_FILE)

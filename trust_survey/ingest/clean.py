@@ -31,9 +31,9 @@ import pandas as pd
 from trust_survey.ingest.identify import is_individual
 from trust_survey.ingest.issues import display
 from trust_survey.instruments.model import AnswerField, Choice, Instrument
-from trust_survey.redact import redact, removal_note
-from trust_survey.safe_text import CONTROL_CHARS, is_formula_like, strip_controls
-from trust_survey.values import DateOutOfRange
+from trust_survey.common.redact import redact, removal_note
+from trust_survey.common.safe_text import CONTROL_CHARS, is_formula_like, strip_controls
+from trust_survey.common.values import DateOutOfRange
 
 SHEET, SAV, CSV = "sheet", "sav", "csv"
 

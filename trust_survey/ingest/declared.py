@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
-from trust_survey.cells import address
+from trust_survey.common.cells import address
 from trust_survey.ingest.issues import FileProblem
 from trust_survey.ingest.sniff import MAX_UNCOMPRESSED
 

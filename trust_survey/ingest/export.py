@@ -13,14 +13,13 @@ pseudonymous id, and their free-text answers (text and long-text items) are left
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.atomic import staged_files
 from trust_survey.errors import NotFoundError, OutputExistsError
 from trust_survey.instruments.loader import Registry
 from trust_survey.instruments.model import AnswerField, Instrument
@@ -135,10 +134,8 @@ def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: P
     if ledger.empty:
         raise NotFoundError(f"no returns ingested for round {round_}"
                             + (f" of {instrument_id}" if instrument_id else "") + f" in {db}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     written: list[str] = []
-    try:
+    with staged_files(out_dir) as staging:
         tables: dict[str, dict[str, pd.DataFrame]] = {}
         for (inst_id, version), subs in current.groupby(["instrument_id", "instrument_version"]):
             inst = registry.get(inst_id, int(version))
@@ -174,12 +171,4 @@ def export_round(db: Path, registry: Registry, round_: int, fmt: str, out_dir: P
             sav["received_at"] = pd.to_datetime(sav["received_at"])
             pyreadstat.write_sav(sav, str(staging / name), file_label=f"submissions {round_}")
         written.append(name)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for file in written:
-            target = out_dir / file
-            if target.exists():
-                target.unlink()
-            shutil.move(str(staging / file), target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(out_dir, [out_dir / f for f in written])

@@ -14,7 +14,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.ingest.identify import Identity, field_map, layout_for, norm_header, record_variables
 from trust_survey.ingest.issues import FileProblem, Issue, display
 from trust_survey.ingest.readers import (

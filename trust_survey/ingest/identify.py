@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.ingest.issues import FileProblem, Issue, display
 from trust_survey.instruments.layout import Layout, SheetLayout, build_layout
 from trust_survey.instruments.loader import Registry

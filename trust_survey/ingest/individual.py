@@ -12,7 +12,7 @@ A **platform export** (CSV, or a workbook with one sheet) is recognised by its h
 file (``--mapping FILE``, else any in ``<instruments>/mappings/``, else one shipped with the toolkit for
 the usual platforms, ``trust_survey/data/platform_mappings/``) whose header layout names the largest
 share of the file's columns (as mapped, dropped or personal columns), when that share is at least
-:data:`PLATFORM_MIN_SHARE` (see :mod:`trust_survey.review_cycle.platform_layout`). A CSV in the instrument's
+:data:`PLATFORM_MIN_SHARE` (see :mod:`trust_survey.ingest.platform_layout`). A CSV in the instrument's
 own variable names is not a platform export and is read by variable names like an SPSS file.
 The mapping turns labels into codes, leaves personal columns
 (names, emails, IP addresses) unread, reports unknown columns (P001) and redacts email addresses typed
@@ -40,7 +40,7 @@ SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "data" / "platform_m
 @dataclass(frozen=True)
 class Mapping:
     path: Path
-    mapping: object            # trust_survey.review_cycle.platform_csv.PlatformMapping
+    mapping: object            # trust_survey.ingest.platform_csv.PlatformMapping
     explicit: bool = False
     shipped: bool = False      # one of the toolkit's own mappings for the usual platforms
 
@@ -55,7 +55,7 @@ def find_mappings(instruments_dir: Path | None, explicit: Path | None = None, re
     DefinitionError), then every ``*.yaml`` in ``<instruments_dir>/mappings`` (a broken one is skipped
     with a log message: it only matters when a file needs it, and then the file is reported unknown)."""
     from trust_survey.errors import DefinitionError, TrustSurveyError
-    from trust_survey.review_cycle.platform_csv import load_mapping
+    from trust_survey.ingest.platform_csv import load_mapping
 
     out: list[Mapping] = []
     if explicit is not None:
@@ -84,7 +84,7 @@ def shipped_mappings(registry=None) -> list[Mapping]:
     """The toolkit's mappings for the usual platforms, for the instrument versions ``registry`` defines
     (all of them without a registry)."""
     from trust_survey.errors import TrustSurveyError
-    from trust_survey.review_cycle.platform_csv import load_mapping
+    from trust_survey.ingest.platform_csv import load_mapping
 
     out = []
     for path in sorted(SHIPPED_MAPPINGS.glob("*.yaml")):
@@ -104,7 +104,7 @@ def _norm(text) -> str:
 
 def platform_share(columns: list[str], mapping) -> float:
     """The share of a file's non-blank headers that the mapping names (mapped, dropped or personal)."""
-    from trust_survey.review_cycle.platform_layout import explained_share
+    from trust_survey.ingest.platform_layout import explained_share
 
     return explained_share(columns, mapping)
 
@@ -112,7 +112,7 @@ def platform_share(columns: list[str], mapping) -> float:
 def choose_mapping(record: DataRecord, mappings: list[Mapping]) -> Mapping | None:
     """The mapping whose header layout explains this export's columns best, if one explains enough; the one
     given with ``--mapping`` whenever it explains enough."""
-    from trust_survey.review_cycle.platform_layout import best_mapping
+    from trust_survey.ingest.platform_layout import best_mapping
 
     explicit = [m for m in mappings if m.explicit]
     found = best_mapping(record.columns, record.rows, explicit, PLATFORM_MIN_SHARE)[0] if explicit else None
@@ -151,8 +151,8 @@ def platform_source(found: Mapping) -> str:
 def platform_record(record: DataRecord, found: Mapping, registry) -> tuple[DataRecord, object, list[Issue]]:
     """Read a platform export through its mapping: (a record in the instrument's variable names with
     codes as values, the instrument, the mapping's findings as issues)."""
-    from trust_survey.review_cycle.platform_csv import apply_mapping, load_mapping
-    from trust_survey.review_cycle.platform_layout import export_names
+    from trust_survey.ingest.platform_csv import apply_mapping, load_mapping
+    from trust_survey.ingest.platform_layout import export_names
 
     from trust_survey.errors import TrustSurveyError
     from trust_survey.ingest.issues import FileProblem
@@ -194,8 +194,8 @@ def minimised_copy(record: DataRecord, mapping, inst) -> bytes:
     email), free text redacted as it is stored, as UTF-8 CSV. Personal, dropped and unknown columns are left
     out; so is a repeated column (only the first is read). The download's own sha256 stays in the ledger."""
     from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES
-    from trust_survey.redact import redact
-    from trust_survey.review_cycle.platform_csv import analysis_fields
+    from trust_survey.common.redact import redact
+    from trust_survey.ingest.platform_csv import analysis_fields
     from trust_survey.writers import csv_bytes
 
     fields = {f.field_id: f for f in analysis_fields(inst)}

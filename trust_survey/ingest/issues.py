@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from trust_survey.safe_text import strip_controls
+from trust_survey.common.safe_text import strip_controls
 
 ERROR, WARNING = "error", "warning"
 
@@ -79,7 +79,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W031": (WARNING, "macros present (not run)"),
     "W032": (WARNING, "read as a survey-platform export through a mapping file"),
     "W033": (WARNING, "optional variable missing from an individual's file (its answers are blank)"),
-    # Survey-platform CSV exports (trust_survey.review_cycle.platform_csv): same meaning, same codes.
+    # Survey-platform CSV exports (trust_survey.ingest.platform_csv): same meaning, same codes.
     "P001": (WARNING, "platform column not in the mapping (left out)"),
     "P002": (ERROR, "mapped platform column not in the file (a warning when the mapping marks it optional)"),
     "P003": (ERROR, "platform answer label not recognised"),

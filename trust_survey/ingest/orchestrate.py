@@ -16,17 +16,13 @@
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
+import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import stat
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,6 +33,7 @@ import pandas as pd
 from trust_survey import store
 from trust_survey.errors import InputFileError
 from trust_survey.ingest.clean import Cleaner
+from trust_survey.ingest.engines import make_engine
 from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
     Identity, check_agreement, field_map, identify_records, identify_respondent, identify_workbook,
@@ -48,16 +45,17 @@ from trust_survey.ingest.individual import (
 )
 from trust_survey.ingest.issues import COLUMNS, ERROR, FileProblem, Issue, display
 from trust_survey.ingest.individual import find_mappings
+from trust_survey.ingest.pool import can_fork, gc_frozen, gc_paused, run_forked, workers_for
 from trust_survey.ingest.readers import BookReader, read_csv, read_sav
 from trust_survey.ingest.sniff import DEFAULT_MAX_MB, WORKBOOK_KINDS, sniff
 from trust_survey.ingest.report import write_report
 from trust_survey.ingest.validate import (
-    ColumnRule, RuledFields, UnitChecks, build_checks, column_issues, column_rules, cross_issues, make_engine,
+    ColumnRule, RuledFields, UnitChecks, build_checks, column_issues, column_rules, cross_issues,
     plan_checks, ruled_fields, unit_checks,
 )
 from trust_survey.instruments.loader import Registry, load_registry
 from trust_survey.instruments.model import Instrument
-from trust_survey.hashing import sha256_file
+from trust_survey.common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,6 @@ log = logging.getLogger(__name__)
 NOT_RETURNS = {"distribution.csv", "simulation_manifest.csv", "simulation_injections.csv",
                "simulation_job_titles.csv", "individual_manifest.csv", "issues.csv", "files.csv"}
 RETURN_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".sav", ".zsav", ".txt"}
-PARALLEL_FROM = 24
 ORG_NAME_FIELD = "org_name"   # the form item the builder pre-fills with the organisation's name
 ENGINES = ("gx", "pandas")
 
@@ -590,11 +587,8 @@ def _clean_cells(identity: Identity, ext: Extracted, cleaner: Cleaner) -> list[I
     return issues
 
 
-_WORKER: Context | None = None
-
-
-def _examine_in_worker(unit: Unit) -> Examined:
-    result = examine_and_archive(unit, _WORKER)
+def _examine_in_worker(unit: Unit, ctx: Context) -> Examined:
+    result = examine_and_archive(unit, ctx)
     for ex in [result, *(result.parts or [])]:
         if ex.identity is not None:   # instruments travel back as keys, not as pickled models
             ex.identity.instrument = (ex.identity.instrument.id, ex.identity.instrument.version)
@@ -815,8 +809,11 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
     Survey-platform CSV exports are read through ``mapping`` or a mapping file found in the registry's
     ``mappings`` folder (see :mod:`.individual`). Raises StoreBusyError when another process holds the
     database (nothing is read or written then), DefinitionError for a bad ``mapping`` file.
+
+    In order: collect the files, leave out those already stored (:func:`_new_units`), examine the rest
+    (read, identify, extract, clean; in forked workers for a large run, :mod:`.pool`), run the column rules
+    (:mod:`.engines`), store every submission in one transaction, and write the run's report.
     """
-    global _WORKER
     registry = registry or load_registry()
     mappings = find_mappings(getattr(registry, "folder", None), mapping, registry)
     db = Path(db)
@@ -830,32 +827,10 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
     with store.open_store(db) as con:
         units = make_units(files, max_mb)
         known = store.known_hashes(con)
-        outcomes: list[FileOutcome] = []
-        todo: list[Unit] = []
-        seen: dict[str, str] = {}
-        for unit in units:
-            if unit.sha256 in known:
-                sid, status, when, org = known[unit.sha256]
-                outcomes.append(FileOutcome(unit.name, "duplicate", org_code=org, submission_id=sid,
-                                            message=f"already ingested as submission {sid} ({status}) on "
-                                                    f"{when:%d/%m/%Y %H:%M}; nothing changed",
-                                            errors=int(status == "rejected")))
-                on_progress(1)
-            elif unit.sha256 in seen and not unit.problems:
-                outcomes.append(FileOutcome(unit.name, "duplicate", message=f"same content as {seen[unit.sha256]} "
-                                                                            "in this run; read once"))
-                on_progress(1)
-            else:
-                seen[unit.sha256] = unit.name
-                todo.append(unit)
+        outcomes, todo = _new_units(units, known, on_progress)
         ctx = Context(registry, round_, mappings, archive_db=db)
-        # A large run is examined in worker processes; when Great Expectations still has to be imported
-        # (about a second), that happens here meanwhile, on a core of its own.
-        large = len(todo) >= PARALLEL_FROM
-        loading = large and engine == "gx" and "great_expectations" not in sys.modules
-        if workers is None:
-            workers = max(1, min(os.cpu_count() or 1, 4) - loading) if large else 1
-        examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress, pool=workers > 1 or loading)
+        workers, pool = workers_for(len(todo), engine, workers)
+        examined, column_engine = _examine_all(todo, ctx, workers, engine, on_progress, pool=pool)
         files_of_parts = [ex for ex in examined if ex.parts is not None]
         examined = [part for ex in examined for part in (ex.parts if ex.parts is not None else [ex])]
         with gc_frozen():   # what was examined lives to the end; the collector need not keep walking it
@@ -870,89 +845,79 @@ def ingest_paths(paths: Iterable[Path], db: Path, round_: int | None = None, str
             order = sorted(range(len(examined)), key=lambda i: (examined[i].unit.received_at, examined[i].unit.name))
             outcomes.extend(store_all(con, db, examined, order, run_id, registry))
             _quarantine_parts(db, files_of_parts)
-    all_issues = [i for ex in examined for i in ex.issues]
-    issues = _issues_frame(all_issues)
+    issues = _issues_frame([i for ex in examined for i in ex.issues])
+    files_frame = _files_frame(outcomes, skipped)
+    paths_out = write_report(out_dir, files_frame, issues, _summary(outcomes, skipped, issues, db))
+    return IngestResult(out_dir, outcomes, issues, paths_out, skipped, strict)
+
+
+def _new_units(units: list[Unit], known: dict, on_progress) -> tuple[list[FileOutcome], list[Unit]]:
+    """(outcomes of files already in the store or repeated in this run, the units left to examine)."""
+    outcomes: list[FileOutcome] = []
+    todo: list[Unit] = []
+    seen: dict[str, str] = {}
+    for unit in units:
+        if unit.sha256 in known:
+            sid, status, when, org = known[unit.sha256]
+            outcomes.append(FileOutcome(unit.name, "duplicate", org_code=org, submission_id=sid,
+                                        message=f"already ingested as submission {sid} ({status}) on "
+                                                f"{when:%d/%m/%Y %H:%M}; nothing changed",
+                                        errors=int(status == "rejected")))
+            on_progress(1)
+        elif unit.sha256 in seen and not unit.problems:
+            outcomes.append(FileOutcome(unit.name, "duplicate", message=f"same content as {seen[unit.sha256]} "
+                                                                        "in this run; read once"))
+            on_progress(1)
+        else:
+            seen[unit.sha256] = unit.name
+            todo.append(unit)
+    return outcomes, todo
+
+
+def _files_frame(outcomes: list[FileOutcome], skipped: list[Path]) -> pd.DataFrame:
+    """One row per file of the run, skipped files included (``files.csv``)."""
     skipped_rows = [FileOutcome(str(p.name), "skipped", message=skip_reason(p)).__dict__ for p in skipped]
     files_frame = pd.DataFrame([o.__dict__ for o in outcomes] + skipped_rows,
                                columns=list(FileOutcome.__dataclass_fields__))
     for col in ("round", "submission_id", "supersedes"):
         files_frame[col] = pd.array(files_frame[col], dtype="Int64")
-    summary = {"files": len(outcomes), "accepted": sum(o.status == "accepted" for o in outcomes),
-               "accepted with warnings": sum(o.status == "accepted_with_warnings" for o in outcomes),
-               "superseded on arrival": sum(o.status == "superseded" for o in outcomes),
-               "rejected": sum(o.status == "rejected" for o in outcomes),
-               "unreadable (quarantined)": sum(o.status == "quarantined" for o in outcomes),
-               "already ingested": sum(o.status == "duplicate" for o in outcomes),
-               "skipped (not returns)": len(skipped),
-               "errors": int((issues["severity"] == ERROR).sum()), "warnings": int((issues["severity"] != ERROR).sum()),
-               "database": str(db)}
-    paths_out = write_report(out_dir, files_frame, issues, summary)
-    _WORKER = None
-    return IngestResult(out_dir, outcomes, issues, paths_out, skipped, strict)
+    return files_frame
+
+
+def _summary(outcomes: list[FileOutcome], skipped: list[Path], issues: pd.DataFrame, db: Path) -> dict:
+    """The run's counts, as the report and the CLI show them."""
+    return {"files": len(outcomes), "accepted": sum(o.status == "accepted" for o in outcomes),
+            "accepted with warnings": sum(o.status == "accepted_with_warnings" for o in outcomes),
+            "superseded on arrival": sum(o.status == "superseded" for o in outcomes),
+            "rejected": sum(o.status == "rejected" for o in outcomes),
+            "unreadable (quarantined)": sum(o.status == "quarantined" for o in outcomes),
+            "already ingested": sum(o.status == "duplicate" for o in outcomes),
+            "skipped (not returns)": len(skipped),
+            "errors": int((issues["severity"] == ERROR).sum()), "warnings": int((issues["severity"] != ERROR).sum()),
+            "database": str(db)}
 
 
 def _examine_all(units: list[Unit], ctx: Context, workers: int, engine: str, on_progress, pool: bool):
-    """Examine every unit; with ``pool``, in ``workers`` processes while the column engine loads here.
-
-    Workers are forked (they inherit the loaded definitions); where the system cannot fork (Windows),
-    every unit is examined in this process instead."""
-    global _WORKER
-    if not pool or len(units) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    """Examine every unit; with ``pool``, in ``workers`` forked processes while the column engine loads here.
+    Returns the examined units and the engine when it was made meanwhile (else None)."""
+    if not pool or len(units) < 2 or not can_fork():
         out = []
         for unit in units:
             out.append(examine_and_archive(unit, ctx))
             on_progress(1)
         return out, None
-    _WORKER = ctx
-    mp = multiprocessing.get_context("fork")
-    with gc_frozen():   # forked workers then never walk (and so copy) the parent's objects when collecting
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-            chunk = max(1, min(8, len(units) // (workers * 4)))   # fewer round trips, still balanced at the end
-            results = pool.map(_examine_in_worker, units, chunksize=chunk)
-            column_engine = make_engine(engine) if any(not u.problems for u in units) else None
-            out = []
-            for ex in results:
-                for one in [ex, *(ex.parts or [])]:
-                    if one.identity is not None:
-                        one.identity.instrument = ctx.registry.get(*one.identity.instrument)
-                out.append(ex)
-                on_progress(1)
+    out: list[Examined] = []
+
+    def back(ex: Examined) -> None:
+        for one in [ex, *(ex.parts or [])]:
+            if one.identity is not None:   # instruments travel as keys, not as pickled models
+                one.identity.instrument = ctx.registry.get(*one.identity.instrument)
+        out.append(ex)
+        on_progress(1)
+
+    column_engine = run_forked(functools.partial(_examine_in_worker, ctx=ctx), units, workers, back,
+                               meanwhile=lambda: make_engine(engine) if any(not u.problems for u in units) else None)
     return out, column_engine
-
-
-@contextlib.contextmanager
-def gc_frozen():
-    """Move every object alive now out of the cyclic collector's sight for the block (``gc.freeze``).
-
-    Tens of thousands of examined cells stay alive for the whole run; without this, each full collection
-    triggered by Great Expectations' or pandas' many small allocations walks all of them again. Left
-    alone when something else has frozen objects already (its arrangement is not ours to undo).
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """No cyclic garbage collection for the block (``gc.disable``), when it was on.
-
-    Examining a many-respondent export builds tens of thousands of small objects that all stay alive; the
-    collector would otherwise walk every one of them again at each full collection (about an eighth of the
-    time of a 15,000-respondent export). Cycles made meanwhile are collected once it is back on."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _quarantine_parts(db: Path, files: list[Examined]) -> None:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trust_survey.cells import address, col_letter, col_number  # noqa: F401 - re-exported
+from trust_survey.common.cells import address, col_letter, col_number  # noqa: F401 - re-exported
 from trust_survey.ingest.declared import MAX_CELLS, check_xlsx, scan_ods, trial_read_xls
 from trust_survey.ingest.issues import FileProblem, Issue
 from trust_survey.ingest.sniff import check_zip
-from trust_survey.values import DateOutOfRange
+from trust_survey.common.values import DateOutOfRange
 
 MAX_SHEET_XML = 48 * 2**20       # bytes of one sheet's XML
 #: Data rows one table (sheet or record file) may hold: tables have room for at most a few hundred

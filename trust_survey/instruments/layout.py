@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trust_survey import constants as C
-from trust_survey.cells import col_letter
+from trust_survey.common import constants as C
+from trust_survey.common.cells import col_letter
 from trust_survey.instruments.model import AnswerField, Instrument, Section
 
 

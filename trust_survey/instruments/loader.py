@@ -12,9 +12,11 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, Instrument, Item
-from trust_survey.yamlfile import read_yaml
+from trust_survey.common.yamlfile import read_yaml
+from trust_survey import settings
 
 SPSS_RESERVED = {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}
 SPSS_NAME = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@#$]*$")
@@ -64,26 +66,7 @@ def _model_fields_at(loc: tuple) -> list[str]:
 
 
 def _structure_problems(raw: dict, exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = _label(raw, loc)
-        if err["type"] == "extra_forbidden":
-            hint = did_you_mean(str(loc[-1]), _model_fields_at(loc))
-            problems.append(f"{where}: unknown key{hint}")
-        elif err["type"] == "literal_error":
-            expected = err.get("ctx", {}).get("expected", "")
-            options = re.findall(r"'([^']+)'", expected)
-            hint = did_you_mean(str(err.get("input")), options)
-            problems.append(f"{where}: {err.get('input')!r} is not allowed; expected one of {expected}{hint}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if isinstance(err.get("input"), bool) and err["type"] == "string_type":
-                msg += " (YAML reads a bare Yes/No/On/Off as true/false: put it in quotes)"
-            problems.append(f"{where}: {msg}")
-    return problems
+    return problem_lines(exc, where=lambda loc: _label(raw, loc), allowed=_model_fields_at)
 
 
 def _spss_name_problem(name: str) -> str | None:
@@ -322,8 +305,6 @@ def _cached_registry(folder: str, stamp: tuple) -> Registry:
 
 def load_registry(folder: Path | None = None) -> Registry:
     """The registry for a folder (default: settings.instruments_dir()), cached until a file changes."""
-    from trust_survey import settings
-
     folder = Path(folder) if folder else settings.instruments_dir()
     stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.y*ml"))) \
         if folder.is_dir() else ()

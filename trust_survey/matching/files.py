@@ -15,6 +15,8 @@ import pandas as pd
 
 from trust_survey.errors import InputFileError, did_you_mean
 from trust_survey.writers import write_csv
+from trust_survey.csvread import CsvProblem, decode
+from trust_survey.csvread import read_records
 
 
 def check_encoding(name: str) -> str:
@@ -32,7 +34,6 @@ def _decode(path: Path, encoding: str | None) -> str:
             raise InputFileError(
                 f"{path}: cannot be read as {encoding} (byte {exc.start}: {bad!r}); try --encoding utf-8 or "
                 "--encoding cp1252 (what Excel on Windows saves)", code="IN004") from None
-    from trust_survey.csvread import CsvProblem, decode
 
     try:   # the same guesses as every other CSV the toolkit reads
         return decode(data)[0]
@@ -46,7 +47,6 @@ def read_table(path: Path | str, encoding: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: file not found", code="IN002")
-    from trust_survey.csvread import read_records
 
     text = _decode(path, encoding)
     try:

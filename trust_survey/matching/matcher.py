@@ -47,8 +47,10 @@ How a title meets the taxonomy (``role_taxonomy.yaml``):
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -61,7 +63,7 @@ from trust_survey.matching.model import OVERRULE, _model_decision
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
-from trust_survey.values import is_blank
+from trust_survey.common.values import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -676,16 +678,45 @@ def _as_objects(values) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
-_MATCHERS: dict[tuple[int, int], Matcher] = {}
+_MATCHERS: dict[tuple[str, str, str], Matcher] = {}
+_FINGERPRINTS: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def fingerprint(part) -> str:
+    """A content hash of a taxonomy, overrides or title model (``""`` for none): what a compiled matcher is
+    cached on. Worked out once per object; an object's id is only a shortcut, checked through a weak
+    reference, so a new object that reuses a freed one's id never gets its hash."""
+    if part is None:
+        return ""
+    known = _FINGERPRINTS.get(id(part))
+    if known is not None and known[0]() is part:
+        return known[1]
+    if isinstance(part, Taxonomy):
+        content = (part.version, part.streams, part.roles, part.phrases, part.exclusions, part.contexts,
+                   part.tables, part.thresholds, part.scoring)
+    elif isinstance(part, Overrides):
+        content = (part.version, part.format, part.entries, sorted(part.by_key.items()))
+    else:   # a title model: its training rows, thresholds and library version say what it decides
+        content = (getattr(part, "training_sha256", None), getattr(part, "thresholds", None),
+                   getattr(part, "sklearn_version", None), getattr(part, "taxonomy_sha256", None),
+                   getattr(part, "n_reviews", None), getattr(part, "n_rows", None))
+        if content[0] is None:
+            content = (type(part).__name__, id(part))   # not a TitleModel: nothing to hash it by
+    digest = hashlib.sha256(repr(content).encode("utf-8")).hexdigest()
+    try:
+        _FINGERPRINTS[id(part)] = (weakref.ref(part), digest)
+    except TypeError:   # cannot be weakly referenced: hash it again next time
+        pass
+    return digest
 
 
 def get_matcher(taxonomy: Taxonomy | None = None, overrides: Overrides | None = None, model=None) -> Matcher:
     """A compiled matcher for the taxonomy, overrides (defaults from settings) and title model (none: rules
-    only), reused while unchanged."""
+    only), reused while their content is unchanged (keyed on :func:`fingerprint`, never on ``id``)."""
     taxonomy = taxonomy or load_taxonomy()
     if overrides is None:
         overrides = load_overrides(None, taxonomy)
-    key = (id(taxonomy), id(overrides), id(model))
+    key = (fingerprint(taxonomy), fingerprint(overrides), fingerprint(model))
     if key not in _MATCHERS:
         if len(_MATCHERS) > 8:
             _MATCHERS.clear()

@@ -41,10 +41,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trust_survey.atomic import write_atomic
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, did_you_mean
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy
-from trust_survey.yamlfile import parse_yaml
+from trust_survey.common.yamlfile import parse_yaml
+from trust_survey import settings
 
 ACTIONS = ("accept", "change_role", "change_stream", "reject")
 #: The layout of role_overrides.yaml this version writes: 2 added ``context`` to every entry.
@@ -170,11 +172,7 @@ def parse_overrides(text: str, path: Path, taxonomy: Taxonomy | None) -> Overrid
     except yaml.YAMLError as exc:
         raise DefinitionError(f"{path}: not valid YAML: {exc}", details=[f"{name}: (yaml): {exc}"]) from None
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{name}: {where}: {msg}")
+        lines = [f"{name}: {line}" for line in problem_lines(exc)]
         raise DefinitionError(f"{path}: {len(lines)} problem(s) in reviewed aliases", details=lines) from None
     if model.format > FORMAT:
         raise DefinitionError(f"{path}: reviewed aliases in format {model.format}, written by a newer "
@@ -198,8 +196,6 @@ def _cached(path: str, stamp: tuple, taxonomy: Taxonomy) -> Overrides:
 
 def load_overrides(path: Path | str | None, taxonomy: Taxonomy) -> Overrides:
     """The overrides at ``path`` (default: settings.overrides_path()); empty when the file does not exist."""
-    from trust_survey import settings
-
     p = Path(path) if path else settings.overrides_path()
     if not p.is_file():
         return Overrides.empty()

@@ -11,6 +11,8 @@
    (``role_overrides.yaml``), each keyed on its department context, which the matcher applies after the
    taxonomy: next round these titles are coded automatically in that context. :func:`append_audit_log`
    keeps who decided what, and when, in a CSV beside it.
+4. :func:`import_review` does 3 for a whole workbook and, for a round, stores the decisions and recodes the
+   round's stored matches (:mod:`trust_survey.matching.coding`).
 """
 from __future__ import annotations
 
@@ -22,14 +24,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.errors import InputFileError, OutputExistsError, did_you_mean
+from trust_survey.errors import InputFileError, NotFoundError, OutputExistsError, did_you_mean
+from trust_survey.matching.coding import changed_decisions, department_contexts, record_reviews
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import (
     ANY, OTHER, OverrideEntry, canonical_context, load_overrides, now_iso, write_overrides,
 )
+from trust_survey.matching.store import DECISION_KEY, round_reviews
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, Taxonomy, load_taxonomy
-from trust_survey.safe_text import write_text_cell
+from trust_survey.common.safe_text import write_text_cell
+from trust_survey.store import open_store, transaction
 from trust_survey.writers import append_csv_rows, save_workbook, write_csv_rows
+from trust_survey import settings
 
 REVIEW_SHEET = "Review"
 LISTS_SHEET = "Lists"
@@ -82,8 +88,6 @@ def review_queue(coded: pd.DataFrame, taxonomy: Taxonomy, *, title_column: str =
 
     The context comes from the coded rows' ``department_context`` (matcher output or stored matches), else
     from ``staff_dept``/``dept_type`` or ``context_column``."""
-    from trust_survey.matching.store import department_contexts
-
     df = coded[coded["decision"].isin(decisions)].copy()
     if "normalised_title" not in df.columns:
         df["normalised_title"] = [" ".join(taxonomy.normalise(t)) for t in df[title_column]]
@@ -378,8 +382,6 @@ def apply_decisions(decisions: pd.DataFrame, overrides_path: Path | str | None =
     ``any``); one for ``any`` department replaces every earlier decision on the title, so an entry for a
     context is always later than the title's ``any`` entry and wins there. ``reviewer`` fills rows whose
     reviewer cell is blank."""
-    from trust_survey import settings
-
     taxonomy = taxonomy or load_taxonomy()
     path = Path(overrides_path) if overrides_path else settings.overrides_path()
     existing = load_overrides(path, taxonomy)
@@ -442,3 +444,73 @@ def _upgrade_audit_log(log_path: Path) -> None:
     for row in rows:
         row["context"] = row.get("context") or ANY
     write_csv_rows(log_path, AUDIT_COLUMNS, ([row.get(k, "") for k in AUDIT_COLUMNS] for row in rows), force=True)
+
+
+# ---------------------------------------------------------------------------------------------- review import
+@dataclass
+class ImportResult:
+    """What :func:`import_review` did (or, with ``dry_run``, would do)."""
+
+    decisions: int
+    for_overrides: int
+    for_round: int
+    overrides_path: Path
+    overrides_version: int
+    round: int | None = None
+    matches_changed: int = 0
+    added: int = 0
+    updated: int = 0
+    log_path: Path | None = None
+    written: bool = False
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.decisions > 0 and not self.for_overrides and not self.for_round
+
+
+def import_review(decisions: pd.DataFrame, workbook: Path, taxonomy: Taxonomy, *, overrides_path: Path,
+                  reviewer: str, db: Path | None = None, round_: int | None = None,
+                  dry_run: bool = False) -> ImportResult:
+    """Store review decisions: as reviewed aliases in the versioned overrides file (so later rounds code
+    those titles automatically) and, when ``round_`` is given, in the database's ``title_reviews`` table,
+    recoding that round's stored matches at once. Decisions identical to the ones already stored are
+    skipped, so importing the same workbook twice changes nothing."""
+
+    existing = load_overrides(overrides_path, taxonomy)
+    in_file = pd.DataFrame([e.model_dump() for e in existing.entries],
+                           columns=["alias", "context", *DECISION_KEY])
+    for_file = changed_decisions(decisions, in_file)
+    for_round = decisions.iloc[0:0]
+    if round_ is not None:
+        if db is None or not Path(db).exists():
+            raise NotFoundError(f"{workbook} holds review decisions for round {round_} but there is no database "
+                                f"at {db}; pass the --db it was exported from")
+        with open_store(Path(db), read_only=True) as con:
+            for_round = changed_decisions(decisions, round_reviews(con, round_))
+    version = existing.version + (1 if len(for_file) else 0)
+    result = ImportResult(len(decisions), len(for_file), len(for_round), Path(overrides_path), version, round_)
+    if dry_run or (for_file.empty and for_round.empty):
+        return result
+    when = now_iso()
+    filled = reviewer
+
+    def write_file() -> None:
+        if len(for_file):
+            applied = apply_decisions(for_file, overrides_path, taxonomy=taxonomy, reviewer=filled, decided_at=when)
+            result.overrides_version, result.added, result.updated = applied.version, applied.added, applied.updated
+
+    if len(for_round):
+        with open_store(Path(db)) as con, transaction(con):
+            result.matches_changed = record_reviews(con, round_, for_round, taxonomy, reviewer=filled,
+                                                    decided_at=when, workbook=workbook, overrides_version=version)
+            write_file()   # inside the transaction: if the file cannot be written, the database is unchanged
+    else:
+        write_file()
+    logged = pd.concat([for_file, for_round]).drop_duplicates(["alias", "context", "sheet_row"]
+                                                              if "context" in for_file.columns
+                                                              else ["alias", "sheet_row"])
+    result.log_path = append_audit_log(logged, audit_log_path(overrides_path), workbook=workbook,
+                                       overrides_version=result.overrides_version, reviewer=filled,
+                                       decided_at=when)
+    result.written = True
+    return result

@@ -24,9 +24,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trust_survey.common.problems import problem_lines
 from trust_survey.errors import DefinitionError, InputFileError, did_you_mean
 from trust_survey.matching.normalise import NormalisationTables, normalise_tokens, token_key
-from trust_survey.yamlfile import parse_yaml
+from trust_survey.common.yamlfile import parse_yaml
+from trust_survey import settings
 
 STREAMS = ("genomics", "health_informatics", "physical_sciences")
 NONE = "none"
@@ -270,23 +272,8 @@ class _Builder:
 
 
 def _structure_problems(exc: ValidationError, prefix: str, allowed: list[str]) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        where = ".".join([prefix] + loc if prefix else loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            fields = allowed if len(loc) == 1 else []
-            problems.append(f"{where}: unknown key{did_you_mean(loc[-1], fields)}")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: required key is missing")
-        elif err["type"] == "literal_error":
-            expected = err.get("ctx", {}).get("expected", "")
-            options = re.findall(r"'([^']+)'", expected)
-            problems.append(f"{where}: {err.get('input')!r} is not allowed; expected one of {expected}"
-                            f"{did_you_mean(str(err.get('input')), options)}")
-        else:
-            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    return problems
+    return problem_lines(exc, where=lambda loc: ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
+                         or "(top level)", allowed=lambda loc: allowed if len(loc) == 1 else [])
 
 
 def _label(raw: Any, index: int, prefix: str) -> str:
@@ -500,8 +487,6 @@ def _cached(path: str, stamp: tuple) -> Taxonomy:
 
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     """The taxonomy at ``path`` (default: settings.taxonomy_path()), cached until the file changes."""
-    from trust_survey import settings
-
     p = Path(path) if path else settings.taxonomy_path()
     if not p.is_file():
         raise InputFileError(f"{p}: role taxonomy not found; pass --taxonomy or set TRUST_SURVEY_TAXONOMY",

@@ -5,7 +5,7 @@
   Every text, including everything respondents and trusts typed, is HTML-escaped. Each table carries
   ``data-sheet`` naming its workbook sheet, so its numbers can be checked against the workbook.
 - :func:`write_workbook`: a "Read me" sheet (what the report holds and what is missing, and why), then one
-  sheet per table. Text cells go through :func:`trust_survey.safe_text.write_text_cell`, so nothing a trust
+  sheet per table. Text cells go through :func:`trust_survey.common.safe_text.write_text_cell`, so nothing a trust
   typed can run as a formula.
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 from trust_survey.report.charts import chart_for
 from trust_survey.report.tables import Report
+from trust_survey.common.safe_text import write_frame_sheet, write_text_cell
+from trust_survey.writers import save_workbook
 
 MISSING_MARK = "–"
 
@@ -130,9 +132,6 @@ def write_workbook(report: Report, path: Path, *, generated: str | None = None) 
     """The report's tables, one sheet each, after a Read me sheet listing contents and missing parts."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-
-    from trust_survey.safe_text import write_frame_sheet, write_text_cell
-    from trust_survey.writers import save_workbook
 
     wb = Workbook()
     ws = wb.active

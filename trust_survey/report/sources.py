@@ -15,13 +15,19 @@ import pandas as pd
 
 from trust_survey.errors import TrustSurveyError
 from trust_survey.instruments.model import Instrument
+from trust_survey.matching.store import round_matches
+from trust_survey.store import ACCEPTED
+from trust_survey import store
+from trust_survey.commissioning.demand import estimate_demand
+from trust_survey.commissioning.orchestrate import candidates_for, demand_for
+from trust_survey.commissioning.reader import load_round
+from trust_survey.commissioning.weights import load_weights
+from trust_survey.store import open_store, round_status
 
 log = logging.getLogger(__name__)
 
 TRUST_INSTRUMENT = "trust_capability"
 INDIVIDUAL_INSTRUMENT = "individual_review"
-ACCEPTED = ("accepted", "accepted_with_warnings")
-MATCH_COLUMNS = {"submission_id", "row_index", "stream", "relation", "decision", "round"}
 
 
 @dataclass
@@ -76,25 +82,12 @@ def round_versions(con, round_: int) -> dict[int, int]:
     return {int(r): int(v) for r, v in rows}
 
 
-def match_table(con) -> str | None:
-    """The table ``match run`` stores its results in, found by its columns (a rename does not break us)."""
-    columns: dict[str, set[str]] = {}
-    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
-        columns.setdefault(table, set()).add(column)
-    hits = [t for t, cols in columns.items() if MATCH_COLUMNS <= cols]
-    return sorted(hits)[0] if hits else None
-
-
 def stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str]:
     """The round's stored job-title codings, or None and why not."""
-    table = match_table(con)
-    if table is None:
-        return None, ("not run: the store holds no job-title match results; run `trust-survey match run "
-                      f"--round {round_}` to code job titles to STP streams")
-    frame = con.execute(f'SELECT * FROM "{table}" WHERE round = ?', [round_]).df()
-    if frame.empty:
-        return None, (f"not run for round {round_}: no match results stored for this round; run "
-                      f"`trust-survey match run --round {round_}`")
+    frame = round_matches(con, round_)
+    if frame is None:
+        return None, (f"not run for round {round_}: no job-title match results stored for this round; run "
+                      f"`trust-survey match run --round {round_}` to code job titles to STP streams")
     return frame, ""
 
 
@@ -103,8 +96,7 @@ def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
     """A round's individual responses from :func:`trust_survey.store.individual_responses`: one row per
     respondent, the instrument's analysis fields as columns (choice items as choice keys, Likert as the
     number answered), plus ``region`` and ``instrument_version``. Free text only when asked for."""
-    from trust_survey import store
-    from trust_survey.review_cycle.platform_csv import analysis_fields
+    from trust_survey.ingest.platform_csv import analysis_fields
 
     allowed = [f.field_id for f in analysis_fields(inst)
                if include_free_text or f.type not in ("text", "long_text") or f.field_id == inst.id_item]
@@ -117,8 +109,6 @@ def individual_responses(db: Path, round_: int, inst: Instrument, registry=None,
 def load_inputs(db: Path, round_: int, registry, *, include_free_text: bool = False,
                 on_step=lambda what: None) -> ReportInputs:
     """Read everything the round's report needs; raises only when the store itself cannot be opened."""
-    from trust_survey.store import open_store, round_status
-
     on_step("reading the store")
     with open_store(Path(db), read_only=True) as con:
         status = round_status(con, round_)
@@ -173,11 +163,6 @@ def _commissioning(db: Path, round_: int, notes: list[str]):
 
     When an earlier round cannot be read for the demand trend, the round's own demand is still given
     (as ``trust-survey map`` estimates it) and a note says why the trend is missing."""
-    from trust_survey.candidates import load_weights
-    from trust_survey.commission import candidates_for, demand_for
-    from trust_survey.commission_store import load_round
-    from trust_survey.demand import estimate_demand
-
     try:
         weights = load_weights(None)
         data = load_round(Path(db), round_)
@@ -186,7 +171,7 @@ def _commissioning(db: Path, round_: int, notes: list[str]):
     except TrustSurveyError as exc:
         return None, None, f"not available: {exc}"
     try:
-        demand = demand_for(Path(db), round_, "region", weights)
+        demand = demand_for(Path(db), round_, "region", weights, notes)
     except TrustSurveyError as exc:
         notes.append(f"demand across earlier rounds not available ({exc}); this round's demand only")
         demand = estimate_demand(scores, data.capacity, data.distribution, weights.demand, "region")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trust_survey.review_cycle.compare import compare_groups
-from trust_survey.review_cycle.platform_csv import EMAIL, EMAIL_REDACTED
+from trust_survey.ingest.platform_csv import EMAIL, EMAIL_REDACTED
 from trust_survey.review_cycle.scoring import (
     alphas_frame, choice_keys, scale_alphas, scale_scores, unanswered_items,
 )

@@ -1,6 +1,8 @@
 """The review cycle's analysis stages: scale scores and reliability, group comparisons, trends across
-rounds and key figures, and reading survey-platform CSV exports into the instrument's field ids.
+rounds and key figures.
 
-Every function here takes and returns DataFrames or small dataclasses; nothing prints or writes files
-except the thin reader in :mod:`trust_survey.review_cycle.platform_csv`.
+Stages: :mod:`.scoring` (scale scores and reliability) -> :mod:`.compare` (group comparisons) ->
+:mod:`.trends` (rounds side by side and key figures); :mod:`trust_survey.report` draws what they find.
+Every function here takes and returns DataFrames or small dataclasses; nothing prints or writes files.
+Survey-platform exports are read where every return is read, in :mod:`trust_survey.ingest`.
 """

@@ -12,6 +12,9 @@ Laboratory Hub, its departments, who works there), so the sheets agree with each
 the staff table are the trainees counted in the key figures, and so on. Items this module does not
 know (a later version of a definition) get a generic valid answer, so the result always passes the
 definition's checks; :func:`rule_violations` says so or lists what does not.
+
+Long because the picture of an organisation is one piece: its departments, staff, trainees and key
+figures are drawn together so that the sheets agree, and splitting them would pass that picture around.
 """
 from __future__ import annotations
 

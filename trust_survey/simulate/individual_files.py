@@ -164,7 +164,7 @@ def simulate_individual_round(inst: Instrument, round_: int, n: int, out_dir: Pa
     The first ``workbooks`` respondents reply with the toolkit's workbook, the next ``sav`` with an SPSS
     file, the rest through the survey platform (fewer respondents than that: as many as there are).
     """
-    from trust_survey.review_cycle.platform_csv import load_mapping
+    from trust_survey.ingest.platform_csv import load_mapping
 
     if "individual" not in inst.audience:
         raise IndividualSimulationError(f"{inst.key} is answered by organisations, not individuals; simulate its "

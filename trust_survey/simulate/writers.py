@@ -2,7 +2,7 @@
 
 - ``.xlsx``: the round's personalised workbook (built once per run by
   :func:`trust_survey.build.workbook.build_workbook`, then personalised per organisation from the
-  cover and meta layouts in :mod:`trust_survey.constants`) with the answers typed into the answer
+  cover and meta layouts in :mod:`trust_survey.common.constants`) with the answers typed into the answer
   cells, as a trust's Excel would save it: meta sheet, validations and protection kept.
 - ``.sav``: the SPSS template shape. ``<stem>.sav`` holds the form variables, one case;
   ``<stem>__<table>.sav`` one case per table row, the organisation-code variable first. Variables are
@@ -32,15 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trust_survey import constants as C
+from trust_survey.common import constants as C
 from trust_survey.build.spss import record_groups, table_file_suffix
 from trust_survey.build.workbook import build_workbook, meta_values
 from trust_survey.instruments.layout import build_layout
 from trust_survey.instruments.model import AnswerField, Instrument
-from trust_survey.safe_text import neutralise
+from trust_survey.common.safe_text import neutralise
 from trust_survey.simulate.fill import Answers
 from trust_survey.simulate.messiness import Written
 from trust_survey.writers import save_workbook, write_csv_rows
+from trust_survey.build.spss import NUMERIC, text_width, write_labelled_sav
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,6 @@ class _Coder:
 
 def write_sav(inst: Instrument, org: dict, round_: int, answers: Answers, stem: Path) -> list[Path]:
     """Write a filled return in the SPSS template shape; return the paths written."""
-    from trust_survey.build.spss import NUMERIC, text_width, write_labelled_sav
-
     code = _Coder(inst)
     written = []
     for table_id, fields in record_groups(inst):

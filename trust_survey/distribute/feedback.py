@@ -6,16 +6,18 @@ expected. Text is written so that it can never run as a formula.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.atomic import staged_files
 from trust_survey.errors import NotFoundError, OutputExistsError
 from trust_survey.ingest.issues import CODES, display
+from trust_survey.common.safe_text import write_text_cell
+from trust_survey.instruments import load_registry
+from trust_survey.writers import save_workbook
 
 ISSUE_HEADERS = [("severity", "Severity"), ("code", "Code"), ("sheet", "Sheet"), ("cell", "Cell"), ("row", "Row"),
                  ("column", "Column / question"), ("value", "Value found"), ("expected", "Expected"),
@@ -37,8 +39,6 @@ def feedback_targets(con, round_: int) -> pd.DataFrame:
 
     Individual questionnaires are left out: their respondents are pseudonymous, and nobody sends a
     respondent a list of corrections (their issues are in the ingest run's report)."""
-    from trust_survey.instruments import load_registry
-
     live = store.current_submissions(con, round_)
     if live.empty:
         return live
@@ -55,9 +55,6 @@ def feedback_targets(con, round_: int) -> pd.DataFrame:
 def _write_workbook(path: Path, sub: pd.Series, issues: pd.DataFrame) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
-
-    from trust_survey.safe_text import write_text_cell
-    from trust_survey.writers import save_workbook
 
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     wb = Workbook()
@@ -109,17 +106,10 @@ def write_feedback(db: Path, round_: int, out_dir: Path, force: bool = False) ->
         if targets.empty and store.current_submissions(con, round_).empty:
             raise NotFoundError(f"no returns ingested for round {round_} in {db}")
         issues = store.issues_of(con, [int(s) for s in targets.submission_id]) if len(targets) else None
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     written = []
-    try:
+    with staged_files(out_dir) as staging:
         for _, sub in targets.iterrows():
             name = f"{sub.org_code}_{sub.instrument_id}_{sub['round']}_feedback.xlsx"
             _write_workbook(staging / name, sub, issues[issues.submission_id == sub.submission_id])
             written.append(name)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in written:
-            shutil.move(str(staging / name), out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return FeedbackResult(out_dir, [out_dir / n for n in written], len(written))

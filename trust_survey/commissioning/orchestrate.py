@@ -1,38 +1,30 @@
 """Orchestrators for ``candidates``, ``demand`` and ``map``: read a round, run the stages in order, write.
 
-Reading is the only part that knows the store: :func:`answers_to_tables` turns tidy answers (one row per
-answer cell) into the return's tables, and :mod:`trust_survey.commission_store` fetches the round's
-accepted answers, matched titles, distribution list and geography. Everything else is the stage
-functions of :mod:`trust_survey.candidates`, :mod:`trust_survey.demand` and :mod:`trust_survey.mapping`.
+Reading is the only part that knows the store: :mod:`trust_survey.commissioning.reader` fetches the round's
+accepted answers as the return's tables, the coding ``match run`` stored for its job titles, the distribution
+list and geography. Everything else is the stage
+functions of :mod:`trust_survey.commissioning.scoring`, :mod:`trust_survey.commissioning.demand`
+and :mod:`trust_survey.maps`.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.candidates import (STREAMS, Weights, link_staff, load_weights, score_departments,
-                                     write_candidates)
+from trust_survey.atomic import check_writable, write_atomic
+from trust_survey.commissioning.demand import estimate_demand, write_demand
+from trust_survey.commissioning.departments import link_staff
+from trust_survey.commissioning.reader import (NotMatchedError, RoundData, area_boundaries, area_points, load_round,
+                                               rounds_in_store)
+from trust_survey.commissioning.scoring import score_departments
+from trust_survey.commissioning.weights import STREAMS, Weights, load_weights
+from trust_survey.commissioning.writers import write_candidates
+from trust_survey.maps import build_map
 
 log = logging.getLogger(__name__)
-
-FORM = "form"
-
-
-@dataclass
-class RoundData:
-    """What one round's accepted returns say, in the shapes the stage functions take."""
-
-    round: int
-    departments: pd.DataFrame
-    staff: pd.DataFrame            # with the matcher's stream / relation / decision per row
-    capacity: pd.DataFrame         # one row per organisation that returned
-    partners: pd.DataFrame
-    distribution: pd.DataFrame     # every organisation sent the return, with region / ICB and `returned`
-    taxonomy_version: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,35 +32,6 @@ class Result:
     paths: list[Path]
     summary: str
     frame: pd.DataFrame | None = None
-
-
-def answers_to_tables(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Tidy answers -> ``{"form": one row per submission, <table_id>: one row per table row}``.
-
-    In: columns ``submission_id``, ``org_code``, ``round``, ``table_id`` (blank for form items),
-    ``row_index``, ``field_id``, ``value``, ``value_num``. The numeric value wins where there is one (choice
-    values, counts); text answers keep ``value``. Out: wide frames keyed by ``submission_id``, ``org_code``
-    and ``round`` (and ``row_index`` for tables), one column per field id.
-    """
-    if answers.empty:
-        return {FORM: pd.DataFrame(columns=["submission_id", "org_code", "round"])}
-    a = answers.copy()
-    num = pd.to_numeric(a["value_num"], errors="coerce") if "value_num" in a.columns else None
-    text = a["value"].astype(object) if "value" in a.columns else pd.Series([None] * len(a), dtype=object)
-    a["answer"] = text.where(num.isna(), num.astype(object)) if num is not None else text
-    a["table_id"] = a["table_id"].astype(object).where(a["table_id"].notna() & (a["table_id"].astype(str) != ""),
-                                                       FORM) if "table_id" in a.columns else FORM
-    keys = ["submission_id", "org_code", "round"]
-    out: dict[str, pd.DataFrame] = {}
-    for table_id, part in a.groupby("table_id", sort=False):
-        index = keys if table_id == FORM else keys + ["row_index"]
-        # The organisation's own answer to "ODS code" is the submission's org_code already.
-        part = part[~part["field_id"].isin(index)].drop_duplicates(index + ["field_id"], keep="last")
-        wide = part.set_index(index + ["field_id"])["answer"].unstack("field_id")
-        wide.columns = [str(c) for c in wide.columns]
-        out[str(table_id)] = wide.reset_index()
-    out.setdefault(FORM, pd.DataFrame(columns=keys))
-    return out
 
 
 def candidates_for(data: RoundData, weights: Weights) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,8 +73,6 @@ def _summary_candidates(scores: pd.DataFrame, links: pd.DataFrame, round_: int) 
 
 def run_candidates(db: Path, round_: int, out: Path, *, weights_path: Path | None = None,
                    force: bool = False) -> Result:
-    from trust_survey.atomic import check_writable
-    from trust_survey.commission_store import load_round
 
     check_writable(out, force)
     weights = load_weights(weights_path)
@@ -131,14 +92,21 @@ def run_candidates(db: Path, round_: int, out: Path, *, weights_path: Path | Non
 
 
 def demand_for(db: Path, round_: int, by: str, weights: Weights, notes: list[str] | None = None) -> pd.DataFrame:
-    """Demand for ``round_`` and every earlier round in the store (for the trend)."""
-    from trust_survey.commission_store import load_round, rounds_in_store
-    from trust_survey.demand import estimate_demand
+    """Demand for ``round_`` and every earlier round in the store (for the trend).
 
+    An earlier round whose job titles ``match run`` has not coded is left out of the trend, with a note in
+    ``notes`` saying so and how to bring it in; the asked-for round must be coded."""
     cands, caps, dists = [], [], []
     # the asked-for round always comes last and must have returns; earlier rounds only add the trend
     for r in sorted({r for r in rounds_in_store(db) if r < round_} | {round_}):
-        data = load_round(db, r, require_returns=(r == round_))
+        try:
+            data = load_round(db, r, require_returns=(r == round_))
+        except NotMatchedError as exc:
+            if r == round_:
+                raise
+            if notes is not None:
+                notes.append(f"round {r}: left out of the trend: {exc}")
+            continue
         if notes is not None:
             notes.extend(f"round {r}: {n}" for n in data.notes)
         scores, _ = candidates_for(data, weights)
@@ -167,8 +135,6 @@ def _summary_demand(demand: pd.DataFrame, round_: int, by: str) -> str:
 
 def run_demand(db: Path, round_: int, by: str, out: Path, *, weights_path: Path | None = None,
                force: bool = False) -> Result:
-    from trust_survey.atomic import check_writable
-    from trust_survey.demand import write_demand
 
     check_writable(out, force)
     weights = load_weights(weights_path)
@@ -182,10 +148,6 @@ def run_demand(db: Path, round_: int, by: str, out: Path, *, weights_path: Path 
 def run_map(db: Path, round_: int, out: Path, *, areas: str = "region", tiles: str | None = None,
             tiles_attribution: str | None = None, table_rows: int = 100, weights_path: Path | None = None,
             force: bool = False) -> Result:
-    from trust_survey.atomic import check_writable, write_atomic
-    from trust_survey.commission_store import area_boundaries, area_points, load_round
-    from trust_survey.demand import estimate_demand
-    from trust_survey.mapping import build_map
 
     check_writable(out, force)
     weights = load_weights(weights_path)

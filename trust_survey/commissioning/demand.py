@@ -22,8 +22,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from trust_survey.candidates import (STREAM_CODES, STREAM_LABELS, STREAMS, WILLINGNESS, DemandParams, _code, _col,
-                                     _num, write_workbook)
+from trust_survey.atomic import write_atomic
+from trust_survey.commissioning.scoring import choice_code, column, numbers
+from trust_survey.commissioning.weights import STREAMS, STREAM_CODES, STREAM_LABELS, WILLINGNESS, DemandParams
+from trust_survey.commissioning.writers import write_table_csv, write_workbook
 from trust_survey.errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,9 @@ def _org_stream_places(candidates: pd.DataFrame, capacity: pd.DataFrame, orgs: p
     cap_rows = []
     for stream, code in STREAM_CODES.items():
         cap_rows.append(pd.DataFrame({
-            "org_code": pd.Series(_col(cap, "org_code").astype(str).to_numpy(), dtype=object), "stream": stream,
-            "willingness": [_code(v, WILLINGNESS) for v in _col(cap, f"will_{code}")],
-            "places": _num(_col(cap, f"places_{code}"), len(cap)),
+            "org_code": pd.Series(column(cap, "org_code").astype(str).to_numpy(), dtype=object), "stream": stream,
+            "willingness": [choice_code(v, WILLINGNESS) for v in column(cap, f"will_{code}")],
+            "places": numbers(column(cap, f"places_{code}"), len(cap)),
         }))
     frame = frame.merge(pd.concat(cap_rows, ignore_index=True), on=["org_code", "stream"], how="left")
     if len(candidates):
@@ -88,7 +90,7 @@ def _one_round(candidates: pd.DataFrame, capacity: pd.DataFrame, distribution: p
                by: str) -> pd.DataFrame:
     dist = distribution.copy()
     dist["org_code"] = dist["org_code"].astype(str)
-    returned_codes = set(_col(capacity, "org_code").astype(str)) | set(_col(candidates, "org_code").astype(str))
+    returned_codes = set(column(capacity, "org_code").astype(str)) | set(column(candidates, "org_code").astype(str))
     if "returned" in dist.columns:
         flags = dist["returned"].map(lambda v: bool(v) if not (isinstance(v, float) and math.isnan(v)) else False)
         returned_codes |= set(dist.loc[flags.astype(bool), "org_code"])
@@ -105,9 +107,9 @@ def _one_round(candidates: pd.DataFrame, capacity: pd.DataFrame, distribution: p
         dist["group_code"], dist["group_name"] = "England", "England"
     else:
         code_col, name_col = _GROUP[by]
-        codes = _col(dist, code_col)
+        codes = column(dist, code_col)
         dist["group_code"] = codes.map(lambda v: "(unknown)" if pd.isna(v) or not str(v).strip() else str(v))
-        names = _col(dist, name_col)
+        names = column(dist, name_col)
         dist["group_name"] = [n if isinstance(n, str) and n.strip() else c
                               for n, c in zip(names, dist["group_code"])]
 
@@ -155,7 +157,7 @@ def estimate_demand(candidates: pd.DataFrame, capacity: pd.DataFrame, distributi
     """Training places per group and stream, with low / central / high scenarios.
 
     In:
-      - candidates: :func:`trust_survey.candidates.score_departments` output (``org_code``, ``stream``,
+      - candidates: :func:`trust_survey.commissioning.scoring.score_departments` output (``org_code``, ``stream``,
         ``supervisors_registered``), for the returns received.
       - capacity: one row per returned organisation (``org_code``, ``will_*``, ``places_*``).
       - distribution: every organisation sent the return (``org_code``, ``org_name``, ``region_code``,
@@ -224,15 +226,13 @@ READ_ME = [
 def write_demand(demand: pd.DataFrame, path: Path | str, *, params: DemandParams | None = None,
                  force: bool = False, meta: dict | None = None) -> list[Path]:
     """Write demand to ``.xlsx`` (Read me, one sheet per round, Trend when several rounds) or ``.csv``."""
-    from trust_survey.atomic import write_atomic
-    from trust_survey.candidates import _csv
 
     path = Path(path)
     suffix = path.suffix.casefold()
     if suffix not in (".xlsx", ".csv"):
         raise InputFileError(f"{path}: cannot write '{path.suffix or '(no extension)'}'; use .xlsx or .csv for --out")
     if suffix == ".csv":
-        return [write_atomic(path, lambda p: _csv(demand, p), force=force)]
+        return [write_atomic(path, lambda p: write_table_csv(demand, p), force=force)]
     rounds = [r for r in pd.unique(demand["round"]) if not pd.isna(r)]
     sheets = [(f"Round {r}", demand[demand["round"] == r]) for r in sorted(rounds, reverse=True)]
     sheets = sheets or [("Demand", demand)]

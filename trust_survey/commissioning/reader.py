@@ -1,25 +1,43 @@
 """Read one round for the commissioning outputs: accepted returns, matched titles, distribution, geography.
 
-The thin I/O edge of :mod:`trust_survey.commission`. It reads the store through :mod:`trust_survey.store`
-(current accepted ``trust_capability`` returns only: superseded and rejected returns never count), codes
-job titles with the stored match results of ``trust-survey match run`` and adds locations and names of
-regions and ICBs from :mod:`trust_survey.geography` when that is available.
+The commissioning stage's I/O edge: :func:`load_round` fills a :class:`RoundData` from the store
+(current accepted ``trust_capability`` returns only: superseded and rejected returns never count), gives
+each job title the coding ``trust-survey match run`` stored for it (it never codes titles itself) and adds
+locations and names of regions and ICBs from :mod:`trust_survey.geography` when that is available.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from trust_survey.commission import FORM, RoundData, answers_to_tables
 from trust_survey.errors import NotFoundError, TrustSurveyError
+from trust_survey.matching.store import round_matches
+from trust_survey.matching.taxonomy import load_taxonomy
+from trust_survey.store import ACCEPTED, open_store
 
 log = logging.getLogger(__name__)
 
 INSTRUMENT = "trust_capability"
-ACCEPTED = ("accepted", "accepted_with_warnings")
-MATCH_COLUMNS = {"submission_id", "row_index", "stream", "relation", "decision"}
+
+
+FORM = "form"
+
+
+@dataclass
+class RoundData:
+    """What one round's accepted returns say, in the shapes the stage functions take."""
+
+    round: int
+    departments: pd.DataFrame
+    staff: pd.DataFrame            # with the matcher's stream / relation / decision per row
+    capacity: pd.DataFrame         # one row per organisation that returned
+    partners: pd.DataFrame
+    distribution: pd.DataFrame     # every organisation sent the return, with region / ICB and `returned`
+    taxonomy_version: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class NoReturnsError(NotFoundError):
@@ -34,10 +52,37 @@ class NotMatchedError(TrustSurveyError):
     code = "CAND002"
 
 
+def answers_to_tables(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tidy answers -> ``{"form": one row per submission, <table_id>: one row per table row}``.
+
+    In: columns ``submission_id``, ``org_code``, ``round``, ``table_id`` (blank for form items),
+    ``row_index``, ``field_id``, ``value``, ``value_num``. The numeric value wins where there is one (choice
+    values, counts); text answers keep ``value``. Out: wide frames keyed by ``submission_id``, ``org_code``
+    and ``round`` (and ``row_index`` for tables), one column per field id.
+    """
+    if answers.empty:
+        return {FORM: pd.DataFrame(columns=["submission_id", "org_code", "round"])}
+    a = answers.copy()
+    num = pd.to_numeric(a["value_num"], errors="coerce") if "value_num" in a.columns else None
+    text = a["value"].astype(object) if "value" in a.columns else pd.Series([None] * len(a), dtype=object)
+    a["answer"] = text.where(num.isna(), num.astype(object)) if num is not None else text
+    a["table_id"] = a["table_id"].astype(object).where(a["table_id"].notna() & (a["table_id"].astype(str) != ""),
+                                                       FORM) if "table_id" in a.columns else FORM
+    keys = ["submission_id", "org_code", "round"]
+    out: dict[str, pd.DataFrame] = {}
+    for table_id, part in a.groupby("table_id", sort=False):
+        index = keys if table_id == FORM else keys + ["row_index"]
+        # The organisation's own answer to "ODS code" is the submission's org_code already.
+        part = part[~part["field_id"].isin(index)].drop_duplicates(index + ["field_id"], keep="last")
+        wide = part.set_index(index + ["field_id"])["answer"].unstack("field_id")
+        wide.columns = [str(c) for c in wide.columns]
+        out[str(table_id)] = wide.reset_index()
+    out.setdefault(FORM, pd.DataFrame(columns=keys))
+    return out
+
+
 def rounds_in_store(db: Path) -> list[int]:
     """Every round the store has a distribution list or a submission for, oldest first."""
-    from trust_survey.store import open_store
-
     with open_store(Path(db), read_only=True) as con:
         rows = con.execute("SELECT round FROM distribution UNION SELECT round FROM submissions").fetchall()
     return sorted(int(r[0]) for r in rows)
@@ -59,57 +104,29 @@ def _distribution(con, round_: int) -> pd.DataFrame:
                           GROUP BY org_code ORDER BY org_code""", [round_, INSTRUMENT]).df()
 
 
-def _match_table(con) -> str | None:
-    """The table ``match run`` stores results in (``title_matches``); else one found by its columns, so a
-    rename does not break us."""
-    from trust_survey.matching.store import MATCH_TABLE
-
-    rows = con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()
-    columns: dict[str, set[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table, set()).add(column)
-    hits = [t for t, cols in columns.items() if MATCH_COLUMNS | {"round"} <= cols]
-    if MATCH_TABLE in hits:
-        return MATCH_TABLE
-    return sorted(hits)[0] if hits else None
+def _stored_matches(con, round_: int) -> pd.DataFrame | None:
+    """The round's stored codings (what ``match run`` keeps), or None when it has stored none."""
+    frame = round_matches(con, round_)
+    if frame is None:
+        return None
+    keep = ["submission_id", "row_index", "stream", "relation", "decision", "role_id", "role", "score", "method",
+            "taxonomy_version"]
+    return frame[[c for c in keep if c in frame.columns]]
 
 
-def _stored_matches(con, round_: int) -> tuple[pd.DataFrame | None, str | None]:
-    table = _match_table(con)
-    if table is None:
-        return None, None
-    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                                      [table]).fetchall()}
-    version = ", taxonomy_version" if "taxonomy_version" in cols else ""
-    extra = "".join(f", {c}" for c in ("role_id", "role", "score", "method") if c in cols)
-    frame = con.execute(f'SELECT submission_id, row_index, stream, relation, decision{extra}{version} '
-                        f'FROM "{table}" WHERE round = ?', [round_]).df()
-    return frame, table
-
-
-def _code_titles(staff: pd.DataFrame, matches: pd.DataFrame | None, table: str | None, round_: int,
-                 notes: list[str], strict: bool = True) -> tuple[pd.DataFrame, str | None]:
+def _with_stored_coding(staff: pd.DataFrame, matches: pd.DataFrame | None, round_: int,
+                        notes: list[str]) -> tuple[pd.DataFrame, str | None]:
     """The staff rows with stream / relation / decision from the stored match results.
 
-    With ``strict`` (the round asked for) a round ``match run`` has not coded is an error; otherwise (an
-    earlier round read for a trend) its titles are coded now, with a note."""
+    Titles are coded in one place only, ``match run``, where the coding is stored and can be reviewed: a
+    round it has not coded (or not since later returns came in) is a :class:`NotMatchedError`."""
     if staff.empty:
         return staff.assign(stream=pd.Series(dtype=object), relation=pd.Series(dtype=object),
                             decision=pd.Series(dtype=object)), None
-    if matches is None or (matches.empty and not strict):
-        # No stored match results to use: code the titles now, with the same matcher.
-        from trust_survey.matching.matcher import match_frame
-
-        coded = match_frame(staff, "job_title", "staff_dept")
-        why = ("no stored match results to use" if matches is None else
-               f"not coded by `trust-survey match run --round {round_}`, which stores them for review")
-        notes.append(f"job titles coded now with the current taxonomy ({why})")
-        version = str(coded["taxonomy_version"].iloc[0]) if len(coded) else None
-        return coded, version
-    if matches.empty:
-        raise NotMatchedError(f"round {round_}: the job titles have not been coded to streams yet (nothing in "
-                              f"the store's {table} table for this round); run `trust-survey match run --round "
-                              f"{round_}` first")
+    if matches is None:
+        raise NotMatchedError(f"round {round_}: the job titles have not been coded to streams yet (no match "
+                              f"results stored for this round); run `trust-survey match run --round {round_}` "
+                              "first")
     m = matches.drop_duplicates(["submission_id", "row_index"], keep="last")
     coded = staff.merge(m, on=["submission_id", "row_index"], how="left", suffixes=("", "_match"))
     # A staff row with no title has nothing to code (match run stores titled rows only): it counts nowhere.
@@ -133,8 +150,6 @@ def _code_titles(staff: pd.DataFrame, matches: pd.DataFrame | None, table: str |
 
 def _current_taxonomy_version() -> int | None:
     try:
-        from trust_survey.matching.taxonomy import load_taxonomy
-
         return load_taxonomy().version
     except TrustSurveyError:   # no taxonomy here: nothing to compare with
         return None
@@ -146,13 +161,11 @@ def load_round(db: Path, round_: int, *, require_returns: bool = True) -> RoundD
     Raises :class:`NoReturnsError` when the round has no accepted return (and ``require_returns``), and
     :class:`NotMatchedError` when its titles have not been coded by ``match run``.
     """
-    from trust_survey.store import open_store
-
     notes: list[str] = []
     with open_store(Path(db), read_only=True) as con:
         answers = _accepted_answers(con, round_)
         dist = _distribution(con, round_)
-        matches, match_table = _stored_matches(con, round_)
+        matches = _stored_matches(con, round_)
     if answers.empty and require_returns:
         raise NoReturnsError(f"round {round_}: no accepted {INSTRUMENT} returns in {db}; see which organisations "
                              f"have returned with `trust-survey status --round {round_}`")
@@ -187,7 +200,7 @@ def load_round(db: Path, round_: int, *, require_returns: bool = True) -> RoundD
     departments = _geocode_departments(departments)
 
     staff = _table(tables, "staff")
-    staff, taxonomy_version = _code_titles(staff, matches, match_table, round_, notes, strict=require_returns)
+    staff, taxonomy_version = _with_stored_coding(staff, matches, round_, notes)
     capacity = form.drop_duplicates("org_code", keep="last").reset_index(drop=True)
     partners = _table(tables, "partners")
     return RoundData(round_, departments, staff, capacity, partners, dist, taxonomy_version, notes)

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trust_survey.candidates import STREAM_LABELS, STREAMS
-from trust_survey.mapping.offline import asset, assert_offline, inline_assets
+from trust_survey.commissioning.weights import STREAMS, STREAM_LABELS
+from trust_survey.maps.offline import asset, assert_offline, inline_assets
 
 log = logging.getLogger(__name__)
 
@@ -473,8 +473,8 @@ def build_map(candidates: pd.DataFrame, demand: pd.DataFrame | None = None, *, a
               subtitle: str = "", table_limit: int = 100) -> str:
     """The whole map page as HTML text, checked to need no network (except ``tiles`` when given).
 
-    In: ``candidates`` from :func:`trust_survey.candidates.score_departments` (with ``lat``/``lon``);
-    ``demand`` from :func:`trust_survey.demand.estimate_demand` grouped by ``area_level`` (region or icb);
+    In: ``candidates`` from :func:`trust_survey.commissioning.scoring.score_departments` (with ``lat``/``lon``);
+    ``demand`` from :func:`trust_survey.commissioning.demand.estimate_demand` grouped by ``area_level`` (region or icb);
     ``boundaries`` a GeoJSON FeatureCollection of those areas, or None to draw circles at ``area_points``
     (``group_code``, ``lat``, ``lon``; default: the mean location of each area's departments).
     """

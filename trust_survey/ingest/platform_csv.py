@@ -11,7 +11,7 @@ unless the mapping lists it under ``optional``) · P003 answer label not recogni
 P004 not a number · P005 repeated respondent id · P006 email addresses in an unknown column or a text answer ·
 P007 a column name used twice in the file · P008 a phone or NHS number removed from a text answer. Email
 addresses, UK phone numbers and NHS numbers typed into a kept text answer are replaced
-(:mod:`trust_survey.redact`), so none reaches an analysis table even through a mis-mapped column.
+(:mod:`trust_survey.common.redact`), so none reaches an analysis table even through a mis-mapped column.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, NUMERIC_TYPES, AnswerField, Instrument
-from trust_survey.redact import EMAIL, EMAIL_REDACTED, redact, removal_note  # noqa: F401 - EMAIL* re-exported
-from trust_survey.review_cycle.platform_layout import HeaderNames, export_names, header_problems
-from trust_survey.yamlfile import read_yaml
+from trust_survey.common.redact import EMAIL, EMAIL_REDACTED, redact, removal_note  # noqa: F401 - EMAIL* re-exported
+from trust_survey.ingest.platform_layout import HeaderNames, export_names, header_problems
+from trust_survey.common.yamlfile import read_yaml
 
 
 class _Strict(BaseModel):

@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 
 from trust_survey.errors import TrustSurveyError, did_you_mean
 from trust_survey.instruments.model import CHOICE_TYPES, AnswerField, Instrument
-from trust_survey.review_cycle.platform_layout import HeaderNames, column_names, strip_number
+from trust_survey.ingest.platform_layout import HeaderNames, column_names, strip_number
 
 MATCH_SURE = 90       # item matches at or above this need no confirmation
 MATCH_MIN = 75        # below this a column is not matched to an item
@@ -268,7 +268,7 @@ def _id_column(names: list[str], data: list[list[Any]], candidates: Sequence[str
 def draft_mapping(grid: list[list[Any]], inst: Instrument, *, registered: set[str] | None = None,
                   source: str = "") -> Draft:
     """Propose a mapping for ``grid`` (the export's rows, row 1 first) and ``inst``; see the module docstring."""
-    from trust_survey.review_cycle.platform_csv import analysis_fields
+    from trust_survey.ingest.platform_csv import analysis_fields
 
     fields = analysis_fields(inst)
     confirm: list[str] = []
@@ -371,7 +371,7 @@ def draft_mapping(grid: list[list[Any]], inst: Instrument, *, registered: set[st
 
 
 def _missing_code(inst: Instrument, f: AnswerField) -> int:
-    from trust_survey.review_cycle.platform_csv import _choices
+    from trust_survey.ingest.platform_csv import _choices
 
     own = [c.value for c in _choices(inst, f) if getattr(c, "missing", False)]
     return own[0] if own else inst.spss_missing[0].value
@@ -379,7 +379,7 @@ def _missing_code(inst: Instrument, f: AnswerField) -> int:
 
 def _answer_table(answers: Sequence[str], inst: Instrument, f: AnswerField) -> tuple[dict[str, int], list[str]]:
     """Answer label -> code for labels the instrument does not already know; and what is unsure."""
-    from trust_survey.review_cycle.platform_csv import _choices
+    from trust_survey.ingest.platform_csv import _choices
 
     choices = _choices(inst, f)
     known = {}
@@ -512,7 +512,7 @@ def duplicate_keys(text: str) -> list[str]:
 def check_mapping_file(path: Path, registry) -> list[str]:
     """Every problem with a mapping file as ``file: path.to.key: problem`` lines (none: it can be used)."""
     from trust_survey.errors import DefinitionError
-    from trust_survey.review_cycle.platform_csv import load_mapping, mapping_problems
+    from trust_survey.ingest.platform_csv import load_mapping, mapping_problems
 
     path = Path(path)
     problems: list[str] = []
