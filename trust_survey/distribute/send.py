@@ -168,6 +168,9 @@ def deliver_all(con, messages: list[Outgoing], transport, *, round_: int, on_pro
                 try:
                     delivery = transport.deliver(msg, name)
                     break
+                except TrustSurveyError as exc:     # cannot connect or log in: nothing more can be sent
+                    ledger.finish(con, out.message_id, at, "failed", detail=str(exc))
+                    raise
                 except Disconnected as exc:
                     log.warning("connection lost while sending to %s (%s); %s", out.org_code, exc,
                                 "connecting again" if attempt < RECONNECTS else "stopping")

@@ -138,8 +138,7 @@ class Smtp:
         self.conn: smtplib.SMTP | None = None
 
     def __enter__(self):
-        self.connect()
-        return self
+        return self   # connected at the first message, so a run with nothing to send needs no server
 
     def __exit__(self, *exc):
         self.close()
