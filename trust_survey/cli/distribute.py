@@ -142,3 +142,56 @@ def send_cmd(round_, instrument_id, version, files_dir, changes, resend, out, sm
         info(f"sent through {transport.url}; recorded in the send ledger of {db}", quiet)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
+
+
+@cli.command("chase")
+@round_option()
+@click.option("--instrument", "instrument_id", default="trust_capability", show_default=True,
+              help="Which instrument's returns to chase.")
+@click.option("--version", "version", type=int, default=None, help="Instrument version (default: latest).")
+@click.option("--files", "files_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder holding the built files (default: where `instruments build` wrote them).")
+@mail_options
+@instruments_option
+@db_option
+@quiet_option
+def chase_cmd(round_, instrument_id, version, files_dir, out, smtp, sender, template, deadline, contact,
+              per_minute, dry_run, instruments_dir, db, quiet) -> None:
+    """Remind each organisation still owing a valid return, saying what is missing.
+
+    The organisations are those on the chase list (`status --chase-list`): not returned (sent their
+    own files again) or only rejected (sent the feedback workbook listing each error). Just before
+    each message goes, the database is asked again: an organisation whose valid return is in is never
+    reminded. Reminders are recorded in the send ledger, so `status` shows when each was last chased;
+    an organisation already reminded today by the same route is not reminded again today. Written as
+    .eml files to an outbox folder (the default) or sent with --smtp.
+
+    \b
+    Example:
+      trust-survey chase --round 2026 --dry-run
+      trust-survey chase --round 2026 --out outputs/chase_2026
+      trust-survey chase --round 2026 --smtp smtps://smtp.example.nhs.uk:465 --per-minute 30
+    """
+    import datetime as dt
+
+    from trust_survey import settings
+    from trust_survey.distribute.chase import chase_round
+
+    inst, sender, tpl, deadline, contact = _setup(instruments_dir, instrument_id, version, round_, sender,
+                                                  template, deadline, contact)
+    default = settings.outputs_dir() / f"chase_{round_}" / f"{inst.id}_{dt.date.today():%Y-%m-%d}"
+    transport = _transport(out, smtp, default, per_minute)
+    feedback_dir = (transport.folder if transport.route == "outbox" else default) / "feedback"
+    db = resolve_db(db)
+    result = chase_round(db, inst, round_, transport, sender=sender, deadline=deadline, contact=contact,
+                         feedback_dir=feedback_dir, template=tpl, files_dir=files_dir, dry_run=dry_run,
+                         on_progress=_progress(quiet))
+    _report(result, dry_run, quiet)
+    if not result.messages and not result.skipped:
+        info(f"nobody to chase for {inst.id}, round {round_}: every organisation's valid return is in", quiet)
+    if not dry_run and transport.route == "outbox" and result.count("written"):
+        wrote(transport.folder, "chase outbox (.eml files and outbox.csv)", quiet)
+    elif not dry_run and transport.route == "smtp" and result.messages:
+        info(f"sent through {transport.url}; recorded in the send ledger of {db}", quiet)
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)

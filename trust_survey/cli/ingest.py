@@ -132,7 +132,8 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
 
     Organisations come from the round's distribution register (recorded by `instruments build`),
     plus any that returned without being sent a file. The chase list holds those not returned or
-    only rejected; an organisation whose valid return is in is never on it. Individual questionnaires
+    only rejected; an organisation whose valid return is in is never on it. "last chased" is when
+    `chase` last sent (or wrote) the organisation a reminder. Individual questionnaires
     (individual_review) are counted, not listed respondent by respondent, unless named with --instrument;
     respondents are never on the chase list.
 
@@ -152,14 +153,19 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
     orgs = status if instrument_id else status[~status.instrument_id.isin(individual)]
     listed = "respondent" if instrument_id and instrument_id in individual else "organisation"
     if len(orgs):
+        from trust_survey.distribute.ledger import chase_times
+
+        chased = chase_times(db, round_)   # when each was last sent a reminder by `chase`
         w = max([6] + [len(str(c)) for c in orgs.org_code])   # respondent ids are longer than ODS codes
-        click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  "
-                   f"{listed}")
+        click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'last chased':<17} {'err':>4} {'warn':>4} "
+                   f"{'subs':>4}  {listed}")
         for r in orgs.itertuples(index=False):
             when = "" if r.last_received is None or r.last_received != r.last_received else \
                 f"{r.last_received:%d/%m/%Y %H:%M}"
+            last = chased.get((r.org_code, r.instrument_id))
+            last = f"{last:%d/%m/%Y %H:%M}" if last else ""
             flag = "" if r.in_distribution or listed == "respondent" else "  (not in distribution)"
-            click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} "
+            click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {last:<17} {r.errors:>4} {r.warnings:>4} "
                        f"{r.submissions:>4}  {r.org_name or ''}{flag}")
         counts = orgs.state.value_counts()
         info(f"round {round_}: {len(orgs)} {listed}(s): "

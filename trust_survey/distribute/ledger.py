@@ -93,3 +93,16 @@ def last_chased(con, round_: int) -> pd.DataFrame:
                               count(DISTINCT message_id) AS reminders FROM mail_ledger
                           WHERE round = ? AND kind = 'reminder' AND result IN ('sent', 'written')
                           GROUP BY org_code, instrument_id""", [round_]).df()
+
+
+def chase_times(db, round_: int) -> dict[tuple[str, str], dt.datetime]:
+    """(org_code, instrument_id) -> when last reminded, read from the store at ``db`` (empty for a database
+    from before the send ledger)."""
+    from trust_survey.store import open_store
+
+    with open_store(db, read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'mail_ledger'"
+                           ).fetchone()[0]:
+            return {}
+        frame = last_chased(con, round_)
+    return {(r.org_code, r.instrument_id): r.last_chased.to_pydatetime() for r in frame.itertuples()}
