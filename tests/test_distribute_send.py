@@ -132,3 +132,12 @@ def test_store__a_version_1_database_is_migrated_with_cc_email_and_the_send_ledg
         row = con.execute("SELECT org_code, cc_email, folder FROM distribution").fetchall()
         assert row == [("RJ1", None, None)]
         assert con.execute("SELECT count(*) FROM mail_ledger").fetchone()[0] == 0
+
+
+def test_send__an_organisation_without_an_address_is_listed_and_the_rest_still_written(run, tmp_path):
+    orgs = ORGS_CSV.replace("rrk@nhs.example", "")
+    db, _ = build_round(run, tmp_path / "round", orgs)
+    outbox = tmp_path / "outbox"
+    result = run("send", "--round", 2026, "--out", outbox, "--db", db, *INST, expect=1)
+    assert "NO ADDRESS   RRK" in result.stdout and "no contact_email in the register" in result.stdout
+    assert sorted(p.name.split("_")[0] for p in outbox.glob("*.eml")) == ["RGT", "RJ1"]

@@ -138,3 +138,26 @@ def test_smtp__starttls_comes_before_the_login(run, round_built, monkeypatch, se
                 require_starttls=True) as srv:
         run("send", "--round", 2026, "--smtp", srv.url, "--db", db, *INST)
     assert srv.handler.logins == ["survey-robot"] and len(srv.handler.accepted) == 3
+
+
+def test_smtp__a_message_left_half_sent_by_a_crash_is_tried_again_under_the_same_message_id(run, round_built):
+    """The process died after handing RJ1's message over but before recording the answer: the next run
+    sends it again (the ledger cannot know it arrived) with the same Message-ID, so it is recognisable."""
+    from trust_survey import store
+    from trust_survey.distribute import ledger
+    from trust_survey.distribute.send import plan_invitations
+    from trust_survey.instruments import load_registry
+
+    db, _ = round_built
+    inst = load_registry(REPO / "instruments").get("trust_capability")
+    with store.open_store(db) as con:
+        planned, _ = plan_invitations(con, inst, 2026, sender="stp.survey@hee.nhs.uk.example", route="smtp",
+                                      deadline="31 March 2027", contact="x")
+        rj1 = next(m for m in planned if m.org_code == "RJ1")
+        ledger.start(con, rj1, "smtp")              # ... and then the crash
+    with Server(Recorder()) as srv:
+        run("send", "--round", 2026, "--smtp", srv.url, "--db", db, *INST)
+    got = srv.handler.by_org()
+    assert got["RJ1"][0][1]["Message-ID"] == rj1.message_id and len(srv.handler.accepted) == 3
+    rows = query(db, "SELECT result FROM mail_ledger WHERE org_code = 'RJ1' ORDER BY handed_at, result")
+    assert sorted(rows.result) == ["interrupted", "sent"]

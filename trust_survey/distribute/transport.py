@@ -160,7 +160,7 @@ class Smtp:
                 tls = True
             cred = credentials(self.host)
             if cred:
-                if not tls and self.host not in LOOPBACK:
+                if not tls and not _is_local(self.host):
                     conn.close()
                     raise SmtpError(f"{self.url} offers no TLS, so the password would cross the network in clear; "
                                     "use smtps:// or a server that offers STARTTLS", code="SND005")
@@ -200,6 +200,18 @@ class Smtp:
             raise Disconnected(str(exc) or type(exc).__name__) from None
         return Delivery([a for a in recipients if a not in refused], {a: _reply(r) for a, r in refused.items()},
                         self.url)
+
+
+def _is_local(host: str) -> bool:
+    """A server on this computer (a password sent to it never crosses a network)."""
+    import ipaddress
+
+    if host.lower() in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _header_addresses(msg: EmailMessage, header: str) -> list[str]:
