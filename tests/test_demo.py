@@ -43,6 +43,12 @@ def test_demo__runs_every_step_and_writes_results_with_content(demo_run, capsys)
     assert "round 2026" in report.lower() and "equity" in report.lower()
     chase = pd.read_csv(folder / "chase_list.csv", dtype=str)
     assert len(chase) > 0 and not chase["org_code"].str.startswith("IR").any()   # organisations, not respondents
+    emails = pd.read_csv(folder / "outbox" / "outbox.csv", dtype=str)
+    sample = pd.read_csv(demo.SAMPLE_ORGS, dtype=str)
+    assert sorted(emails.org_code) == sorted(sample.org_code)                  # one email per organisation
+    assert len(list((folder / "outbox").glob("*.eml"))) == len(sample)
+    reminders = pd.read_csv(folder / "chase_outbox" / "outbox.csv", dtype=str)
+    assert len(reminders) > 0 and set(reminders.org_code) <= set(chase.org_code)   # never one whose return is in
 
 
 def test_demo__every_step_has_its_command_and_every_round_is_coded(tmp_path):

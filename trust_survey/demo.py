@@ -26,6 +26,8 @@ KEY_OUTPUTS = (
     ("offline map", "map.html"),
     ("review-cycle report", "report"),
     ("whom to chase", "chase_list.csv"),
+    ("the round's emails (.eml outbox)", "outbox"),
+    ("reminders (.eml outbox)", "chase_outbox"),
     ("feedback workbooks for trusts", "feedback"),
     ("job titles to review", "review.xlsx"),
     ("tidy export", "export"),
@@ -49,6 +51,10 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
             (f"Round {r}: build every organisation's return",
              ["instruments", "build", "trust_capability", "--orgs", orgs, "--round", str(r), "--out", str(sent),
               "--format", "all", "--force", "--quiet"], (0,)),
+        ] + ([
+            (f"Round {r}: write every organisation's email, its return attached, to an outbox",
+             ["send", "--round", str(r), "--out", str(out / "outbox"), "--quiet"], (0,)),
+        ] if r == round_ else []) + [
             (f"Round {r}: simulate what comes back",
              ["simulate", "--round", str(r), "--orgs", orgs, "--out", str(received), "--seed", str(r),
               "--messiness", "0.3", "--force"], (0,)),
@@ -62,6 +68,8 @@ def _steps(out: Path, round_: int) -> list[tuple[str, list[str], tuple[int, ...]
     steps += [
         ("Who has returned, and whom to chase",
          ["status", "--round", str(round_), "--chase-list", str(out / "chase_list.csv")], (0,)),
+        ("Remind those still owing a valid return (reminders to an outbox)",
+         ["chase", "--round", str(round_), "--out", str(out / "chase_outbox"), "--quiet"], (0,)),
         ("Feedback workbooks for organisations with issues",
          ["feedback", "--round", str(round_), "--out", str(out / "feedback"), "--force"], (0,)),
         ("Export the round's tidy data",

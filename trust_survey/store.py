@@ -13,7 +13,12 @@ One file (``--db``, ``$TRUST_SURVEY_DB``, default ``outputs/trust_survey.duckdb`
 - ``answers``: tidy, one row per submission, table row and answer field, with the canonical text value,
   the number behind it (a choice's code), and where it was read (file, sheet, cell).
 - ``issues``: every finding of every stored submission.
-- ``distribution``: who was sent which file in each round (written by ``instruments build``).
+- ``distribution``: who was sent which file in each round (written by ``instruments build``), with the
+  folder it was built in and the organisation's cc address.
+- ``mail_ledger``: every message sent or written to an outbox by ``send`` and ``chase``, one row per
+  attempt, with its result (see :mod:`trust_survey.distribute.ledger`).
+- ``mail_received``: the sender, date and subject of the email each trust return arrived in, when it was
+  ingested from a saved email (never for an individual questionnaire).
 - ``wide_<instrument>_<form|table>`` views: one column per field over current accepted returns, every
   version of the instrument side by side (personal items left out).
 
@@ -42,7 +47,7 @@ from trust_survey.errors import NotFoundError, StoreBusyError, StoreError
 from trust_survey.errors import did_you_mean
 from trust_survey.instruments import load_registry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The statuses of a return that counts: the one place they are listed (SQL uses :data:`ACCEPTED_SQL`).
 ACCEPTED = ("accepted", "accepted_with_warnings")
 ACCEPTED_SQL = "(" + ", ".join(f"'{s}'" for s in ACCEPTED) + ")"
@@ -52,7 +57,7 @@ ANSWER_COLUMNS = ["submission_id", "org_code", "round", "instrument_id", "instru
 ISSUE_COLUMNS = ["submission_id", "file", "sheet", "cell", "row", "column", "field", "value", "expected", "code",
                  "severity", "message"]
 DISTRIBUTION_COLUMNS = ["org_code", "org_name", "org_type", "region_code", "icb_code", "contact_email", "file",
-                        "sha256", "created"]
+                        "sha256", "created", "cc_email", "folder"]
 
 #: Field ids the matcher reads from the staff and departments tables.
 TITLE_FIELD, STAFF_DEPT_FIELD, DEPT_NAME_FIELD, DEPT_TYPE_FIELD = "job_title", "staff_dept", "dept_name", "dept_type"
@@ -84,6 +89,19 @@ MIGRATIONS: dict[int, list[str]] = {
             org_code VARCHAR NOT NULL, org_name VARCHAR, org_type VARCHAR, region_code VARCHAR,
             icb_code VARCHAR, contact_email VARCHAR, file VARCHAR NOT NULL, sha256 VARCHAR, created VARCHAR,
             recorded_at TIMESTAMP, PRIMARY KEY (round, instrument_id, org_code, file))""",
+    ],
+    2: [   # sending by email (issue #15)
+        "ALTER TABLE distribution ADD COLUMN cc_email VARCHAR",
+        "ALTER TABLE distribution ADD COLUMN folder VARCHAR",
+        """CREATE TABLE IF NOT EXISTS mail_ledger (
+            message_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, round INTEGER NOT NULL,
+            instrument_id VARCHAR NOT NULL, org_code VARCHAR NOT NULL, route VARCHAR NOT NULL, sender VARCHAR,
+            recipients VARCHAR, refused VARCHAR, subject VARCHAR, attachments VARCHAR, attachment_sha256 VARCHAR,
+            handed_at TIMESTAMP NOT NULL, result VARCHAR NOT NULL, detail VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS mail_received (
+            submission_id INTEGER, sha256 VARCHAR NOT NULL, org_code VARCHAR, round INTEGER,
+            instrument_id VARCHAR, sender VARCHAR, sent_date VARCHAR, subject VARCHAR, message_file VARCHAR,
+            recorded_at TIMESTAMP NOT NULL)""",
     ],
 }
 

@@ -10,7 +10,7 @@ from trust_survey.errors import InputFileError, did_you_mean
 from trust_survey.csvread import blank, read_records
 
 REQUIRED = ("org_code", "org_name")
-OPTIONAL = ("org_type", "region_code", "icb_code", "contact_email")
+OPTIONAL = ("org_type", "region_code", "icb_code", "contact_email", "cc_email")
 ODS_CODE = re.compile(r"^[A-Z0-9]{3,5}$")
 REGION_CODE = re.compile(r"^Y\d{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -61,7 +61,7 @@ def read_respondents(path: Path, encoding: str | None = None) -> pd.DataFrame:
         if email and not EMAIL.match(email):
             problems.append(f"{path}: line {line_no}: contact_email '{email}' is not an email address")
         records.append({"org_code": rid, "org_name": "", "org_type": "other", "region_code": "", "icb_code": "",
-                        "contact_email": email})
+                        "contact_email": email, "cc_email": ""})
     if problems:
         raise InputFileError(f"{path}: {len(problems)} problem(s) in the respondents file", code="ORG002",
                              details=problems)
@@ -126,6 +126,12 @@ def read_orgs(path: Path, encoding: str | None = None, *, individual: bool = Fal
         if email and not EMAIL.match(email):
             problems.append(f"{path}: line {line_no}: contact_email '{email}' is not an email address")
         rec["contact_email"] = email
+        cc = [a.strip() for a in re.split(r"[;,]", rec.get("cc_email", "")) if a.strip()]
+        for address in cc:
+            if not EMAIL.match(address):
+                problems.append(f"{path}: line {line_no}: cc_email '{address}' is not an email address "
+                                "(several are separated by ';')")
+        rec["cc_email"] = "; ".join(cc)
         records.append(rec)
     if problems:
         raise InputFileError(f"{path}: {len(problems)} problem(s) in the organisations file",

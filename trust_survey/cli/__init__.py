@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "trust_survey.cli.geography",
     "trust_survey.cli.report",
     "trust_survey.cli.platform",
+    "trust_survey.cli.distribute",
 ]
 
 

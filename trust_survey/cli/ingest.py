@@ -38,6 +38,22 @@ def _print_outcomes(result) -> None:
         click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + detail)
 
 
+def _print_mail(mail, quiet: bool) -> None:
+    """Each saved email: which returns it held, a sender who is not the organisation's, or what to do."""
+    from trust_survey.distribute.mailin import _what_to_do
+
+    for m in mail.mails:
+        todo = _what_to_do(m)
+        if todo:
+            click.echo(f"{'email, no return':<22} {'-':<6} {'-':<22} {m.path.name}\n{'':<24}{todo}")
+        for warning in m.warnings:
+            click.echo(f"{'WARNING':<22} {'-':<6} {'-':<22} {warning}")
+    returns = sum(len(m.saved) for m in mail.mails)
+    info(f"{len(mail.mails)} saved email(s): {returns} possible return(s) attached", quiet)
+    if mail.emails_csv:
+        wrote(mail.emails_csv, "emails and what came in each", quiet)
+
+
 def _print_platform_reads(issues) -> None:
     """Say which mapping read each survey-platform export (W032), once per file."""
     if issues is None or issues.empty or "code" not in issues.columns:
@@ -67,7 +83,10 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
     """Take in returns: validate each against its definition and store it in the database.
 
     PATHS are files or folders (read recursively): .xlsx, .xlsm, .xls, .ods, .csv, .sav, .zsav,
-    recognised by content. Each return is identified from its hidden meta sheet (else its cover
+    recognised by content, and saved emails (.eml, Outlook .msg) whose attached returns are taken
+    in as if saved by hand (sender, date and subject kept beside a trust return; a sender who is
+    not the organisation's contact or cc is a warning; emails.csv lists every message). Each return
+    is identified from its hidden meta sheet (else its cover
     sheet or headers; SPSS/CSV by variable names), cleaned (every change reported as a warning) and
     checked. Individual questionnaires (individual_review) come as the toolkit's workbook, an SPSS or
     CSV file with one case per respondent, or a survey-platform CSV export read through a mapping file
@@ -82,6 +101,7 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
     \b
     Example:
       trust-survey ingest returns/ --round 2026
+      trust-survey ingest "inbox/RE Survey return.msg" saved_emails/ --round 2026
       trust-survey ingest RJ1_trust_capability_v1_2026.xlsx --strict --db outputs/survey.duckdb
       trust-survey ingest platform_export_2026.csv --round 2026 --mapping my_platform.yaml
     """
@@ -90,9 +110,22 @@ def ingest_cmd(paths, round_, strict, out, engine, max_mb, mapping, instruments_
     _check_out(out, force)
     registry = _registry(instruments_dir)
     db = resolve_db(db)
+    from trust_survey.distribute.mailin import find_mail, ingest_mail
+
     with progress(length=len(paths), label="ingesting", quiet=quiet) as bar:
-        result = ingest_paths(paths, db, round_, strict, out, on_progress=bar.update, engine=engine,
-                              max_mb=max_mb, registry=registry, mapping=mapping)
+        if find_mail(paths)[0]:   # saved emails: their attachments are ingested as if saved by hand
+            mail = ingest_mail(paths, db, round_, strict, out, bar.update, engine=engine, max_mb=max_mb,
+                               registry=registry, mapping=mapping)
+            result = mail.result
+        else:
+            mail = None
+            result = ingest_paths(paths, db, round_, strict, out, on_progress=bar.update, engine=engine,
+                                  max_mb=max_mb, registry=registry, mapping=mapping)
+    if mail is not None:
+        _print_mail(mail, quiet)
+        if result is None:
+            raise click.ClickException("[ING002] no returns attached to the saved email(s) given; see what to do "
+                                       f"above and in {mail.emails_csv}")
     _print_outcomes(result)
     _print_platform_reads(result.issues)
     if result.skipped:
@@ -132,7 +165,8 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
 
     Organisations come from the round's distribution register (recorded by `instruments build`),
     plus any that returned without being sent a file. The chase list holds those not returned or
-    only rejected; an organisation whose valid return is in is never on it. Individual questionnaires
+    only rejected; an organisation whose valid return is in is never on it. "last chased" is when
+    `chase` last sent (or wrote) the organisation a reminder. Individual questionnaires
     (individual_review) are counted, not listed respondent by respondent, unless named with --instrument;
     respondents are never on the chase list.
 
@@ -152,14 +186,19 @@ def status_cmd(round_, chase, instrument_id, instruments_dir, db, force, quiet) 
     orgs = status if instrument_id else status[~status.instrument_id.isin(individual)]
     listed = "respondent" if instrument_id and instrument_id in individual else "organisation"
     if len(orgs):
+        from trust_survey.distribute.ledger import chase_times
+
+        chased = chase_times(db, round_)   # when each was last sent a reminder by `chase`
         w = max([6] + [len(str(c)) for c in orgs.org_code])   # respondent ids are longer than ODS codes
-        click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'err':>4} {'warn':>4} {'subs':>4}  "
-                   f"{listed}")
+        click.echo(f"{'org':<{w}} {'state':<23} {'last received':<17} {'last chased':<17} {'err':>4} {'warn':>4} "
+                   f"{'subs':>4}  {listed}")
         for r in orgs.itertuples(index=False):
             when = "" if r.last_received is None or r.last_received != r.last_received else \
                 f"{r.last_received:%d/%m/%Y %H:%M}"
+            last = chased.get((r.org_code, r.instrument_id))
+            last = f"{last:%d/%m/%Y %H:%M}" if last else ""
             flag = "" if r.in_distribution or listed == "respondent" else "  (not in distribution)"
-            click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {r.errors:>4} {r.warnings:>4} "
+            click.echo(f"{r.org_code:<{w}} {r.state:<23} {when:<17} {last:<17} {r.errors:>4} {r.warnings:>4} "
                        f"{r.submissions:>4}  {r.org_name or ''}{flag}")
         counts = orgs.state.value_counts()
         info(f"round {round_}: {len(orgs)} {listed}(s): "

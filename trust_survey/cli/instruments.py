@@ -108,7 +108,8 @@ def codebook_cmd(instrument_id: str, version: int | None, out: Path, instruments
 @instruments_group.command("build")
 @click.argument("instrument_id")
 @click.option("--orgs", "orgs_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV of organisations: org_code, org_name [, org_type, region_code, icb_code, contact_email]; "
+              help="CSV of organisations: org_code, org_name [, org_type, region_code, icb_code, contact_email, "
+                   "cc_email]; "
                    "for an individual instrument, of respondents: respondent_id [, contact_email].")
 @round_option()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -150,7 +151,7 @@ def build_cmd(instrument_id, orgs_path, round_, out, fmt, version, deadline, con
         result = build_round(inst, orgs, round_, out, fmt=fmt, force=force, deadline=deadline, contact=contact,
                              on_progress=bar.update)
     db = resolve_db(db)
-    record_distribution(db, round_, inst, result.register)
+    record_distribution(db, round_, inst, result.register.assign(folder=str(result.out_dir.resolve())))
     info(f"recorded the round's distribution in {db}", quiet)
     info(f"built {len(result.register)} file(s) for {len(orgs)} organisation(s), {inst.key}, round {round_}", quiet)
     wrote(result.out_dir, "returns", quiet)

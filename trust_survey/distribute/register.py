@@ -24,7 +24,7 @@ def register_rows(inst: Instrument, org: dict, round_: int, paths: list[Path], b
         "org_code": org["org_code"], "org_name": org["org_name"],
         "org_type": org.get("org_type", ""), "region_code": org.get("region_code", ""),
         "icb_code": org.get("icb_code", ""), "contact_email": org.get("contact_email", ""),
-        "instrument_id": inst.id, "instrument_version": inst.version, "round": round_,
+        "cc_email": org.get("cc_email", ""), "instrument_id": inst.id, "instrument_version": inst.version, "round": round_,
         "file": path.name, "sha256": sha256_file(path), "created": built_at,
     } for path in paths]
 
@@ -50,15 +50,19 @@ def record_distribution(db_path: Path, round_: int, instrument, rows: pd.DataFra
     with store.open_store(Path(db_path)) as con, store.transaction(con):
         con.register("_incoming_distribution", frame)
         try:
-            con.execute("""INSERT INTO distribution SELECT round, instrument_id, instrument_version, org_code, org_name,
-                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at
-                           FROM _incoming_distribution
+            con.execute("""INSERT INTO distribution (round, instrument_id, instrument_version, org_code, org_name,
+                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at,
+                           cc_email, folder)
+                           SELECT round, instrument_id, instrument_version, org_code, org_name,
+                           org_type, region_code, icb_code, contact_email, file, sha256, created, recorded_at,
+                           cc_email, folder FROM _incoming_distribution
                            ON CONFLICT (round, instrument_id, org_code, file) DO UPDATE SET
                            instrument_version = excluded.instrument_version, org_name = excluded.org_name,
                            org_type = excluded.org_type, region_code = excluded.region_code,
                            icb_code = excluded.icb_code, contact_email = excluded.contact_email,
                            sha256 = excluded.sha256, created = excluded.created,
-                           recorded_at = excluded.recorded_at""")
+                           recorded_at = excluded.recorded_at, cc_email = excluded.cc_email,
+                           folder = excluded.folder""")
         finally:
             con.unregister("_incoming_distribution")
     return len(frame)

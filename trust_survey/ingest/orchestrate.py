@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 NOT_RETURNS = {"distribution.csv", "simulation_manifest.csv", "simulation_injections.csv",
                "simulation_job_titles.csv", "individual_manifest.csv", "issues.csv", "files.csv"}
 RETURN_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".sav", ".zsav", ".txt"}
+#: Saved emails found in a folder: read by trust_survey.distribute.mailin (their attachments), not listed as skipped.
+MAIL_SUFFIXES = {".eml", ".msg"}
 ORG_NAME_FIELD = "org_name"   # the form item the builder pre-fills with the organisation's name
 ENGINES = ("gx", "pandas")
 
@@ -202,6 +204,8 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             skipped.append(path)
         elif path.is_dir():
             for child in sorted(_walk(path)):
+                if child.suffix.lower() in MAIL_SUFFIXES and not _special(child):
+                    continue
                 if (_special(child) or child.is_dir() or child.name in NOT_RETURNS or child.name.startswith("~$")
                         or child.suffix.lower() not in RETURN_SUFFIXES):
                     skipped.append(child)
