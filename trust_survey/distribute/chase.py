@@ -1,6 +1,6 @@
 """``chase``: a reminder to each organisation still owing a valid return, saying what is missing.
 
-Who is owed comes from the chase list (:func:`trust_survey.ingest.followup.chase_list`: not returned, or
+Who is owed comes from the chase list (:func:`trust_survey.distribute.status.chase_list`: not returned, or
 only a rejected return). An organisation that has not returned is sent its own files again (checked
 against the register as ``send`` checks them); one whose return was rejected gets its feedback workbook,
 made as ``feedback`` makes it, listing every error with its sheet and cell. Just before each message
@@ -17,12 +17,13 @@ from typing import Callable
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.common.hashing import sha256_file
 from trust_survey.distribute import ledger
+from trust_survey.distribute.feedback import _write_workbook, feedback_targets
 from trust_survey.distribute.message import Attachment, Outgoing, addresses, message_id
 from trust_survey.distribute.send import Result, check_files, deliver_all, register, text, values_for
+from trust_survey.distribute.status import chase_list
 from trust_survey.distribute.template import Template, render, shipped
-from trust_survey.hashing import sha256_file
-from trust_survey.ingest.followup import chase_list
 
 
 def _valid_return_in(con, org_code: str, round_: int, instrument_id: str) -> str:
@@ -45,8 +46,6 @@ def _missing_text(owing: pd.Series) -> str:
 
 def _feedback_workbooks(con, round_: int, instrument_id: str, orgs: list[str], folder: Path) -> dict[str, Path]:
     """The feedback workbook of each rejected organisation named, written into ``folder``."""
-    from trust_survey.ingest.feedback import _write_workbook, feedback_targets
-
     targets = feedback_targets(con, round_)
     targets = targets[(targets.instrument_id == instrument_id) & targets.org_code.isin(orgs)]
     if targets.empty:

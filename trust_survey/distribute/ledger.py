@@ -17,7 +17,7 @@ import datetime as dt
 
 import pandas as pd
 
-from trust_survey.store import transaction
+from trust_survey.store import open_store, transaction
 
 DELIVERED = {"smtp": ("sent",), "outbox": ("sent", "written")}
 LEDGER_COLUMNS = ["message_id", "kind", "round", "instrument_id", "org_code", "route", "sender", "recipients",
@@ -98,8 +98,6 @@ def last_chased(con, round_: int) -> pd.DataFrame:
 def chase_times(db, round_: int) -> dict[tuple[str, str], dt.datetime]:
     """(org_code, instrument_id) -> when last reminded, read from the store at ``db`` (empty for a database
     from before the send ledger)."""
-    from trust_survey.store import open_store
-
     with open_store(db, read_only=True) as con:
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'mail_ledger'"
                            ).fetchone()[0]:

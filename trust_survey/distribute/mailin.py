@@ -32,6 +32,8 @@ from typing import Iterable
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.distribute.message import addresses
+from trust_survey.ingest.orchestrate import _special, _walk, collect_files, ingest_paths, run_folder
 from trust_survey.writers import write_csv
 
 MAIL_SUFFIXES = {".eml", ".msg"}
@@ -71,8 +73,6 @@ def is_mail(path: Path) -> bool:
 
 def find_mail(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """(saved emails among ``paths`` and in their folders, the other paths as given)."""
-    from trust_survey.ingest.orchestrate import _special, _walk
-
     mails, others = [], []
     for path in map(Path, paths):
         if path.is_dir() and not _special(path):
@@ -229,8 +229,6 @@ def _record(db: Path, mails: list[Mail], registry) -> None:
                                   AND instrument_id = ?""", [round_, org, inst]).fetchall()
             if not rows:
                 continue
-            from trust_survey.distribute.message import addresses
-
             allowed = {a.lower() for row in rows for cell in row for a in addresses(cell)}
             if mail.sender and mail.sender not in allowed:
                 mail.warnings.append(f"{mail.path.name}: the return for {org} came from {mail.sender}, who is neither "
@@ -242,8 +240,6 @@ def _record(db: Path, mails: list[Mail], registry) -> None:
 def ingest_mail(paths, db: Path, round_, strict, out_dir, on_progress, *, engine, max_mb, registry,
                 mapping) -> MailIngest:
     """Ingest ``paths``, taking returns out of any saved emails among them (see the module's docstring)."""
-    from trust_survey.ingest.orchestrate import ingest_paths, run_folder
-
     mail_paths, others = find_mail(paths)
     staging = Path(tempfile.mkdtemp(prefix="trust-survey-mail-"))
     try:
@@ -277,7 +273,5 @@ def ingest_mail(paths, db: Path, round_, strict, out_dir, on_progress, *, engine
 
 
 def _has_returns(folder: Path) -> bool:
-    from trust_survey.ingest.orchestrate import collect_files
-
     files, _ = collect_files([folder])
     return bool(files)

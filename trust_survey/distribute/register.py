@@ -24,7 +24,8 @@ def register_rows(inst: Instrument, org: dict, round_: int, paths: list[Path], b
         "org_code": org["org_code"], "org_name": org["org_name"],
         "org_type": org.get("org_type", ""), "region_code": org.get("region_code", ""),
         "icb_code": org.get("icb_code", ""), "contact_email": org.get("contact_email", ""),
-        "cc_email": org.get("cc_email", ""), "instrument_id": inst.id, "instrument_version": inst.version, "round": round_,
+        "cc_email": org.get("cc_email", ""), "instrument_id": inst.id, "instrument_version": inst.version,
+        "round": round_,
         "file": path.name, "sha256": sha256_file(path), "created": built_at,
     } for path in paths]
 

@@ -18,12 +18,12 @@ from typing import Callable
 import pandas as pd
 
 from trust_survey import store
+from trust_survey.common.hashing import sha256_file
 from trust_survey.distribute import ledger
 from trust_survey.distribute.message import Attachment, AttachmentError, Outgoing, addresses, build_email, message_id
 from trust_survey.distribute.template import Template, render, shipped
 from trust_survey.distribute.transport import Disconnected, eml_name
-from trust_survey.errors import NotFoundError, TrustSurveyError
-from trust_survey.hashing import sha256_file
+from trust_survey.errors import NotFoundError, TrustSurveyError, did_you_mean
 from trust_survey.writers import append_csv_rows
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,6 @@ def plan_invitations(con, inst, round_: int, *, sender: str, route: str, deadlin
     reg = register(con, round_, inst.id)
     unknown = sorted(set(resend) - set(reg.org_code))
     if unknown:
-        from trust_survey.errors import did_you_mean
         raise NotFoundError(f"--resend {unknown[0]}: not in the distribution register of {inst.id}, round "
                             f"{round_}{did_you_mean(unknown[0], sorted(set(reg.org_code)))}", code="SND008")
     done = ledger.delivered(con, "invitation", round_, inst.id, route)
