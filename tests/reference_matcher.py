@@ -1,0 +1,154 @@
+"""The straightforward per-title coding path, kept only to check the matcher's vectorised one against.
+
+This is how :meth:`Matcher.code` decided before it was vectorised: every unique title/department pair is
+scored by the matcher's own scoring, then decided one title at a time by building its candidates, applying
+the gap factor, the department-completion rule and dominance, and keeping each role's best alias. The
+title model is combined by the matcher's own ``_combine``. Nothing here is used by the package.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trust_survey.matching.matcher import (
+    _CHUNK, _TOP_K, DIAGNOSTICS, EXTRA_COLUMNS, RESULT_COLUMNS, Matcher, _as_objects, _Candidate, decide,
+)
+from trust_survey.matching.normalise import token_key
+from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS
+from trust_survey.values import is_blank
+
+
+def gap_factor(m: Matcher, toks: tuple[str, ...], phrase: int) -> float:
+    c = m.compiled
+    words = c.phrase_words[phrase]
+    where = [i for i, t in enumerate(toks) if t in words]
+    if len(where) < 2:
+        return 1.0
+    for t in toks[where[0]:where[-1] + 1]:
+        if t not in words and t in c.vocab and c.word_weight[c.vocab[t]] >= 0.45:
+            return m.scoring.gap_factor
+    return 1.0
+
+
+def alternatives(m: Matcher, cands: list[_Candidate]) -> str:
+    out = []
+    for cand in cands[:m.scoring.alternatives]:
+        p = m.phrases[cand.phrase]
+        out.append(f"{p.role_id} ({m.taxonomy.roles[p.role_id].stream}) {round(cand.score)}")
+    return "; ".join(out)
+
+
+def override_result(m: Matcher, entry, by_role, result):
+    role = m.taxonomy.roles.get(entry.role_id) if entry.role_id else None
+    alts = [cand for cand in by_role if not role or m.phrases[cand.phrase].role_id != role.id]
+    result.update(role_id=role.id if role else "", role=role.name if role else "", stream=entry.stream,
+                  relation=role.relation if role else ("none" if entry.stream == NONE else "adjacent"),
+                  score=100, method="alias", matched_alias=entry.alias, decision="auto",
+                  alternatives=alternatives(m, alts), margin=100)
+    return result
+
+
+def decide_rules(m: Matcher, toks, corrected, scores, full, ctx_used, fuzzy, overrides_hit):
+    c = m.compiled
+    tax, th = m.taxonomy, m.taxonomy.thresholds
+    result = {"role_id": "", "role": "", "stream": NONE, "relation": "none", "score": 0, "method": "none",
+              "matched_alias": "", "decision": "none", "alternatives": "", "margin": 0,
+              "_score": 0.0, "_margin": 0.0, "_stream": NONE, "_ambiguous": False, "_best_relevant": 0.0}
+    if not toks:
+        return result, []
+    k = min(_TOP_K, len(scores))
+    idx = np.argpartition(-scores, k - 1)[:k]
+    if c.role_starts is not None:
+        role_max = np.maximum.reduceat(scores, c.role_starts)
+        best_of_role = np.flatnonzero((scores >= role_max[c.phrase_block]) & (scores > 0))
+        idx = np.union1d(idx, best_of_role)
+    cands = [_Candidate(int(j), float(scores[j]) * gap_factor(m, toks, int(j)), bool(full[j]), bool(ctx_used[j]))
+             for j in idx if scores[j] > 0]
+    key = token_key(toks)
+    if any(not cand.context_used and not c.phrase_ambiguous[cand.phrase] and c.phrases[cand.phrase].key == key
+           for cand in cands):
+        cands = [cand for cand in cands if not cand.context_used]
+    core = c.phrase_core
+    full_sets = [core[cand.phrase] for cand in cands if cand.full]
+    kept = [cand for cand in cands if not any(core[cand.phrase] < fs for fs in full_sets)]
+    kept.sort(key=lambda cand: (-cand.score, cand.context_used, -c.phrase_weight[cand.phrase], cand.phrase))
+    by_role, seen_roles = [], set()
+    for cand in kept:
+        r = c.phrase_role[cand.phrase]
+        if r not in seen_roles:
+            seen_roles.add(r)
+            by_role.append(cand)
+    if by_role:
+        best = by_role[0]
+        best_stream = c.phrase_stream[best.phrase]
+        other = [cand.score for cand in by_role[1:] if c.phrase_stream[cand.phrase] != best_stream]
+        relevant = [cand.score for cand in by_role if ALL_STREAMS[c.phrase_stream[cand.phrase]] in STREAMS]
+        role = tax.roles[c.phrases[best.phrase].role_id]
+        result.update(_score=best.score, _margin=best.score - (max(other) if other else 0.0),
+                      _stream=role.stream, _ambiguous=role.ambiguous,
+                      _best_relevant=max(relevant) if relevant else 0.0)
+    if overrides_hit is not None:
+        return override_result(m, overrides_hit, by_role, result), by_role
+    if not by_role:
+        return result, by_role
+    phrase = c.phrases[best.phrase]
+    decision = decide(result["_score"], result["_margin"], role.stream, role.ambiguous, result["_best_relevant"], th)
+    if decision == "none":
+        result["score"] = int(round(best.score))
+        return result, by_role
+    if fuzzy[best.phrase] or corrected or best.context_used or token_key(toks) != phrase.key:
+        method = "abbreviation" if phrase.kind == "abbreviation" else "fuzzy"
+    else:
+        method = {"name": "exact", "abbreviation": "abbreviation"}.get(phrase.kind, "alias")
+    result.update(role_id=role.id, role=role.name, stream=role.stream, relation=role.relation,
+                  score=int(round(best.score)), method=method, matched_alias=phrase.text,
+                  decision=decision, alternatives=alternatives(m, by_role[1:]), margin=int(round(result["_margin"])))
+    return result, by_role
+
+
+def reference_code(m: Matcher, titles, contexts=None) -> pd.DataFrame:
+    """What :meth:`Matcher.code` returns, decided one title at a time."""
+    titles = _as_objects(titles)
+    n = len(titles)
+    contexts = pd.Series([None] * n, dtype=object) if contexts is None else _as_objects(contexts)
+    tax = m.taxonomy
+    t_codes, t_uniques = pd.factorize(titles.map(lambda v: None if is_blank(v) else str(v)))
+    c_codes, c_uniques = pd.factorize(contexts.map(lambda v: None if is_blank(v) else str(v)))
+    t_tokens = [tax.normalise(v) for v in t_uniques]
+    c_tokens = [tax.normalise(v) for v in c_uniques]
+    fixes = m._correct_tokens({t for toks in t_tokens + c_tokens for t in toks})
+    corrected_t = [any(t in fixes for t in toks) for toks in t_tokens]
+    t_tokens = [tuple(dict.fromkeys(fixes.get(t, t) for t in toks)) for toks in t_tokens]
+    c_tokens = [tuple(dict.fromkeys(fixes.get(t, t) for t in toks)) for toks in c_tokens]
+    t_key = np.array([token_key(t) for t in t_tokens] + [""], dtype=object)[t_codes]
+    c_key = np.array([token_key(t) for t in c_tokens] + [""], dtype=object)[c_codes]
+    pair_codes, pairs = pd.factorize(pd.Series(t_key, dtype=object) + "\x1f" + pd.Series(c_key, dtype=object))
+    _, first_row = np.unique(pair_codes, return_index=True)
+    u_titles = [t_tokens[t_codes[r]] if t_codes[r] >= 0 else () for r in first_row]
+    u_ctx = [c_tokens[c_codes[r]] if c_codes[r] >= 0 else () for r in first_row]
+    u_corr = [corrected_t[t_codes[r]] if t_codes[r] >= 0 else False for r in first_row]
+    results, pending = [], []
+    for start in range(0, len(pairs), _CHUNK):
+        titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
+        score, full, ctx_used, vetoed = m._score_chunk(titles_c, ctx_c)
+        fz = m._fuzzy(titles_c, ctx_c, score)
+        for i, toks in enumerate(titles_c):
+            ctx_key = m._context_key(ctx_c[i])
+            hit = m.overrides.find(token_key(toks), ctx_key) if toks else None
+            res, by_role = decide_rules(m, toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i], hit)
+            res["normalised_title"] = " ".join(toks)
+            res["department_context"] = ctx_key
+            results.append(res)
+            if m.model is not None and hit is None and toks and not (
+                    res["decision"] == "auto" and res["method"] in ("exact", "alias", "abbreviation")):
+                pending.append((len(results) - 1, by_role, vetoed[i], start + i))
+    for r, by_role, veto, k in pending:   # one title at a time
+        p = m.model.predict([" ".join(u_titles[k])], [" ".join(u_ctx[k])])[0]
+        results[r] = m._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
+    columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
+    out = pd.DataFrame(results, columns=columns).iloc[pair_codes].reset_index(drop=True)
+    out["taxonomy_version"] = tax.version
+    out["model_version"] = m.model.version if m.model is not None else ""
+    out["score"] = out["score"].astype(int)
+    out["margin"] = out["margin"].astype(int)
+    return out[RESULT_COLUMNS + EXTRA_COLUMNS + DIAGNOSTICS]
