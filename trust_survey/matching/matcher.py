@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -531,8 +531,22 @@ class Matcher:
         Each distinct (normalised title, department) pair is coded once. With ``diagnostics`` the unrounded
         values behind the decision are added (``_score``, ``_margin``, ``_stream``, ``_ambiguous``,
         ``_best_relevant``) so thresholds can be calibrated without re-scoring. ``on_progress(n)`` is told
-        each time ``n`` more distinct pairs are coded (see :meth:`count_pairs` for the total).
+        each time the coding of ``n`` more input rows is known (in all, the number of titles).
         """
+        per_pair, pair_codes = self.code_pairs(titles, contexts, on_progress=on_progress)
+        return self.expand(per_pair, pair_codes, diagnostics=diagnostics)
+
+    def expand(self, per_pair: pd.DataFrame, pair_codes: np.ndarray, *, diagnostics: bool = False) -> pd.DataFrame:
+        """The result rows for ``pair_codes`` (a slice of :meth:`code_pairs`' codes), one per input row."""
+        out = per_pair.iloc[pair_codes].reset_index(drop=True)
+        out["taxonomy_version"] = self.taxonomy.version
+        out["model_version"] = self.model.version if self.model is not None else ""
+        return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
+
+    def code_pairs(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
+                   on_progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """``(per_pair, pair_codes)``: one coded row per distinct (normalised title, department) pair, and
+        for each input row the position of its pair; :meth:`expand` turns them into result rows."""
         titles = _as_objects(titles)
         n = len(titles)
         if contexts is None:
@@ -557,17 +571,22 @@ class Matcher:
         c_key = np.array([token_key(t) for t in c_tokens] + [""], dtype=object)[c_codes]
         pair_codes, pairs = pd.factorize(
             pd.Series(t_key, dtype=object) + "\x1f" + pd.Series(c_key, dtype=object))
+        del t_key, c_key
         _, first_row = np.unique(pair_codes, return_index=True)
         u_titles = [t_tokens[t_codes[r]] if t_codes[r] >= 0 else () for r in first_row]
         u_ctx = [c_tokens[c_codes[r]] if c_codes[r] >= 0 else () for r in first_row]
         u_corr = [corrected_t[t_codes[r]] if t_codes[r] >= 0 else False for r in first_row]
         log.debug("coding %d titles: %d unique title/department pairs, %d corrected words", n, len(pairs),
                   len(fixes))
-        per_pair = self._code_pairs(u_titles, u_ctx, u_corr, on_progress)
-        out = per_pair.iloc[pair_codes].reset_index(drop=True)
-        out["taxonomy_version"] = tax.version
-        out["model_version"] = self.model.version if self.model is not None else ""
-        return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
+        rows_done = np.r_[0, np.cumsum(np.bincount(pair_codes, minlength=len(pairs)))]
+        done = [0]
+
+        def pairs_coded(k: int) -> None:   # pairs are numbered as they first occur: k more pairs, so many rows
+            if on_progress is not None:
+                on_progress(int(rows_done[done[0] + k] - rows_done[done[0]]))
+            done[0] += k
+
+        return self._code_pairs(u_titles, u_ctx, u_corr, pairs_coded), pair_codes
 
     def _code_pairs(self, u_titles: list[tuple[str, ...]], u_ctx: list[tuple[str, ...]], u_corr: list[bool],
                     on_progress: Callable[[int], None] | None) -> pd.DataFrame:
@@ -674,6 +693,24 @@ def match_frame(df: pd.DataFrame, column: str, context_column: str | None = None
     ``input_<name>``."""
     coded = match_titles(df[column], df[context_column] if context_column else None, taxonomy=taxonomy,
                          overrides=overrides, model=model)
+    return _beside(df, coded)
+
+
+def match_frame_chunks(df: pd.DataFrame, column: str, context_column: str | None = None, *,
+                       taxonomy: Taxonomy | None = None, overrides: Overrides | None = None, model=None,
+                       rows: int = 50_000, on_progress: Callable[[int], None] | None = None) -> Iterator[pd.DataFrame]:
+    """:func:`match_frame` ``rows`` input rows at a time, for writing a large file as it is made: every
+    distinct title is coded first (``on_progress(n)`` as the coding of ``n`` more rows is known), then each
+    chunk is only looked up, so the whole coded table is never held at once."""
+    matcher = get_matcher(taxonomy, overrides, model)
+    per_pair, codes = matcher.code_pairs(df[column], df[context_column] if context_column else None,
+                                         on_progress=on_progress)
+    for start in range(0, max(len(df), 1), rows):
+        part = df.iloc[start:start + rows]
+        yield _beside(part, matcher.expand(per_pair, codes[start:start + rows]))
+
+
+def _beside(df: pd.DataFrame, coded: pd.DataFrame) -> pd.DataFrame:
     clash = {c: f"input_{c}" for c in coded.columns if c in df.columns}
     base = df.rename(columns=clash).reset_index(drop=True)
     return pd.concat([base, coded], axis=1)
