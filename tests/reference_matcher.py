@@ -1,7 +1,7 @@
 """The straightforward per-title coding path, kept only to check the matcher's vectorised one against.
 
 This is how :meth:`Matcher.code` decided before it was vectorised: every unique title/department pair is
-scored by the matcher's own scoring, then decided one title at a time by building its candidates, applying
+scored over every title x phrase cell, then decided one title at a time by building its candidates, applying
 the gap factor, the department-completion rule and dominance, and keeping each role's best alias. The
 title model is combined by the matcher's own ``_combine``. Nothing here is used by the package.
 """
@@ -11,11 +11,70 @@ import numpy as np
 import pandas as pd
 
 from trust_survey.matching.matcher import (
-    _CHUNK, _TOP_K, DIAGNOSTICS, EXTRA_COLUMNS, RESULT_COLUMNS, Matcher, _as_objects, _Candidate, decide,
+    _CHUNK, _TOP_K, DIAGNOSTICS, EXTRA_COLUMNS, RESULT_COLUMNS, Matcher, _as_objects, _Candidate, _contains_phrase,
+    decide,
 )
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS
 from trust_survey.values import is_blank
+
+
+def dense_score_chunk(self, titles, contexts):
+    """The matcher's containment scores computed over every title x phrase cell (as before they were sparse).
+
+    Returns ``(score, full, context_used, vetoed)``: titles x phrases float32 scores, whether all the
+    alias's words are present, whether the department completed the alias, and titles x streams that an
+    exclusion term or the department vetoes (what the model may never choose, see :meth:`_combine`).
+    """
+    s, c = self.scoring, self.compiled
+    T = self._matrix(titles)
+    # Department words complete aliases, but not neutral ones ("Digital Services" is not "services").
+    neutral = self.taxonomy.tables.neutral
+    TC = self._matrix([tuple(dict.fromkeys(t + tuple(w for w in ctx if w not in neutral)))
+                       for t, ctx in zip(titles, contexts)])
+    W_T = np.array([self._title_weight(t) for t in titles], dtype=np.float32)
+    W_T[W_T == 0] = 1.0
+    # Key terms name a field, not a job: next to one, a word the taxonomy does not know weighs fully
+    # ("Clinical Software Tester" is not safely a clinical software developer).
+    n_unknown = np.array([sum(t not in c.vocab for t in toks) for toks in titles], dtype=np.float32)
+    W_key = W_T + (1.0 - s.unknown_weight) * n_unknown
+    hit = (TC @ c.words_by_phrase).toarray()
+    in_t = (T @ c.words_by_phrase).toarray()
+    aff_in = (T @ c.affinity_by_phrase).toarray()
+    stream_hits = np.asarray(T @ c.word_stream_affinity)
+    extra = stream_hits[:, c.phrase_stream] - aff_in
+    np.maximum(extra, 0, out=extra)
+    alias_cov = np.minimum(hit / c.phrase_weight, 1.0)
+    W = np.where(c.phrase_is_key_term, W_key[:, None], W_T[:, None])
+    title_cov = np.minimum((in_t + c.phrase_credit * extra) / W, 1.0)
+    score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * c.phrase_factor
+    context_used = hit - in_t > 1e-6
+    score = np.where(context_used, score * s.context_factor, score)
+    if context_used.any():
+        # The department completes what the title says; it never says it alone ("Dialysis Assistant"
+        # in "Renal" is not a "renal specialist"): the title must bring a meaningful word of the alias.
+        in_core = ((T @ c.meaningful_diag) @ c.words_by_phrase).toarray()
+        orphan = context_used & (in_core <= 1e-6) & c.phrase_has_core[None, :]
+        score[orphan] = 0.0
+
+    present = (T.sign() @ c.words_by_exclusion).toarray() >= c.exclusion_size - 0.5
+    for i, k in zip(*np.nonzero(present & (c.exclusion_size > 1))):
+        present[i, k] = _contains_phrase(titles[i], c.exclusion_terms[k])
+    stream_veto = np.zeros((len(titles), len(ALL_STREAMS)), dtype=bool)
+    if present.any():
+        role_veto = (present.astype(np.float32) @ c.exclusion_vetoes_role.astype(np.float32)) > 0
+        score[role_veto[:, c.phrase_role]] = 0.0
+        stream_veto = (role_veto.astype(np.float32) @ c.role_stream >= c.roles_per_stream - 0.5) & (
+            c.roles_per_stream > 0)
+    support, veto = self._context_effects(contexts)
+    if veto.any():
+        score[veto[:, c.phrase_stream]] = 0.0
+    if support.any():
+        bonus = support[:, c.phrase_stream] & (score > 0)
+        score = np.where(bonus, score + s.context_support_bonus, score)
+    np.minimum(score, 100.0, out=score)
+    full = alias_cov >= 0.999
+    return score.astype(np.float32), full, context_used, stream_veto | veto
 
 
 def gap_factor(m: Matcher, toks: tuple[str, ...], phrase: int) -> float:
@@ -130,7 +189,7 @@ def reference_code(m: Matcher, titles, contexts=None) -> pd.DataFrame:
     results, pending = [], []
     for start in range(0, len(pairs), _CHUNK):
         titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
-        score, full, ctx_used, vetoed = m._score_chunk(titles_c, ctx_c)
+        score, full, ctx_used, vetoed = dense_score_chunk(m, titles_c, ctx_c)
         fz = m._fuzzy(titles_c, ctx_c, score)
         for i, toks in enumerate(titles_c):
             ctx_key = m._context_key(ctx_c[i])

@@ -235,7 +235,11 @@ def _dominance(cores: list[frozenset[str]]) -> np.ndarray:
             cols.append(index.setdefault(t, len(index)))
     C = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(P, len(index)))
     size = np.asarray(C.sum(axis=1)).ravel()
-    shared = (C @ C.T).tocoo()   # (c, f): words in common
-    c, f = shared.row.astype(np.int64), shared.col.astype(np.int64)
-    keep = (shared.data == size[c]) & (size[f] > size[c])
-    return np.sort(f[keep] * P + c[keep])
+    CT = C.T.tocsc()
+    found = []
+    for start in range(0, P, 512):   # a block of phrases at a time keeps the words-in-common matrix small
+        shared = (C[start:start + 512] @ CT).tocoo()   # (c, f): words in common
+        c, f = shared.row.astype(np.int64) + start, shared.col.astype(np.int64)
+        keep = (shared.data == size[c]) & (size[f] > size[c])
+        found.append(f[keep] * P + c[keep])
+    return np.sort(np.concatenate(found))

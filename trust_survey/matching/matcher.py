@@ -91,6 +91,28 @@ class _Candidate:
     context_used: bool
 
 
+class _Ranked(Sequence):
+    """One title's ranked candidates as :class:`_Candidate`, made only when looked at (most never are)."""
+
+    __slots__ = ("_columns", "_start", "_stop")
+
+    def __init__(self, columns: tuple[list, list, list, list], start: int, stop: int):
+        self._columns, self._start, self._stop = columns, start, stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        phrase, score, full, used = (col[self._start + k] for col in self._columns)
+        return _Candidate(phrase, score, full, used)
+
+
 class Matcher:
     """A taxonomy (plus reviewed aliases) compiled into matrices (:class:`.compiled.CompiledTaxonomy`);
     call :meth:`code` on titles."""
@@ -217,23 +239,31 @@ class Matcher:
         # ("Clinical Software Tester" is not safely a clinical software developer).
         n_unknown = np.array([sum(t not in c.vocab for t in toks) for toks in titles], dtype=np.float32)
         W_key = W_T + (1.0 - s.unknown_weight) * n_unknown
-        hit = (TC @ c.words_by_phrase).toarray()
-        in_t = (T @ c.words_by_phrase).toarray()
-        aff_in = (T @ c.affinity_by_phrase).toarray()
+        # Only pairs that share a word can score: work on the title x phrase pairs of hit's structure.
+        H = (TC @ c.words_by_phrase).tocsr()
+        H.sum_duplicates()
+        n, P = len(titles), len(c.phrases)
+        rows = np.repeat(np.arange(n), np.diff(H.indptr))
+        cols = H.indices.astype(np.int64)
+        at = rows * P + cols
+        hit = H.data
+        in_t = _gather(T @ c.words_by_phrase, at, P)
+        aff_in = _gather(T @ c.affinity_by_phrase, at, P)
         stream_hits = np.asarray(T @ c.word_stream_affinity)
-        extra = stream_hits[:, c.phrase_stream] - aff_in
+        stream = c.phrase_stream[cols]
+        extra = stream_hits[rows, stream] - aff_in
         np.maximum(extra, 0, out=extra)
-        alias_cov = np.minimum(hit / c.phrase_weight, 1.0)
-        W = np.where(c.phrase_is_key_term, W_key[:, None], W_T[:, None])
-        title_cov = np.minimum((in_t + c.phrase_credit * extra) / W, 1.0)
-        score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * c.phrase_factor
+        alias_cov = np.minimum(hit / c.phrase_weight[cols], 1.0)
+        W = np.where(c.phrase_is_key_term[cols], W_key[rows], W_T[rows])
+        title_cov = np.minimum((in_t + c.phrase_credit[cols] * extra) / W, 1.0)
+        score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * c.phrase_factor[cols]
         context_used = hit - in_t > 1e-6
         score = np.where(context_used, score * s.context_factor, score)
         if context_used.any():
             # The department completes what the title says; it never says it alone ("Dialysis Assistant"
             # in "Renal" is not a "renal specialist"): the title must bring a meaningful word of the alias.
-            in_core = ((T @ c.meaningful_diag) @ c.words_by_phrase).toarray()
-            orphan = context_used & (in_core <= 1e-6) & c.phrase_has_core[None, :]
+            in_core = _gather((T @ c.meaningful_diag) @ c.words_by_phrase, at, P)
+            orphan = context_used & (in_core <= 1e-6) & c.phrase_has_core[cols]
             score[orphan] = 0.0
 
         present = (T.sign() @ c.words_by_exclusion).toarray() >= c.exclusion_size - 0.5
@@ -242,18 +272,23 @@ class Matcher:
         stream_veto = np.zeros((len(titles), len(ALL_STREAMS)), dtype=bool)
         if present.any():
             role_veto = (present.astype(np.float32) @ c.exclusion_vetoes_role.astype(np.float32)) > 0
-            score[role_veto[:, c.phrase_role]] = 0.0
+            score[role_veto[rows, c.phrase_role[cols]]] = 0.0
             stream_veto = (role_veto.astype(np.float32) @ c.role_stream >= c.roles_per_stream - 0.5) & (
                 c.roles_per_stream > 0)
         support, veto = self._context_effects(contexts)
         if veto.any():
-            score[veto[:, c.phrase_stream]] = 0.0
+            score[veto[rows, stream]] = 0.0
         if support.any():
-            bonus = support[:, c.phrase_stream] & (score > 0)
+            bonus = support[rows, stream] & (score > 0)
             score = np.where(bonus, score + s.context_support_bonus, score)
         np.minimum(score, 100.0, out=score)
-        full = alias_cov >= 0.999
-        return score.astype(np.float32), full, context_used, stream_veto | veto
+        dense_score = np.zeros((n, P), dtype=np.float32)
+        dense_score[rows, cols] = score
+        full = np.zeros((n, P), dtype=bool)
+        full[rows, cols] = alias_cov >= 0.999
+        used = np.zeros((n, P), dtype=bool)
+        used[rows, cols] = context_used
+        return dense_score, full, used, stream_veto | veto
 
     def _fuzzy(self, titles: Sequence[tuple[str, ...]], contexts: Sequence[tuple[str, ...]],
                score: np.ndarray) -> np.ndarray:
@@ -293,7 +328,8 @@ class Matcher:
         ("software engineer" by "medical physics software engineer"). Ranking: score, then aliases the title
         holds alone, then the heavier alias, then taxonomy order.
 
-        Returns ``(row, phrase, score)`` arrays sorted by title then rank, one entry per (title, role).
+        Returns ``(row, phrase, score, context_used, full)`` arrays sorted by title then rank, one entry per
+        (title, role).
         """
         c = self.compiled
         n, P = score.shape
@@ -320,7 +356,8 @@ class Matcher:
         r, j, sc, ctx = r[order], j[order], sc[order], ctx[order]
         _, first = np.unique(r * len(c.role_ids) + c.phrase_role[j], return_index=True)
         first.sort()
-        return r[first], j[first], sc[first], ctx[first]
+        r, j = r[first], j[first]
+        return r, j, sc[first], ctx[first], full[r, j]
 
     def _gap_factors(self, titles: Sequence[tuple[str, ...]], r: np.ndarray, j: np.ndarray) -> np.ndarray:
         """``gap_factor`` for each (title r, phrase j) where a heavy title word that is not the alias's sits
@@ -377,7 +414,7 @@ class Matcher:
         gives title i's ranked candidates (each role's best, best first) as :class:`_Candidate`."""
         c, tax, th = self.compiled, self.taxonomy, self.taxonomy.thresholds
         n = len(titles)
-        r, j, sc, ctx = self._ranked(titles, score, full, context_used)
+        r, j, sc, ctx, fl = self._ranked(titles, score, full, context_used)
         bounds = np.searchsorted(r, np.arange(n + 1))
         head = bounds[:-1]
         has = head < bounds[1:]
@@ -389,13 +426,14 @@ class Matcher:
         best_stream[has] = stream[head[has]]
         other = _first_per_row(r, sc, not_head & (stream != best_stream[r]), n)
         relevant = _first_per_row(r, sc, _RELEVANT[stream], n)
-        j_l, sc_l, ctx_l, bounds_l = j.tolist(), sc.tolist(), ctx.tolist(), bounds.tolist()
+        ranked = (j.tolist(), sc.tolist(), fl.tolist(), ctx.tolist())
+        j_l, sc_l, _, ctx_l = ranked
+        bounds_l = bounds.tolist()
         roles, phrases, n_alt = tax.roles, c.phrases, self.scoring.alternatives
         label = [f"{p.role_id} ({roles[p.role_id].stream})" for p in phrases]
 
-        def candidates(i: int) -> list[_Candidate]:
-            a, b = bounds_l[i], bounds_l[i + 1]
-            return [_Candidate(j_l[x], sc_l[x], bool(full[i, j_l[x]]), ctx_l[x]) for x in range(a, b)]
+        def candidates(i: int) -> _Ranked:
+            return _Ranked(ranked, bounds_l[i], bounds_l[i + 1])
 
         results = []
         for i, toks in enumerate(titles):
@@ -567,11 +605,10 @@ class Matcher:
             c_tokens = [tuple(dict.fromkeys(fixes.get(t, t) for t in toks)) for toks in c_tokens]
 
         # Unique (title words, department words) pairs: the unit of work.
-        t_key = np.array([token_key(t) for t in t_tokens] + [""], dtype=object)[t_codes]
-        c_key = np.array([token_key(t) for t in c_tokens] + [""], dtype=object)[c_codes]
-        pair_codes, pairs = pd.factorize(
-            pd.Series(t_key, dtype=object) + "\x1f" + pd.Series(c_key, dtype=object))
-        del t_key, c_key
+        # (the same words give the same key, so two spellings of a title are one pair)
+        t_key, _ = pd.factorize(np.array([token_key(t) for t in t_tokens] + [""], dtype=object))
+        c_key, c_n = pd.factorize(np.array([token_key(t) for t in c_tokens] + [""], dtype=object))
+        pair_codes, pairs = pd.factorize(t_key[t_codes].astype(np.int64) * len(c_n) + c_key[c_codes])
         _, first_row = np.unique(pair_codes, return_index=True)
         u_titles = [t_tokens[t_codes[r]] if t_codes[r] >= 0 else () for r in first_row]
         u_ctx = [c_tokens[c_codes[r]] if c_codes[r] >= 0 else () for r in first_row]
@@ -621,6 +658,19 @@ class Matcher:
         per_pair["score"] = per_pair["score"].astype(int)
         per_pair["margin"] = per_pair["margin"].astype(int)
         return per_pair
+
+
+def _gather(matrix, at: np.ndarray, width: int) -> np.ndarray:
+    """The values of a sparse ``matrix`` at flat positions ``at`` (row * width + column), 0 where none."""
+    m = matrix.tocsr()
+    m.sum_duplicates()
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * width + m.indices
+    out = np.zeros(len(at), dtype=m.dtype)
+    if len(keys):
+        i = np.minimum(np.searchsorted(keys, at), len(keys) - 1)
+        found = keys[i] == at
+        out[found] = m.data[i[found]]
+    return out
 
 
 def _first_per_row(rows: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> list[float]:
