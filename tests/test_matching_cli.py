@@ -57,6 +57,7 @@ def test_match_titles__csv__out_is_the_input_plus_the_coding_columns(run, tmp_pa
     assert "genomics" in out[5]["alternatives"]
     assert {r["taxonomy_version"] for r in out} == {str(load_taxonomy().version)}
     assert "coded 7 title(s)" in result.stderr and "wrote coded titles" in result.stderr
+    assert "coding 7 titles" not in result.stderr and "%" not in result.stderr   # no progress bar off a terminal
     assert result.stdout == ""
 
 
@@ -141,3 +142,15 @@ def test_match_commands__help__ends_with_an_example(run):
         result = run(*args, "--help")
         assert "Example:" in result.stdout, args
     assert "match" in cli.commands and "taxonomy" in cli.commands
+
+
+def test_match_frame_chunks__small_chunks__give_the_rows_of_coding_the_file_at_once(tmp_path):
+    import pandas as pd
+
+    from trust_survey.matching.matcher import match_frame, match_frame_chunks
+
+    df = pd.DataFrame(ROWS[1:] * 3, columns=ROWS[0])
+    seen = []
+    chunks = list(match_frame_chunks(df, "title", "department", rows=4, on_progress=seen.append))
+    assert [len(c) for c in chunks] == [4, 4, 4, 4, 4, 1] and sum(seen) == len(df)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), match_frame(df, "title", "department"))

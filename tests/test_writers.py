@@ -212,3 +212,31 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_write_csv_chunks__writes_one_header_and_neutralises_every_chunk(tmp_path):
+    import pandas as pd
+
+    from trust_survey.writers import write_csv_chunks
+
+    frames = (pd.DataFrame({"title": [f"=cmd{i}", f"Nurse {i}"], "n": [i, -i]}) for i in range(3))
+    path = write_csv_chunks(tmp_path / "x.csv", frames)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["title", "n"] and len(rows) == 7
+    assert [r[0] for r in rows[1:]] == ["'=cmd0", "Nurse 0", "'=cmd1", "Nurse 1", "'=cmd2", "Nurse 2"]
+    assert [r[1] for r in rows[1:]] == ["0", "0", "1", "-1", "2", "-2"]
+
+
+def test_write_csv_chunks__failing_part_way__leaves_no_file(tmp_path):
+    import pandas as pd
+
+    from trust_survey.writers import write_csv_chunks
+
+    def frames():
+        yield pd.DataFrame({"a": ["x"]})
+        raise RuntimeError("coding failed")
+
+    with pytest.raises(RuntimeError):
+        write_csv_chunks(tmp_path / "x.csv", frames())
+    assert list(tmp_path.iterdir()) == []

@@ -32,8 +32,8 @@ from trust_survey.atomic import write_atomic
 from trust_survey.common.safe_text import is_formula_like, neutralise, strip_controls
 from trust_survey.common.safe_text import write_frame_sheet
 
-__all__ = ["integer_column", "with_integers", "safe_frame", "write_csv", "write_csv_rows", "append_csv_rows",
-           "csv_bytes", "save_workbook", "write_frames_workbook"]
+__all__ = ["integer_column", "with_integers", "safe_frame", "write_csv", "write_csv_chunks", "write_csv_rows",
+           "append_csv_rows", "csv_bytes", "save_workbook", "write_frames_workbook"]
 
 
 # ---- values ----------------------------------------------------------------------------------------------
@@ -95,6 +95,21 @@ def write_csv(path: Path | str, frame: pd.DataFrame, *, force: bool = False, int
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding=encoding, newline="") as fh:
             safe.to_csv(fh, **options)
+
+    return write_atomic(path, write, force=force)
+
+
+def write_csv_chunks(path: Path | str, frames: Iterable[pd.DataFrame], *, force: bool = False,
+                     integers: Iterable[str] = (), encoding: str = "utf-8") -> Path:
+    """Write DataFrames with the same columns one after another as one CSV (the first one's header, no
+    index), each made safe by :func:`safe_frame` as it comes, so a large table is never held whole. The
+    file appears only when the last chunk is written (atomic, like :func:`write_csv`). Returns ``path``."""
+    integers = tuple(integers)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding=encoding, newline="") as fh:
+            for i, frame in enumerate(frames):
+                safe_frame(frame, integers).to_csv(fh, index=False, header=i == 0)
 
     return write_atomic(path, write, force=force)
 

@@ -189,8 +189,8 @@ def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, r
           --out coded.csv --review-out review.xlsx
     """
     from trust_survey.errors import OutputExistsError
-    from trust_survey.matching.files import read_table, require_columns, write_table
-    from trust_survey.matching.matcher import match_frame
+    from trust_survey.matching.files import read_table, require_columns, write_table_chunks
+    from trust_survey.matching.matcher import match_frame_chunks
 
     for target in [out] + ([review_out] if review_out else []):
         if target.exists() and not force:
@@ -200,10 +200,15 @@ def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, r
                                                       if context_column else {})})
     taxonomy, overrides = _load(taxonomy_path, overrides_path)
     model = _model(model_path, no_model, taxonomy, overrides, quiet)
-    coded = match_frame(df, column, context_column, taxonomy=taxonomy, overrides=overrides, model=model)
-    write_table(coded, out, force=force)
-    _summarise(coded, quiet)
+    tally = _Tally(keep=review_out is not None)
+    with progress(length=len(df), label=f"coding {len(df):,} titles", quiet=quiet) as bar:
+        chunks = match_frame_chunks(df, column, context_column, taxonomy=taxonomy, overrides=overrides,
+                                    model=model, on_progress=bar.update)
+        write_table_chunks(map(tally.add, chunks), out, force=force)
+    del df
+    tally.summarise(quiet)
     wrote(out, "coded titles", quiet)
+    coded = tally.frame()
     if review_out:
         from trust_survey.matching.review import build_review_workbook
 
@@ -213,13 +218,34 @@ def titles_cmd(file: Path, column: str, context_column: str | None, out: Path, r
         wrote(review_out, "review workbook", quiet)
 
 
-def _summarise(coded, quiet: bool) -> None:
-    d = coded["decision"].value_counts()
-    s = coded.loc[coded["decision"] == "auto", "stream"].value_counts()
-    info(f"coded {len(coded)} title(s), {coded['normalised_title'].nunique()} distinct: "
-         f"{d.get('auto', 0)} auto, {d.get('review', 0)} to review, {d.get('none', 0)} none; "
-         "automatic by stream: "
-         + ", ".join(f"{k} {v}" for k, v in s.items()), quiet)
+class _Tally:
+    """Counts decisions as coded chunks go by to the writer (and keeps them when a review workbook needs them)."""
+
+    def __init__(self, keep: bool):
+        self.keep, self.kept = keep, []
+        self.rows, self.decisions, self.auto_streams, self.titles = 0, {}, {}, set()
+
+    def add(self, chunk):
+        self.rows += len(chunk)
+        for k, v in chunk["decision"].value_counts().items():
+            self.decisions[k] = self.decisions.get(k, 0) + int(v)
+        for k, v in chunk.loc[chunk["decision"] == "auto", "stream"].value_counts().items():
+            self.auto_streams[k] = self.auto_streams.get(k, 0) + int(v)
+        self.titles.update(chunk["normalised_title"].unique())
+        if self.keep:
+            self.kept.append(chunk)
+        return chunk
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.concat(self.kept, ignore_index=True) if self.kept else None
+
+    def summarise(self, quiet: bool) -> None:
+        d, s = self.decisions, sorted(self.auto_streams.items(), key=lambda kv: -kv[1])
+        info(f"coded {self.rows} title(s), {len(self.titles)} distinct: "
+             f"{d.get('auto', 0)} auto, {d.get('review', 0)} to review, {d.get('none', 0)} none; "
+             "automatic by stream: " + ", ".join(f"{k} {v}" for k, v in s), quiet)
 
 
 @match_group.command("run")

@@ -13,10 +13,9 @@ from typing import Mapping
 
 import pandas as pd
 
+from trust_survey.csvread import CsvProblem, decode, read_records
 from trust_survey.errors import InputFileError, did_you_mean
-from trust_survey.writers import write_csv
-from trust_survey.csvread import CsvProblem, decode
-from trust_survey.csvread import read_records
+from trust_survey.writers import write_csv, write_csv_chunks
 
 
 def check_encoding(name: str) -> str:
@@ -80,3 +79,8 @@ def require_columns(df: pd.DataFrame, path: Path | str, columns: Mapping[str, st
 def write_table(df: pd.DataFrame, path: Path | str, force: bool = False) -> Path:
     """Write UTF-8 CSV atomically; refuse to overwrite without ``force``."""
     return write_csv(path, df, force=force)
+
+
+def write_table_chunks(frames, path: Path | str, force: bool = False) -> Path:
+    """Write DataFrames one after another as one UTF-8 CSV, atomically; refuse to overwrite without ``force``."""
+    return write_csv_chunks(path, frames, force=force)

@@ -49,16 +49,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 from scipy import sparse
 
+from trust_survey.matching.compiled import CompiledTaxonomy, compile_taxonomy
 from trust_survey.matching.model import OVERRULE, _model_decision
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
@@ -79,8 +79,10 @@ DIAGNOSTICS = ["_score", "_margin", "_stream", "_ambiguous", "_best_relevant"]
 METHODS = ("exact", "alias", "abbreviation", "fuzzy", "none")   # and "model:<version>" (see _combine)
 DECISIONS = ("auto", "review", "none")
 _CHUNK = 512
-_GAP_WORD_WEIGHT = 0.45   # "clinical" between an alias's words is harmless; "digital" or "health" is not
 _TOP_K = 16
+_MODEL_BATCH = 4096
+_RELEVANT = np.array([st in STREAMS for st in ALL_STREAMS])
+_EXPLICIT = ("exact", "alias", "abbreviation")
 
 
 @dataclass
@@ -91,187 +93,87 @@ class _Candidate:
     context_used: bool
 
 
+class _Ranked(Sequence):
+    """One title's ranked candidates as :class:`_Candidate`, made only when looked at (most never are)."""
+
+    __slots__ = ("_columns", "_start", "_stop")
+
+    def __init__(self, columns: tuple[list, list, list, list], start: int, stop: int):
+        self._columns, self._start, self._stop = columns, start, stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        phrase, score, full, used = (col[self._start + k] for col in self._columns)
+        return _Candidate(phrase, score, full, used)
+
+
 class Matcher:
-    """A taxonomy (plus reviewed aliases) compiled into matrices; call :meth:`code` on titles."""
+    """A taxonomy (plus reviewed aliases) compiled into matrices (:class:`.compiled.CompiledTaxonomy`);
+    call :meth:`code` on titles."""
 
     def __init__(self, taxonomy: Taxonomy, overrides: Overrides | None = None, model=None):
         self.taxonomy = taxonomy
         self.overrides = overrides or Overrides.empty()
         self.model = model
+        self.scoring = taxonomy.scoring
+        self.compiled: CompiledTaxonomy = compile_taxonomy(taxonomy)
         self._context_keys: dict[tuple[str, ...], str] = {}
-        s = taxonomy.scoring
-        self.scoring = s
-        phrases = taxonomy.phrases
-        self.phrases = phrases
-        role_ids = list(taxonomy.roles)
-        self.role_index = {r: i for i, r in enumerate(role_ids)}
-        self.role_ids = role_ids
-        self.stream_index = {st: i for i, st in enumerate(ALL_STREAMS)}
-
-        vocab: dict[str, int] = {}
-        for p in phrases:
-            for t in p.tokens:
-                vocab.setdefault(t, len(vocab))
-        for terms in taxonomy.exclusions.values():
-            for term in terms:
-                for t in term:
-                    vocab.setdefault(t, len(vocab))
-        for ctx in taxonomy.contexts:
-            for term in ctx.terms:
-                for t in term:
-                    vocab.setdefault(t, len(vocab))
-        for t in sorted(taxonomy.tables.neutral):
-            vocab.setdefault(t, len(vocab))
-        self.vocab = vocab
-        self.vocab_list = list(vocab)
-        self._long_words = [t for t in vocab if len(t) >= 6]
-        V, P, S = len(vocab), len(phrases), len(ALL_STREAMS)
-
-        # Word weights: inverse role frequency, so words that name one role weigh most.
-        role_tokens: dict[str, set[str]] = {r: set() for r in role_ids}
-        for p in phrases:
-            role_tokens[p.role_id].update(p.tokens)
-        df = np.zeros(V)
-        per_stream = np.zeros((V, S))
-        for rid, toks in role_tokens.items():
-            sidx = self.stream_index[taxonomy.roles[rid].stream]
-            for t in toks:
-                df[vocab[t]] += 1
-                per_stream[vocab[t], sidx] += 1
-        n_roles = len(role_ids)
-        idf = np.log((n_roles + 1) / (df + 0.5))
-        weights = np.clip(idf / math.log((n_roles + 1) / 1.5), s.min_weight, 1.0)
-        for t in taxonomy.tables.neutral:
-            if t in vocab:
-                weights[vocab[t]] = s.neutral_weight
-        is_neutral = np.isin(np.arange(V), [vocab[t] for t in taxonomy.tables.neutral])
-        weights[(df == 0) & ~is_neutral] = s.unknown_weight
-        self.weights = weights.astype(np.float32)
-        # Which streams a word speaks for: shared equally by the streams whose roles use it; a word that
-        # any stream uses never speaks for none; neutral words are explained by any role.
-        in_stream = per_stream > 0
-        relevant = in_stream[:, :len(STREAMS)]
-        n_rel = relevant.sum(axis=1, keepdims=True)
-        affinity = np.zeros((V, S))
-        affinity[:, :len(STREAMS)] = np.where(n_rel > 0, relevant / np.maximum(n_rel, 1), 0.0)
-        affinity[:, self.stream_index[NONE]] = (n_rel[:, 0] == 0) & in_stream[:, self.stream_index[NONE]]
-        for t in taxonomy.tables.neutral:
-            if t in vocab:
-                affinity[vocab[t]] = 1.0
-        self.affinity = affinity.astype(np.float32)
-        self.meaningful = np.array([t not in taxonomy.tables.neutral for t in vocab])
-
-        rows, cols, aff = [], [], []
-        self.phrase_stream = np.empty(P, dtype=np.int64)
-        self.phrase_role = np.empty(P, dtype=np.int64)
-        self.phrase_factor = np.ones(P, dtype=np.float32)
-        # An ambiguous role says the specialism is not stated, so a stated specialism never counts for it.
-        self.phrase_credit = np.full(P, s.stream_credit, dtype=np.float32)
-        self.is_key_term = np.array([p.kind == "key_term" for p in phrases])
-        for j, p in enumerate(phrases):
-            role = taxonomy.roles[p.role_id]
-            sidx = self.stream_index[role.stream]
-            self.phrase_stream[j] = sidx
-            self.phrase_role[j] = self.role_index[p.role_id]
-            if p.kind == "key_term":
-                self.phrase_factor[j] = s.key_term_factor
-            if role.ambiguous:
-                self.phrase_credit[j] = 0.0
-            for t in p.tokens:
-                rows.append(j)
-                cols.append(vocab[t])
-                aff.append(self.affinity[vocab[t], sidx])
-        ones = np.ones(len(rows), dtype=np.float32)
-        A = sparse.csr_matrix((ones, (rows, cols)), shape=(P, V))
-        self.A_T = A.T.tocsc()
-        aff_data = np.array(aff, dtype=np.float32)
-        self.Aaff_T = sparse.csr_matrix((aff_data, (rows, cols)), shape=(P, V)).T.tocsc()
-        self.W_A = np.asarray(A @ self.weights).ravel()
-        self.phrase_sets = [frozenset(p.tokens) for p in phrases]
-        neutral = taxonomy.tables.neutral
-        self.phrase_core = [frozenset(t for t in p.tokens if t not in neutral) or frozenset(p.tokens)
-                            for p in phrases]
-        # Phrases are compiled role by role; the start of each role's block lets every role put its best
-        # alias forward, so a role with many aliases cannot crowd another stream out of the margin.
-        starts = np.flatnonzero(np.r_[True, np.diff(self.phrase_role) != 0]) if P else np.zeros(0, int)
-        self.role_starts = starts if (np.diff(self.phrase_role) >= 0).all() else None
-        self._block_of = np.cumsum(np.r_[True, np.diff(self.phrase_role) != 0]) - 1 if P else starts
-        self.phrase_has_core = np.array([any(t not in neutral for t in p.tokens) for p in phrases])
-        self.phrase_ambiguous = np.array([taxonomy.roles[p.role_id].ambiguous for p in phrases])
-        self._core_cols = sparse.diags(self.meaningful.astype(np.float32))
-        self.phrase_weight = self.W_A
-        self.phrase_sorted = [" ".join(sorted(p.tokens)) for p in phrases]
-        self.exact = {}
-        for j, p in enumerate(phrases):
-            self.exact.setdefault(p.key, j)
-
-        # Exclusion terms: term x vocab, and term -> roles it vetoes.
-        terms: dict[tuple[str, ...], int] = {}
-        t_rows, t_cols, r_rows, r_cols = [], [], [], []
-        for rid, excl in taxonomy.exclusions.items():
-            for term in excl:
-                if term not in terms:
-                    terms[term] = len(terms)
-                    for t in term:
-                        t_rows.append(terms[term])
-                        t_cols.append(vocab[t])
-                r_rows.append(terms[term])
-                r_cols.append(self.role_index[rid])
-        n_terms = max(len(terms), 1)
-        self.E_T = sparse.csr_matrix((np.ones(len(t_rows), dtype=np.float32), (t_rows, t_cols)),
-                                     shape=(n_terms, V)).T.tocsc()
-        self.E_size = np.array([len(t) for t in terms] or [1], dtype=np.float32)
-        self.E_terms = list(terms) or [()]
-        self.E_role = sparse.csr_matrix((np.ones(len(r_rows), dtype=np.float32), (r_rows, r_cols)),
-                                        shape=(n_terms, len(role_ids))).toarray() > 0
-        # role x stream, to tell when exclusion terms veto every role of a stream (the stream's own terms)
-        self.role_stream = np.zeros((len(role_ids), S), dtype=np.float32)
-        for rid, i in self.role_index.items():
-            self.role_stream[i, self.stream_index[taxonomy.roles[rid].stream]] = 1.0
-        self.roles_per_stream = self.role_stream.sum(axis=0)
+        # read by _combine and by callers that explain a coding
+        c = self.compiled
+        self.phrases, self.phrase_stream, self.phrase_ambiguous = c.phrases, c.phrase_stream, c.phrase_ambiguous
+        self.stream_index = c.stream_index
 
     # ------------------------------------------------------------------ words
     def _correct_tokens(self, tokens: Iterable[str]) -> dict[str, str]:
         """Unknown word -> known word, for plural forms and misspellings (one cdist over unique words)."""
-        s = self.scoring
-        unknown = sorted({t for t in tokens if t not in self.vocab})
+        s, c = self.scoring, self.compiled
+        unknown = sorted({t for t in tokens if t not in c.vocab})
         fixes: dict[str, str] = {}
         rest = []
         for t in unknown:
-            if len(t) > 3 and t.endswith("s") and t[:-1] in self.vocab:
+            if len(t) > 3 and t.endswith("s") and t[:-1] in c.vocab:
                 fixes[t] = t[:-1]
             elif len(t) >= s.typo_min_length and not t.isdigit():
                 rest.append(t)
         if rest:
-            scores = process.cdist(rest, self.vocab_list, scorer=fuzz.ratio, score_cutoff=s.typo_cutoff,
+            scores = process.cdist(rest, c.words, scorer=fuzz.ratio, score_cutoff=s.typo_cutoff,
                                    dtype=np.uint8, workers=-1)
             for i, t in enumerate(rest):
                 row = scores[i]
                 best = int(row.argmax())
-                if row[best] >= s.typo_cutoff and self.vocab_list[best][0] == t[0]:
-                    fixes[t] = self.vocab_list[best]
+                if row[best] >= s.typo_cutoff and c.words[best][0] == t[0]:
+                    fixes[t] = c.words[best]
         # Compounds keep their known head: pharmacogenomics -> genomics, neuroradiologist -> radiologist.
         for t in rest:
             if t not in fixes and len(t) >= 9:
-                heads = [v for v in self._long_words if t.endswith(v) and len(t) - len(v) >= 3]
+                heads = [v for v in c.long_words if t.endswith(v) and len(t) - len(v) >= 3]
                 if heads:
                     fixes[t] = max(heads, key=len)
         return fixes
 
     def _matrix(self, token_lists: Sequence[tuple[str, ...]]) -> sparse.csr_matrix:
+        vocab = self.compiled.vocab
         rows, cols = [], []
         for i, toks in enumerate(token_lists):
             for t in toks:
-                j = self.vocab.get(t)
+                j = vocab.get(t)
                 if j is not None:
                     rows.append(i)
                     cols.append(j)
-        data = self.weights[cols] if cols else np.zeros(0, dtype=np.float32)
-        return sparse.csr_matrix((data, (rows, cols)), shape=(len(token_lists), len(self.vocab)))
+        data = self.compiled.word_weight[cols] if cols else np.zeros(0, dtype=np.float32)
+        return sparse.csr_matrix((data, (rows, cols)), shape=(len(token_lists), len(vocab)))
 
     def _title_weight(self, toks: tuple[str, ...]) -> float:
-        w = self.scoring.unknown_weight
-        return float(sum(self.weights[self.vocab[t]] if t in self.vocab else w for t in toks))
+        w, c = self.scoring.unknown_weight, self.compiled
+        return float(sum(c.word_weight[c.vocab[t]] if t in c.vocab else w for t in toks))
 
     # ------------------------------------------------------------------ department context
     def _context_ids(self, ctx: tuple[str, ...]) -> tuple[str, ...]:
@@ -321,153 +223,251 @@ class Matcher:
         return support, veto
 
     def _score_chunk(self, titles: Sequence[tuple[str, ...]], contexts: Sequence[tuple[str, ...]]):
-        s = self.scoring
+        """Containment scores of every title (with its department) against every phrase.
+
+        Returns ``(score, full, context_used, vetoed)``: titles x phrases float32 scores, whether all the
+        alias's words are present, whether the department completed the alias, and titles x streams that an
+        exclusion term or the department vetoes (what the model may never choose, see :meth:`_combine`).
+        """
+        s, c = self.scoring, self.compiled
         T = self._matrix(titles)
         # Department words complete aliases, but not neutral ones ("Digital Services" is not "services").
         neutral = self.taxonomy.tables.neutral
-        TC = self._matrix([tuple(dict.fromkeys(t + tuple(w for w in c if w not in neutral)))
-                           for t, c in zip(titles, contexts)])
+        TC = self._matrix([tuple(dict.fromkeys(t + tuple(w for w in ctx if w not in neutral)))
+                           for t, ctx in zip(titles, contexts)])
         W_T = np.array([self._title_weight(t) for t in titles], dtype=np.float32)
         W_T[W_T == 0] = 1.0
         # Key terms name a field, not a job: next to one, a word the taxonomy does not know weighs fully
         # ("Clinical Software Tester" is not safely a clinical software developer).
-        n_unknown = np.array([sum(t not in self.vocab for t in toks) for toks in titles], dtype=np.float32)
+        n_unknown = np.array([sum(t not in c.vocab for t in toks) for toks in titles], dtype=np.float32)
         W_key = W_T + (1.0 - s.unknown_weight) * n_unknown
-        hit = (TC @ self.A_T).toarray()
-        in_t = (T @ self.A_T).toarray()
-        aff_in = (T @ self.Aaff_T).toarray()
-        stream_hits = np.asarray(T @ self.affinity)
-        extra = stream_hits[:, self.phrase_stream] - aff_in
+        # Only pairs that share a word can score: work on the title x phrase pairs of hit's structure.
+        H = (TC @ c.words_by_phrase).tocsr()
+        H.sum_duplicates()
+        n, P = len(titles), len(c.phrases)
+        rows = np.repeat(np.arange(n), np.diff(H.indptr))
+        cols = H.indices.astype(np.int64)
+        at = rows * P + cols
+        hit = H.data
+        in_t = _gather(T @ c.words_by_phrase, at, P)
+        aff_in = _gather(T @ c.affinity_by_phrase, at, P)
+        stream_hits = np.asarray(T @ c.word_stream_affinity)
+        stream = c.phrase_stream[cols]
+        extra = stream_hits[rows, stream] - aff_in
         np.maximum(extra, 0, out=extra)
-        alias_cov = np.minimum(hit / self.W_A, 1.0)
-        W = np.where(self.is_key_term, W_key[:, None], W_T[:, None])
-        title_cov = np.minimum((in_t + self.phrase_credit * extra) / W, 1.0)
-        score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * self.phrase_factor
+        alias_cov = np.minimum(hit / c.phrase_weight[cols], 1.0)
+        W = np.where(c.phrase_is_key_term[cols], W_key[rows], W_T[rows])
+        title_cov = np.minimum((in_t + c.phrase_credit[cols] * extra) / W, 1.0)
+        score = 100.0 * alias_cov ** s.alias_power * title_cov ** s.title_power * c.phrase_factor[cols]
         context_used = hit - in_t > 1e-6
         score = np.where(context_used, score * s.context_factor, score)
         if context_used.any():
             # The department completes what the title says; it never says it alone ("Dialysis Assistant"
             # in "Renal" is not a "renal specialist"): the title must bring a meaningful word of the alias.
-            in_core = ((T @ self._core_cols) @ self.A_T).toarray()
-            orphan = context_used & (in_core <= 1e-6) & self.phrase_has_core[None, :]
+            in_core = _gather((T @ c.meaningful_diag) @ c.words_by_phrase, at, P)
+            orphan = context_used & (in_core <= 1e-6) & c.phrase_has_core[cols]
             score[orphan] = 0.0
 
-        present = (T.sign() @ self.E_T).toarray() >= self.E_size - 0.5
-        for i, k in zip(*np.nonzero(present & (self.E_size > 1))):
-            present[i, k] = _contains_phrase(titles[i], self.E_terms[k])
+        present = (T.sign() @ c.words_by_exclusion).toarray() >= c.exclusion_size - 0.5
+        for i, k in zip(*np.nonzero(present & (c.exclusion_size > 1))):
+            present[i, k] = _contains_phrase(titles[i], c.exclusion_terms[k])
         stream_veto = np.zeros((len(titles), len(ALL_STREAMS)), dtype=bool)
         if present.any():
-            role_veto = (present.astype(np.float32) @ self.E_role.astype(np.float32)) > 0
-            score[role_veto[:, self.phrase_role]] = 0.0
-            stream_veto = (role_veto.astype(np.float32) @ self.role_stream >= self.roles_per_stream - 0.5) & (
-                self.roles_per_stream > 0)
+            role_veto = (present.astype(np.float32) @ c.exclusion_vetoes_role.astype(np.float32)) > 0
+            score[role_veto[rows, c.phrase_role[cols]]] = 0.0
+            stream_veto = (role_veto.astype(np.float32) @ c.role_stream >= c.roles_per_stream - 0.5) & (
+                c.roles_per_stream > 0)
         support, veto = self._context_effects(contexts)
-        self._last_veto = stream_veto | veto   # what the model may never choose (see _combine)
         if veto.any():
-            score[veto[:, self.phrase_stream]] = 0.0
+            score[veto[rows, stream]] = 0.0
         if support.any():
-            bonus = support[:, self.phrase_stream] & (score > 0)
+            bonus = support[rows, stream] & (score > 0)
             score = np.where(bonus, score + s.context_support_bonus, score)
         np.minimum(score, 100.0, out=score)
-        full = alias_cov >= 0.999
-        return score.astype(np.float32), full, context_used
+        dense_score = np.zeros((n, P), dtype=np.float32)
+        dense_score[rows, cols] = score
+        full = np.zeros((n, P), dtype=bool)
+        full[rows, cols] = alias_cov >= 0.999
+        used = np.zeros((n, P), dtype=bool)
+        used[rows, cols] = context_used
+        return dense_score, full, used, stream_veto | veto
 
-    def _fuzzy(self, keys: list[str], score: np.ndarray) -> np.ndarray:
-        """Whole-title near-misses, for rows whose best containment score is below the fuzzy cap."""
-        s = self.scoring
-        rows = [i for i, k in enumerate(keys) if k and score[i].max() < s.fuzzy_cap]
+    def _fuzzy(self, titles: Sequence[tuple[str, ...]], contexts: Sequence[tuple[str, ...]],
+               score: np.ndarray) -> np.ndarray:
+        """Whole-title near-misses, for titles whose best containment score is below the fuzzy cap and that
+        are not exactly a phrase (without a department): raises ``score`` in place where a phrase is near,
+        and returns where it did."""
+        s, c = self.scoring, self.compiled
+        keys = [" ".join(sorted(t)) for t in titles]
+        rows = [i for i, k in enumerate(keys)
+                if k and not (k in c.exact and not contexts[i]) and score[i].max() < s.fuzzy_cap]
         fz = np.zeros_like(score, dtype=bool)
         if not rows:
             return fz
-        sim = process.cdist([keys[i] for i in rows], self.phrase_sorted, scorer=fuzz.ratio,
+        sim = process.cdist([keys[i] for i in rows], c.phrase_sorted, scorer=fuzz.ratio,
                             score_cutoff=s.fuzzy_min, dtype=np.uint8, workers=-1)
         for r, i in enumerate(rows):
-            known = {t for t in keys[i].split() if t in self.vocab}
+            known = {t for t in titles[i] if t in c.vocab}
             for j in np.nonzero(sim[r])[0]:
                 # only words the taxonomy does not know may be near-misses: "dental" is not "renal"
                 cand = min(float(sim[r, j]), s.fuzzy_cap)
-                if cand > score[i, j] and known <= self.phrase_sets[j]:
+                if cand > score[i, j] and known <= c.phrase_words[j]:
                     score[i, j] = cand
                     fz[i, j] = True
         return fz
 
     # ------------------------------------------------------------------ deciding
-    def _decide(self, toks: tuple[str, ...], corrected: bool, scores: np.ndarray, full: np.ndarray,
-                ctx_used: np.ndarray, fuzzy: np.ndarray, overrides_hit, learned=None) -> dict:
-        """The rules' coding of one title; with ``learned`` (probabilities, vetoed streams, has department)
-        combined with the model's by :meth:`_combine`."""
-        result, by_role = self._decide_rules(toks, corrected, scores, full, ctx_used, fuzzy, overrides_hit)
-        if learned is None or overrides_hit is not None or not toks:
-            return result
-        return self._combine(result, by_role, *learned)
+    def _ranked(self, titles: Sequence[tuple[str, ...]], score: np.ndarray, full: np.ndarray,
+                context_used: np.ndarray):
+        """Every title's candidates, each role's best once, best first: for the whole chunk at once.
 
-    def _decide_rules(self, toks, corrected, scores, full, ctx_used, fuzzy, overrides_hit):
-        tax, th = self.taxonomy, self.taxonomy.thresholds
-        result = {"role_id": "", "role": "", "stream": NONE, "relation": "none", "score": 0, "method": "none",
-                  "matched_alias": "", "decision": "none", "alternatives": "", "margin": 0,
-                  "_score": 0.0, "_margin": 0.0, "_stream": NONE, "_ambiguous": False, "_best_relevant": 0.0}
-        if not toks:
-            return result, []
-        k = min(_TOP_K, len(scores))
-        idx = np.argpartition(-scores, k - 1)[:k]
-        if self.role_starts is not None:
-            role_max = np.maximum.reduceat(scores, self.role_starts)
-            best_of_role = np.flatnonzero((scores >= role_max[self._block_of]) & (scores > 0))
-            idx = np.union1d(idx, best_of_role)
-        # A gap needs a heavy known word strictly inside the title; most titles have none, so skip the check.
-        inner = toks[1:-1]
-        gaps = any(t in self.vocab and self.weights[self.vocab[t]] >= _GAP_WORD_WEIGHT for t in inner)
-        cands = [_Candidate(int(j), float(scores[j]) * (self._gap_factor(toks, int(j)) if gaps else 1.0),
-                            bool(full[j]), bool(ctx_used[j])) for j in idx if scores[j] > 0]
-        # The department completes a title that is not itself a role's alias ("Software Engineer" in Medical
-        # Physics); it never competes with one that is ("Chief Information Officer" in Digital is not a
-        # chief *digital* information officer, "Chief Clinical Information Officer" stays automatic).
-        key = token_key(toks)
-        if any(not c.context_used and not self.phrase_ambiguous[c.phrase] and self.phrases[c.phrase].key == key
-               for c in cands):
-            cands = [c for c in cands if not c.context_used]
-        # Dominance on meaningful words: "software engineer" (or "research software engineer") gives way
-        # to a fully present "medical physics software engineer".
-        core = self.phrase_core
-        full_sets = [core[c.phrase] for c in cands if c.full]
-        kept = [c for c in cands if not any(core[c.phrase] < fs for fs in full_sets)]
-        kept.sort(key=lambda c: (-c.score, c.context_used, -self.phrase_weight[c.phrase], c.phrase))
-        by_role: list[_Candidate] = []
-        seen_roles: set[int] = set()
-        for c in kept:
-            r = self.phrase_role[c.phrase]
-            if r not in seen_roles:
-                seen_roles.add(r)
-                by_role.append(c)
+        A title's candidates are its ``_TOP_K`` best phrases and every role's best (so a role with many
+        aliases cannot crowd another stream out of the margin), scored above 0 and lowered by the gap
+        factor where a heavy word sits between the alias's words. The department completes a title that is
+        not itself a role's alias ("Software Engineer" in Medical Physics); it never competes with one that
+        is ("Chief Information Officer" in Digital is not a chief *digital* information officer). A
+        candidate whose meaningful words are a strict subset of a fully present candidate's is dominated
+        ("software engineer" by "medical physics software engineer"). Ranking: score, then aliases the title
+        holds alone, then the heavier alias, then taxonomy order.
 
-        if by_role:
-            best = by_role[0]
-            best_stream = self.phrase_stream[best.phrase]
-            other = [c.score for c in by_role[1:] if self.phrase_stream[c.phrase] != best_stream]
-            relevant = [c.score for c in by_role if ALL_STREAMS[self.phrase_stream[c.phrase]] in STREAMS]
-            role = tax.roles[self.phrases[best.phrase].role_id]
-            result.update(_score=best.score, _margin=best.score - (max(other) if other else 0.0),
-                          _stream=role.stream, _ambiguous=role.ambiguous,
-                          _best_relevant=max(relevant) if relevant else 0.0)
-        if overrides_hit is not None:
-            return self._override_result(overrides_hit, by_role, result), by_role
-        if not by_role:
-            return result, by_role
-        phrase = self.phrases[best.phrase]
-        decision = decide(result["_score"], result["_margin"], role.stream, role.ambiguous,
-                          result["_best_relevant"], th)
-        if decision == "none":
-            result["score"] = int(round(best.score))
-            return result, by_role
-        if fuzzy[best.phrase] or corrected or best.context_used or token_key(toks) != phrase.key:
-            method = "abbreviation" if phrase.kind == "abbreviation" else "fuzzy"
-        else:
-            method = {"name": "exact", "abbreviation": "abbreviation"}.get(phrase.kind, "alias")
-        result.update(role_id=role.id, role=role.name, stream=role.stream, relation=role.relation,
-                      score=int(round(best.score)), method=method, matched_alias=phrase.text,
-                      decision=decision, alternatives=self._alternatives(by_role[1:]),
-                      margin=int(round(result["_margin"])))
-        return result, by_role
+        Returns ``(row, phrase, score, context_used, full)`` arrays sorted by title then rank, one entry per
+        (title, role).
+        """
+        c = self.compiled
+        n, P = score.shape
+        empty = np.array([not t for t in titles], dtype=bool)
+        k = min(_TOP_K, P)
+        cand = np.zeros((n, P), dtype=bool)
+        np.put_along_axis(cand, np.argpartition(-score, k - 1, axis=1)[:, :k], True, axis=1)
+        if c.role_starts is not None:
+            role_max = np.maximum.reduceat(score, c.role_starts, axis=1)
+            cand |= score >= role_max[:, c.phrase_block]
+        cand &= score > 0
+        cand[empty] = False
+        r, j = np.nonzero(cand)
+        sc = score[r, j].astype(np.float64) * self._gap_factors(titles, r, j)
+        ctx = context_used[r, j]
+        # a phrase that is the whole title, completed by nothing, sends department-completed ones away
+        t_key = np.array([c.key_ids.get(token_key(t), -1) for t in titles], dtype=np.int64)
+        alone = ~ctx & ~c.phrase_ambiguous[j] & (c.phrase_key_id[j] == t_key[r])
+        keep = ~(np.isin(r, r[alone]) & ctx)
+        r, j, sc, ctx, fl = r[keep], j[keep], sc[keep], ctx[keep], full[r[keep], j[keep]]
+        keep = ~self._dominated(r, j, fl, n)
+        r, j, sc, ctx = r[keep], j[keep], sc[keep], ctx[keep]
+        order = np.lexsort((j, -c.phrase_weight[j], ctx, -sc, r))
+        r, j, sc, ctx = r[order], j[order], sc[order], ctx[order]
+        _, first = np.unique(r * len(c.role_ids) + c.phrase_role[j], return_index=True)
+        first.sort()
+        r, j = r[first], j[first]
+        return r, j, sc[first], ctx[first], full[r, j]
+
+    def _gap_factors(self, titles: Sequence[tuple[str, ...]], r: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """``gap_factor`` for each (title r, phrase j) where a heavy title word that is not the alias's sits
+        between the alias's words ("Clinical Safety Officer, Digital Health" is not a "health safety
+        officer"), else 1."""
+        c = self.compiled
+        out = np.ones(len(r))
+        if not len(r):
+            return out
+        width = max(len(t) for t in titles) + 1
+        V = len(c.vocab)
+        where = np.zeros((len(titles), V + 1), dtype=np.int16)       # position + 1 of each known word
+        heavy = np.zeros((len(titles), width), dtype=np.int16)       # heavy known words up to each position
+        for i, toks in enumerate(titles):
+            cols = [c.vocab.get(t, -1) for t in toks]
+            for p, col in enumerate(cols):
+                if col >= 0:
+                    where[i, col] = p + 1
+            heavy[i, 1:len(cols) + 1] = np.cumsum([col >= 0 and c.word_heavy[col] for col in cols])
+        cols = c.phrase_word_cols[j]
+        pos = where[r[:, None], cols].astype(np.int64)
+        present = pos > 0
+        n_present = present.sum(axis=1)
+        first = np.where(present, pos, width).min(axis=1)
+        last = pos.max(axis=1)
+        heavy_alias = (present & np.r_[c.word_heavy, False][cols]).sum(axis=1)
+        multi = n_present >= 2
+        between = np.zeros(len(r), dtype=np.int64)
+        between[multi] = heavy[r[multi], last[multi]] - heavy[r[multi], first[multi] - 1]
+        out[multi & (between > heavy_alias)] = self.scoring.gap_factor
+        return out
+
+    def _dominated(self, r: np.ndarray, j: np.ndarray, full: np.ndarray, n: int) -> np.ndarray:
+        """Whether each candidate (title r, phrase j; sorted by r) is dominated by a fully present one."""
+        c = self.compiled
+        out = np.zeros(len(r), dtype=bool)
+        if not full.any() or not len(c.dominates):
+            return out
+        starts = np.searchsorted(r, np.arange(n + 1))
+        f = np.flatnonzero(full)
+        lo, hi = starts[r[f]], starts[r[f] + 1]
+        counts = hi - lo
+        f_rep = np.repeat(f, counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        other = np.repeat(lo, counts) + offsets
+        keys = j[f_rep] * len(c.phrases) + j[other]
+        at = np.minimum(np.searchsorted(c.dominates, keys), len(c.dominates) - 1)
+        out[other[c.dominates[at] == keys]] = True
+        return out
+
+    def _decide_chunk(self, titles: Sequence[tuple[str, ...]], corrected: Sequence[bool], score: np.ndarray,
+                      full: np.ndarray, context_used: np.ndarray, fuzzy: np.ndarray, hits: Sequence):
+        """The rules' coding of each title of a chunk: ``(results, candidates)`` where ``candidates(i)``
+        gives title i's ranked candidates (each role's best, best first) as :class:`_Candidate`."""
+        c, tax, th = self.compiled, self.taxonomy, self.taxonomy.thresholds
+        n = len(titles)
+        r, j, sc, ctx, fl = self._ranked(titles, score, full, context_used)
+        bounds = np.searchsorted(r, np.arange(n + 1))
+        head = bounds[:-1]
+        has = head < bounds[1:]
+        stream = c.phrase_stream[j]
+        # the best of another stream, and the best relevant one: the first such after each title's best
+        not_head = np.ones(len(r), dtype=bool)
+        not_head[head[has]] = False
+        best_stream = np.full(n, -1)
+        best_stream[has] = stream[head[has]]
+        other = _first_per_row(r, sc, not_head & (stream != best_stream[r]), n)
+        relevant = _first_per_row(r, sc, _RELEVANT[stream], n)
+        ranked = (j.tolist(), sc.tolist(), fl.tolist(), ctx.tolist())
+        j_l, sc_l, _, ctx_l = ranked
+        bounds_l = bounds.tolist()
+        roles, phrases, n_alt = tax.roles, c.phrases, self.scoring.alternatives
+        label = [f"{p.role_id} ({roles[p.role_id].stream})" for p in phrases]
+
+        def candidates(i: int) -> _Ranked:
+            return _Ranked(ranked, bounds_l[i], bounds_l[i + 1])
+
+        results = []
+        for i, toks in enumerate(titles):
+            result = {"role_id": "", "role": "", "stream": NONE, "relation": "none", "score": 0, "method": "none",
+                      "matched_alias": "", "decision": "none", "alternatives": "", "margin": 0,
+                      "_score": 0.0, "_margin": 0.0, "_stream": NONE, "_ambiguous": False, "_best_relevant": 0.0}
+            results.append(result)
+            a, b = bounds_l[i], bounds_l[i + 1]
+            if a < b:
+                best, best_score = j_l[a], sc_l[a]
+                role = roles[phrases[best].role_id]
+                result.update(_score=best_score, _margin=best_score - other[i], _stream=role.stream,
+                              _ambiguous=role.ambiguous, _best_relevant=relevant[i])
+            if hits[i] is not None:
+                self._override_result(hits[i], candidates(i), result)
+                continue
+            if a == b:
+                continue
+            phrase = phrases[best]
+            decision = decide(best_score, result["_margin"], role.stream, role.ambiguous, relevant[i], th)
+            if decision == "none":
+                result["score"] = int(round(best_score))
+                continue
+            if fuzzy[i, best] or corrected[i] or ctx_l[a] or token_key(toks) != phrase.key:
+                method = "abbreviation" if phrase.kind == "abbreviation" else "fuzzy"
+            else:
+                method = {"name": "exact", "abbreviation": "abbreviation"}.get(phrase.kind, "alias")
+            alternatives = "; ".join(f"{label[j_l[x]]} {round(sc_l[x])}" for x in range(a + 1, min(b, a + 1 + n_alt)))
+            result.update(role_id=role.id, role=role.name, stream=role.stream, relation=role.relation,
+                          score=int(round(best_score)), method=method, matched_alias=phrase.text,
+                          decision=decision, alternatives=alternatives, margin=int(round(result["_margin"])))
+        return results, candidates
 
     def _combine(self, result: dict, by_role: list[_Candidate], proba: np.ndarray, vetoed: np.ndarray,
                  has_department: bool) -> dict:
@@ -527,18 +527,6 @@ class Matcher:
                       margin=int(round(100 * (p[order[0]] - p[order[1]]))) if len(order) > 1 else 100)
         return result
 
-    def _gap_factor(self, toks: tuple[str, ...], phrase: int) -> float:
-        """``gap_factor`` when a meaningful title word sits between the alias's words ("Clinical Safety
-        Officer, Digital Health" is not a "health safety officer"), else 1."""
-        words = self.phrase_sets[phrase]
-        where = [i for i, t in enumerate(toks) if t in words]
-        if len(where) < 2:
-            return 1.0
-        for t in toks[where[0]:where[-1] + 1]:
-            if t not in words and t in self.vocab and self.weights[self.vocab[t]] >= _GAP_WORD_WEIGHT:
-                return self.scoring.gap_factor
-        return 1.0
-
     def _alternatives(self, cands: list[_Candidate]) -> str:
         out = []
         for c in cands[:self.scoring.alternatives]:
@@ -564,25 +552,41 @@ class Matcher:
         fixes = self._correct_tokens(set(toks) | set(ctx))
         toks = tuple(dict.fromkeys(fixes.get(t, t) for t in toks))
         ctx = tuple(dict.fromkeys(fixes.get(t, t) for t in ctx))
-        score, full, _ = self._score_chunk([toks], [ctx])
+        score, full, _, _ = self._score_chunk([toks], [ctx])
+        order = np.argsort(-score[0], kind="stable")[:top]
+        order = order[score[0, order] > 0]
+        gap = self._gap_factors([toks], np.zeros(len(order), dtype=np.int64), order)
         rows = []
-        for j in np.argsort(-score[0], kind="stable")[:top]:
-            if score[0, j] <= 0:
-                break
+        for j, g in zip(order, gap):
             p = self.phrases[j]
             rows.append({"phrase": p.text, "kind": p.kind, "role_id": p.role_id,
                          "stream": self.taxonomy.roles[p.role_id].stream,
-                         "score": round(float(score[0, j]) * self._gap_factor(toks, int(j)), 1),
-                         "alias_full": bool(full[0, j])})
+                         "score": round(float(score[0, j]) * float(g), 1), "alias_full": bool(full[0, j])})
         return pd.DataFrame(rows, columns=["phrase", "kind", "role_id", "stream", "score", "alias_full"])
 
     def code(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
-             diagnostics: bool = False) -> pd.DataFrame:
+             diagnostics: bool = False, on_progress: Callable[[int], None] | None = None) -> pd.DataFrame:
         """One result row per input title, in input order: :data:`RESULT_COLUMNS` + :data:`EXTRA_COLUMNS`.
 
-        With ``diagnostics`` the unrounded values behind the decision are added (``_score``, ``_margin``,
-        ``_stream``, ``_ambiguous``, ``_best_relevant``) so thresholds can be calibrated without re-scoring.
+        Each distinct (normalised title, department) pair is coded once. With ``diagnostics`` the unrounded
+        values behind the decision are added (``_score``, ``_margin``, ``_stream``, ``_ambiguous``,
+        ``_best_relevant``) so thresholds can be calibrated without re-scoring. ``on_progress(n)`` is told
+        each time the coding of ``n`` more input rows is known (in all, the number of titles).
         """
+        per_pair, pair_codes = self.code_pairs(titles, contexts, on_progress=on_progress)
+        return self.expand(per_pair, pair_codes, diagnostics=diagnostics)
+
+    def expand(self, per_pair: pd.DataFrame, pair_codes: np.ndarray, *, diagnostics: bool = False) -> pd.DataFrame:
+        """The result rows for ``pair_codes`` (a slice of :meth:`code_pairs`' codes), one per input row."""
+        out = per_pair.iloc[pair_codes].reset_index(drop=True)
+        out["taxonomy_version"] = self.taxonomy.version
+        out["model_version"] = self.model.version if self.model is not None else ""
+        return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
+
+    def code_pairs(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
+                   on_progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """``(per_pair, pair_codes)``: one coded row per distinct (normalised title, department) pair, and
+        for each input row the position of its pair; :meth:`expand` turns them into result rows."""
         titles = _as_objects(titles)
         n = len(titles)
         if contexts is None:
@@ -603,54 +607,82 @@ class Matcher:
             c_tokens = [tuple(dict.fromkeys(fixes.get(t, t) for t in toks)) for toks in c_tokens]
 
         # Unique (title words, department words) pairs: the unit of work.
-        t_key = np.array([token_key(t) for t in t_tokens] + [""], dtype=object)[t_codes]
-        c_key = np.array([token_key(t) for t in c_tokens] + [""], dtype=object)[c_codes]
-        pair_codes, pairs = pd.factorize(
-            pd.Series(t_key, dtype=object) + "\x1f" + pd.Series(c_key, dtype=object))
+        # (the same words give the same key, so two spellings of a title are one pair)
+        t_key, _ = pd.factorize(np.array([token_key(t) for t in t_tokens] + [""], dtype=object))
+        c_key, c_n = pd.factorize(np.array([token_key(t) for t in c_tokens] + [""], dtype=object))
+        pair_codes, pairs = pd.factorize(t_key[t_codes].astype(np.int64) * len(c_n) + c_key[c_codes])
         _, first_row = np.unique(pair_codes, return_index=True)
         u_titles = [t_tokens[t_codes[r]] if t_codes[r] >= 0 else () for r in first_row]
         u_ctx = [c_tokens[c_codes[r]] if c_codes[r] >= 0 else () for r in first_row]
         u_corr = [corrected_t[t_codes[r]] if t_codes[r] >= 0 else False for r in first_row]
         log.debug("coding %d titles: %d unique title/department pairs, %d corrected words", n, len(pairs),
                   len(fixes))
+        rows_done = np.r_[0, np.cumsum(np.bincount(pair_codes, minlength=len(pairs)))]
+        done = [0]
 
-        results = []
-        pending = []   # titles the rules did not code explicitly, for the model: (result, candidates, veto, pair)
-        for start in range(0, len(pairs), _CHUNK):
-            sl = slice(start, start + _CHUNK)
-            titles_c, ctx_c = u_titles[sl], u_ctx[sl]
-            score, full, ctx_used = self._score_chunk(titles_c, ctx_c)
-            vetoed = self._last_veto
-            keys = [" ".join(sorted(t)) for t in titles_c]
-            exact_rows = [i for i, t in enumerate(titles_c) if token_key(t) in self.exact and not ctx_c[i]]
-            masked = score.copy()
-            masked[exact_rows] = 100.0   # exact titles skip the fuzzy pass
-            fz = self._fuzzy(keys, masked)
-            score = np.where(fz, masked, score)
-            for i, toks in enumerate(titles_c):
-                ctx_key = self._context_key(ctx_c[i])
-                hit = self.overrides.find(token_key(toks), ctx_key) if toks else None
-                res, by_role = self._decide_rules(toks, u_corr[start + i], score[i], full[i], ctx_used[i], fz[i],
-                                                  hit)
-                res["normalised_title"] = " ".join(toks)
-                res["department_context"] = ctx_key
-                results.append(res)
-                if self.model is not None and hit is None and toks and not (
-                        res["decision"] == "auto" and res["method"] in ("exact", "alias", "abbreviation")):
-                    pending.append((len(results) - 1, by_role, vetoed[i], start + i))
-        if pending:
-            proba = self.model.predict([" ".join(u_titles[k]) for *_, k in pending],
-                                       [" ".join(u_ctx[k]) for *_, k in pending])
-            for (r, by_role, veto, k), p in zip(pending, proba):
-                results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
+        def pairs_coded(k: int) -> None:   # pairs are numbered as they first occur: k more pairs, so many rows
+            if on_progress is not None:
+                on_progress(int(rows_done[done[0] + k] - rows_done[done[0]]))
+            done[0] += k
+
+        return self._code_pairs(u_titles, u_ctx, u_corr, pairs_coded), pair_codes
+
+    def _code_pairs(self, u_titles: list[tuple[str, ...]], u_ctx: list[tuple[str, ...]], u_corr: list[bool],
+                    on_progress: Callable[[int], None] | None) -> pd.DataFrame:
+        """One coded row per distinct (title words, department words) pair, in the order given."""
+        results: list[dict] = []
+        for block in range(0, len(u_titles), _MODEL_BATCH):
+            pending: list[tuple] = []   # left open by the rules: (result index, candidates, veto, pair)
+            for start in range(block, min(block + _MODEL_BATCH, len(u_titles)), _CHUNK):
+                titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
+                score, full, ctx_used, vetoed = self._score_chunk(titles_c, ctx_c)
+                fz = self._fuzzy(titles_c, ctx_c, score)
+                ctx_keys = [self._context_key(ctx) for ctx in ctx_c]
+                hits = [self.overrides.find(token_key(t), k) if t else None for t, k in zip(titles_c, ctx_keys)]
+                chunk, candidates = self._decide_chunk(titles_c, u_corr[start:start + _CHUNK], score, full,
+                                                       ctx_used, fz, hits)
+                for i, res in enumerate(chunk):
+                    res["normalised_title"] = " ".join(titles_c[i])
+                    res["department_context"] = ctx_keys[i]
+                    if self.model is not None and hits[i] is None and titles_c[i] and not (
+                            res["decision"] == "auto" and res["method"] in _EXPLICIT):
+                        pending.append((len(results) + i, candidates(i), vetoed[i], start + i))
+                results.extend(chunk)
+            if pending:   # the model's probabilities for the block's open titles in one call
+                proba = self.model.predict([" ".join(u_titles[k]) for *_, k in pending],
+                                           [" ".join(u_ctx[k]) for *_, k in pending])
+                for (r, by_role, veto, k), p in zip(pending, proba):
+                    results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
+            if on_progress is not None:
+                on_progress(min(_MODEL_BATCH, len(u_titles) - block))
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
-        out = per_pair.iloc[pair_codes].reset_index(drop=True)
-        out["taxonomy_version"] = tax.version
-        out["model_version"] = self.model.version if self.model is not None else ""
-        out["score"] = out["score"].astype(int)
-        out["margin"] = out["margin"].astype(int)
-        return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
+        per_pair["score"] = per_pair["score"].astype(int)
+        per_pair["margin"] = per_pair["margin"].astype(int)
+        return per_pair
+
+
+def _gather(matrix, at: np.ndarray, width: int) -> np.ndarray:
+    """The values of a sparse ``matrix`` at flat positions ``at`` (row * width + column), 0 where none."""
+    m = matrix.tocsr()
+    m.sum_duplicates()
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * width + m.indices
+    out = np.zeros(len(at), dtype=m.dtype)
+    if len(keys):
+        i = np.minimum(np.searchsorted(keys, at), len(keys) - 1)
+        found = keys[i] == at
+        out[found] = m.data[i[found]]
+    return out
+
+
+def _first_per_row(rows: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> list[float]:
+    """For rows sorted ascending: each row's first value where ``mask`` holds (0.0 where none does)."""
+    out = np.zeros(n)
+    chosen = rows[mask]
+    if len(chosen):
+        found, first = np.unique(chosen, return_index=True)
+        out[found] = values[mask][first]
+    return out.tolist()
 
 
 def decide(score: float, margin: float, stream: str, ambiguous: bool, best_relevant: float,
@@ -742,6 +774,24 @@ def match_frame(df: pd.DataFrame, column: str, context_column: str | None = None
     ``input_<name>``."""
     coded = match_titles(df[column], df[context_column] if context_column else None, taxonomy=taxonomy,
                          overrides=overrides, model=model)
+    return _beside(df, coded)
+
+
+def match_frame_chunks(df: pd.DataFrame, column: str, context_column: str | None = None, *,
+                       taxonomy: Taxonomy | None = None, overrides: Overrides | None = None, model=None,
+                       rows: int = 50_000, on_progress: Callable[[int], None] | None = None) -> Iterator[pd.DataFrame]:
+    """:func:`match_frame` ``rows`` input rows at a time, for writing a large file as it is made: every
+    distinct title is coded first (``on_progress(n)`` as the coding of ``n`` more rows is known), then each
+    chunk is only looked up, so the whole coded table is never held at once."""
+    matcher = get_matcher(taxonomy, overrides, model)
+    per_pair, codes = matcher.code_pairs(df[column], df[context_column] if context_column else None,
+                                         on_progress=on_progress)
+    for start in range(0, max(len(df), 1), rows):
+        part = df.iloc[start:start + rows]
+        yield _beside(part, matcher.expand(per_pair, codes[start:start + rows]))
+
+
+def _beside(df: pd.DataFrame, coded: pd.DataFrame) -> pd.DataFrame:
     clash = {c: f"input_{c}" for c in coded.columns if c in df.columns}
     base = df.rename(columns=clash).reset_index(drop=True)
     return pd.concat([base, coded], axis=1)

@@ -109,14 +109,30 @@ def _clean_text(text: str, tables: NormalisationTables) -> str:
     return text
 
 
+_FIRST_WORDS: dict[int, tuple[Mapping, frozenset[str]]] = {}
+
+
+def _first_words(table: Mapping[tuple[str, ...], tuple[str, ...]]) -> frozenset[str]:
+    """The words that start a key of ``table`` (remembered per table)."""
+    known = _FIRST_WORDS.get(id(table))
+    if known is None or known[0] is not table:
+        known = _FIRST_WORDS[id(table)] = (table, frozenset(key[0] for key in table if key))
+    return known[1]
+
+
 def _replace_phrases(tokens: list[str], table: Mapping[tuple[str, ...], tuple[str, ...]],
                      longest: int) -> list[str]:
     """Each run of tokens that is a key of ``table`` (two tokens or more, longest first) replaced by its value."""
     if not table:
         return tokens
+    starts = _first_words(table)
     out: list[str] = []
     i = 0
     while i < len(tokens):
+        if tokens[i] not in starts:   # no phrase starts here (most words): keep it
+            out.append(tokens[i])
+            i += 1
+            continue
         for size in range(min(longest, len(tokens) - i), 1, -1):
             key = tuple(tokens[i:i + size])
             if key in table:
