@@ -16,7 +16,7 @@ from trust_survey.matching.matcher import (
 )
 from trust_survey.matching.normalise import token_key
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS
-from trust_survey.values import is_blank
+from trust_survey.common.values import is_blank
 
 
 def dense_score_chunk(self, titles, contexts):
