@@ -37,7 +37,7 @@ import pandas as pd
 from trust_survey import store
 from trust_survey.errors import InputFileError
 from trust_survey.ingest.clean import Cleaner
-from trust_survey.ingest.extract import FORM, Extracted, extract_records, extract_workbook
+from trust_survey.ingest.extract import FORM, Extracted, case_locator, extract_records, extract_workbook
 from trust_survey.ingest.identify import (
     Identity, check_agreement, field_map, identify_records, identify_respondent, identify_workbook,
     instrument_of_records, is_individual, records_round,
@@ -545,7 +545,10 @@ def _examine_cases(unit: Unit, cases: list, inst: Instrument, source: str, notes
         if not first:   # warnings about the file itself (extra variables, encoding) are kept once
             extracted.issues = [i for i in extracted.issues if i.is_error or i.row is not None]
         mine = (list(whole) if first else []) + row_issues.get(number, [])
-        parts.append(_checked(part, identity, extracted, mine, ctx))
+        checked = _checked(part, identity, extracted, mine, ctx)
+        if checked.extracted is not None:   # thousands of respondents: keep only what the column rules read
+            checked.extracted = case_locator(checked.extracted)
+        parts.append(checked)
 
 
 def _check_id_variable(records: list, inst: Instrument, notes: dict, cases: int) -> None:
