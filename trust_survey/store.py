@@ -395,6 +395,10 @@ SUBMISSION_COLUMNS = ["submission_id", "org_code", "org_name", "instrument_id", 
                       "supersedes", "superseded_by", "errors", "warnings", "identified_by", "run_id"]
 
 
+#: Submissions whose answers :func:`store_batch` copies (sorted by submission) in one statement.
+BATCH_SORTED = 2_000
+
+
 def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=None) -> list[dict]:
     """Store many staged submissions, oldest first, in ONE transaction and a handful of statements.
 
@@ -456,11 +460,16 @@ def store_batch(con, items: list[tuple[dict, list[dict], int]], before_commit=No
             _insert_frame(con, "submissions", subs, SUBMISSION_COLUMNS)
             _insert_frame(con, "submission_files", files, list(files.columns))
             con.register("_batch_units", units)
+            first, last = int(units["sid"].min()), int(units["sid"].max())
             for table, columns in (("answers", ANSWER_COLUMNS), ("issues", ISSUE_COLUMNS)):
                 cols = ", ".join(f's."{c}"' for c in columns if c != "submission_id")
                 names = ", ".join(f'"{c}"' for c in columns if c != "submission_id")
-                con.execute(f'INSERT INTO {table} ("submission_id", {names}) SELECT m.sid, {cols} '
-                            f"FROM {STAGED[table]} s JOIN _batch_units m ON s._unit = m.unit ORDER BY m.sid")
+                # A few thousand submissions per statement: sorting all of a 15,000-respondent export's
+                # answers at once would hold every one of them twice more in memory.
+                for low in range(first, last + 1, BATCH_SORTED):
+                    con.execute(f'INSERT INTO {table} ("submission_id", {names}) SELECT m.sid, {cols} '
+                                f"FROM {STAGED[table]} s JOIN _batch_units m ON s._unit = m.unit "
+                                "WHERE m.sid BETWEEN ? AND ? ORDER BY m.sid", [low, low + BATCH_SORTED - 1])
         if before_commit:
             before_commit(con)
     for name in ("_batch_superseded", "_batch_units"):

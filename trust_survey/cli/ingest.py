@@ -31,11 +31,14 @@ def _check_out(out: Path | None, force: bool) -> None:
 
 
 def _print_outcomes(result) -> None:
+    lines = []   # one write: a platform export is thousands of respondents, each a line
     for o in result.outcomes:
         counts = f"{o.errors} error(s), {o.warnings} warning(s)" if (o.errors or o.warnings) else ""
         head = f"{STATUS_WORDS.get(o.status, o.status):<22} {o.org_code or '-':<6} {o.instrument or '-':<22}"
         detail = f"\n{'':<24}{o.message}" if o.message else ""
-        click.echo(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + detail)
+        lines.append(f"{head} {o.file}" + (f"  [{counts}]" if counts else "") + detail)
+    if lines:
+        click.echo("\n".join(lines))
 
 
 def _print_mail(mail, quiet: bool) -> None:

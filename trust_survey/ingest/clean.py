@@ -56,6 +56,13 @@ DATE_FLOOR, DATE_CEILING = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y", "%d %b %Y", "%d %B %Y",
                 "%d %b %y", "%d-%b-%Y", "%d-%b-%y", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 
+#: Raw values whose cleaning :meth:`Cleaner.clean` remembers: exact types only (a bool is not an int here; text
+#: cut at reading or a date out of range carries more than its characters; floats are left out, as -0.0 equals
+#: 0.0), text only when short.
+MEMO_TYPES = frozenset({str, int, bool})
+MEMO_MAX_TEXT = 200
+MEMO_MAX_ENTRIES = 50_000
+
 #: names of the C0 controls most often found in text (the rest are named by code point)
 CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x0b": "VT", "\x0c": "FF", "\x1b": "ESC"}
 
@@ -106,6 +113,7 @@ class Cleaner:
         self.missing_codes = {float(m.value) for m in inst.spss_missing}
         self._lists = {name: _ChoiceIndex(choices) for name, choices in inst.lists().items()}
         self._handlers: dict[str, Callable] = {}
+        self._memo: dict[tuple, Cleaned] = {}
         for f in inst.fields():
             self._handlers[f.field_id] = self._handler_for(f)
 
@@ -129,7 +137,22 @@ class Cleaner:
                 "postcode": "a UK postcode such as LS1 3EX"}.get(f.type, "text")
 
     def clean(self, f: AnswerField, raw: Any, source: str = SHEET) -> Cleaned:
-        """Clean one cell's raw value for field ``f``; ``source`` is sheet, sav or csv."""
+        """Clean one cell's raw value for field ``f``; ``source`` is sheet, sav or csv.
+
+        The result depends on nothing else, so it is worked out once per field, source and value (a
+        platform export repeats a handful of answers per column thousands of times) and the same
+        :class:`Cleaned` is returned again: callers read it and never change it."""
+        if type(raw) not in MEMO_TYPES or (type(raw) is str and len(raw) > MEMO_MAX_TEXT):
+            return self._clean(f, raw, source)
+        key = (f.field_id, source, type(raw), raw)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= MEMO_MAX_ENTRIES:
+                self._memo.clear()
+            found = self._memo[key] = self._clean(f, raw, source)
+        return found
+
+    def _clean(self, f: AnswerField, raw: Any, source: str) -> Cleaned:
         out = Cleaned()
         if raw is None or (isinstance(raw, float) and math.isnan(raw)):
             return out

@@ -81,6 +81,44 @@ class Extracted:
         return {"file": place.file, "sheet": "", "cell": "", "row": row, "column": place.column}
 
 
+_SHARED_COLUMNS: dict[tuple, dict] = {}
+
+
+@dataclass(slots=True)
+class CaseLocator:
+    """What the column rules need of one respondent's :class:`Extracted` once it is examined (``missing`` and
+    :meth:`locate`), kept small: every respondent of a many-respondent file has its answers in the same
+    variables, so the variables are shared and only the respondent's own case number or line is kept."""
+
+    columns: dict[tuple[str, str], tuple[str, str]]   # (record, field) -> (file, variable); shared
+    rows: dict[int, int] | None                       # row_index -> case number or CSV line
+    missing: set[tuple[str, str]]
+
+    def locate(self, record: str, row_index: int, field_id: str) -> dict:
+        """As :meth:`Extracted.locate`."""
+        found = self.columns.get((record, field_id))
+        if found is None:
+            return {"file": "", "sheet": "", "cell": "", "row": None, "column": field_id}
+        row = self.rows.get(row_index) if self.rows else None
+        return {"file": found[0], "sheet": "", "cell": "", "row": row, "column": found[1]}
+
+
+def case_locator(ext: Extracted) -> Extracted | CaseLocator:
+    """``ext`` as a :class:`CaseLocator` when every answer it places is a variable of a data file sharing one
+    row map (one case of an SPSS/CSV file or a platform export); else ``ext`` itself."""
+    places = list(ext.places.values())
+    rows = places[0].rows if places else None
+    if any(p.col is not None or p.sheet or p.rows is not rows for p in places):
+        return ext
+    key = tuple((record, field_id, p.file, p.column) for (record, field_id), p in ext.places.items())
+    columns = _SHARED_COLUMNS.get(key)
+    if columns is None:
+        if len(_SHARED_COLUMNS) > 256:
+            _SHARED_COLUMNS.clear()
+        columns = _SHARED_COLUMNS[key] = {(k[0], k[1]): (k[2], k[3]) for k in key}
+    return CaseLocator(columns, rows, ext.missing)
+
+
 def cut_long_text(inst: Instrument, out: Extracted) -> None:
     """Cut each text answer longer than its item allows to that limit plus a margin, before it is cleaned
     and checked (the length rule still fails on it, and reports the real length kept in ``Cell.length``).

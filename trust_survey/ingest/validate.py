@@ -193,10 +193,11 @@ def unit_checks(fields: RuledFields, ext: Extracted) -> UnitChecks:
                      {(c.record, c.row_index, c.field_id): c.length for c in ext.cells if c.length})
     for record, ids in fields.by_record.items():
         for row in [0] if record == FORM else sorted(ext.started.get(record, ())):
+            where = (record, row)   # one tuple for the row's answers: a platform export has hundreds of thousands
             for field_id in ids:
                 value = present.get((record, row, field_id))
                 if value is not None or field_id in required:
-                    out.rows.append((record, row))
+                    out.rows.append(where)
                     out.names.append(field_id)
                     out.answers.append(value)
     return out
@@ -219,7 +220,11 @@ def build_checks(rules: list[ColumnRule], checks: list[Check],
     names: list[str] = []
     answers: list = []
     for unit, found in units.items():
-        keys.extend((unit, record, row) for record, row in found.rows)
+        last = key = None
+        for where in found.rows:   # a row's answers share its key, as they share ``where`` (see unit_checks)
+            if where is not last:
+                last, key = where, (unit, *where)
+            keys.append(key)
         names.extend(found.names)
         answers.extend(found.answers)
     n = len(names)
