@@ -469,13 +469,21 @@ class Matcher:
 
     def _combine(self, result: dict, by_role: list[_Candidate], proba: np.ndarray, vetoed: np.ndarray,
                  has_department: bool) -> dict:
-        """The rules' coding where it is explicit, else the model's (see :mod:`.model`).
+        """The rules' coding where it is explicit, else the rules and the model together (see :mod:`.model`).
 
         Explicit: an exact, alias or abbreviation match coded automatically. The model never chooses a stream
         an exclusion term or the department vetoes. A title that is only a role of unstated specialism
         ("Clinical Scientist") is coded none without a department; with one, the department decides: the
-        rules' department-completed coding stands when automatic, else it goes to review. A scored match the
-        model agrees with stands; otherwise the model decides by its calibrated thresholds.
+        rules' department-completed coding stands when automatic, else it goes to review. Otherwise two
+        opinions are weighed, and doubt goes to a person, never to a guess:
+
+        - the rules coded a scored match automatically: it stands unless the model is sure of another
+          stream, which sends the title to review;
+        - the rules were unsure (review): the model's calibrated decision where it agrees with the rules'
+          suggestion; where it does not, where the rules' best names no specialism, or where
+          a relevant role matched well but not clearly enough, review with the rules' suggestion;
+        - the rules found nothing: none, unless the model finds a stream likely enough to be worth a look
+          (review), or is sure of it (auto at the overrule probability).
         """
         if result["decision"] == "auto" and result["method"] in ("exact", "alias", "abbreviation"):
             return result
@@ -486,30 +494,32 @@ class Matcher:
         order = np.argsort(-p, kind="stable")
         top = ALL_STREAMS[order[0]]
         th = self.model.thresholds
+        overrule = th.get("overrule", OVERRULE)
         generic = result["_ambiguous"] and result["method"] in ("exact", "alias", "abbreviation")
+        # the stream the rules point at: their best candidate's, when it scored enough to be considered
+        suggested = result["_stream"] if result["decision"] != "none" and not result["_ambiguous"] else NONE
         if generic:
             if has_department and result["decision"] == "auto":
                 return result
             decision = "review" if has_department else "none"
             if not has_department:
                 top, order = NONE, np.r_[self.stream_index[NONE], [i for i in order if ALL_STREAMS[i] != NONE]]
-        elif result["decision"] == "auto" and (result["stream"] == top or by_role[0].context_used
-                                               or p[order[0]] < th["auto"] or th.get("overrule", OVERRULE) > 1):
+        elif result["decision"] == "auto":
             # the rules' scored match stands where the model agrees, where the department completed it, where
             # the model is unsure, and always when the model has never been checked on real titles
-            return result
-        elif result["decision"] == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
-            decision = "review"   # two sure opinions disagree: a person decides
+            if (result["stream"] == top or by_role[0].context_used or p[order[0]] < th["auto"]
+                    or overrule > 1):
+                return result
+            decision = "review"   # two opinions disagree and the model is sure: a person decides
         else:
             decision = _model_decision(p, th)
-            # Doubt is not cleared by a lukewarm model: a title the rules send to review with a relevant
-            # suggestion is coded none only when the model is sure.
-            if result["decision"] == "review" and decision == "none" and p[order[0]] < (
-                    max(OVERRULE, th["none"]) if result["_stream"] != NONE else th["none"]):
-                decision = "review"
-            # Nor is a stream coded alone where the rules found nothing relevant ("Medical Student"): below
-            # the overrule probability the model's guess goes to a reviewer.
-            if result["decision"] == "none" and decision == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
+            if result["decision"] == "review" and (top != suggested or (
+                    top == NONE and result["_best_relevant"] >= self.taxonomy.thresholds.auto_score)):
+                # the model disagrees with the rules' suggestion (or the rules' best names no specialism):
+                # a person decides, shown the rules' suggestion
+                return result
+            if result["decision"] == "none" and decision == "auto" and p[order[0]] < overrule:
+                # nor is a stream coded alone where the rules found nothing relevant ("Medical Student")
                 decision = "review"
         role = None
         if top != NONE or decision != "none":

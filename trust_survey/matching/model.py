@@ -12,7 +12,7 @@ department veto); this model decides the rest (see :mod:`.matcher`). It is a sci
 What it learns from (:func:`training_rows`), later sources winning for the same title and department:
 
 1. every role name, alias and abbreviation of the taxonomy, labelled with its role's stream (roles whose
-   specialism is not stated are left out: the department decides those);
+   specialism is not stated are labelled none, as the policy labels such a title without its department);
 2. the labelled real-title corpus (``trust_survey/data/titles/corpus.csv``: title, department, stream,
    relation, source, split); rows whose split is a held-out one are never trained on;
 3. the reviewed aliases (``role_overrides.yaml``) and every decision in the store's ``title_reviews``.
@@ -113,12 +113,10 @@ def _training_rows(path: Path) -> pd.DataFrame:
 
 
 def _taxonomy_rows(taxonomy: Taxonomy) -> pd.DataFrame:
-    rows = []
-    for p in taxonomy.phrases:
-        role = taxonomy.roles[p.role_id]
-        if role.ambiguous:
-            continue
-        rows.append((p.text, "", role.stream, "taxonomy"))
+    # A role of unstated specialism ("Clinical Scientist", "Informatics Analyst") is labelled none, as the
+    # policy labels such a title alone: the model learns that words naming no discipline are no evidence
+    # of a stream (the department, when given, decides; see matcher._combine).
+    rows = [(p.text, "", taxonomy.roles[p.role_id].stream, "taxonomy") for p in taxonomy.phrases]
     return pd.DataFrame(rows, columns=["title", "department", "stream", "source"])
 
 
