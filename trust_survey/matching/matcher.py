@@ -513,7 +513,10 @@ class Matcher:
             decision = "review"   # two opinions disagree and the model is sure: a person decides
         else:
             decision = _model_decision(p, th)
-            if result["decision"] == "review" and (top != suggested or (
+            if result["decision"] == "review" and top == suggested and top != NONE:
+                # two opinions agree: the model's confirmation threshold, calibrated on such titles
+                decision = "auto" if p[order[0]] >= th.get("confirm", th["auto"]) else "review"
+            elif result["decision"] == "review" and (top != suggested or (
                     top == NONE and result["_best_relevant"] >= self.taxonomy.thresholds.auto_score)):
                 # the model disagrees with the rules' suggestion (or the rules' best names no specialism):
                 # a person decides, shown the rules' suggestion
