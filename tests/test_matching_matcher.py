@@ -327,3 +327,27 @@ def test_match_titles__reviewed_alias_for_a_context__applies_only_there_and_the_
     later_ict = match_titles(titles, departments, taxonomy=tax,
                              overrides=parse_overrides(head + anywhere + ict, tmp_path / "o", tax))
     assert later_ict["stream"].tolist() == ["none"] + ["health_informatics"] * 3
+
+
+@pytest.mark.parametrize("title, stream, alias", [
+    ("Consultant Radiologist and CCIO", "health_informatics", "CCIO"),
+    ("Clinical Perfusionist, Clinical Lead for the Digital Research", "health_informatics",
+     "clinical lead digital research"),
+    ("Consultant Physicist & Radiation Protection Adviser | Royal Devon NHS FT", "physical_sciences", None),
+])
+def test_match_titles__a_second_role_named_explicitly__gives_its_stream(matcher, title, stream, alias):
+    r = code(matcher, title)
+    assert (r["stream"], r["decision"]) == (stream, "auto"), r
+    if alias:
+        assert r["matched_alias"] == alias
+
+
+@pytest.mark.parametrize("title", [
+    "Medical Physics Technician / Apprentice",      # the whole title's exclusion term still vetoes
+    "Medical Secretary - Genomics",                 # a field's name is a team, not a second role
+    "Staff Nurse / EPR Trainer",
+    "Speech and Language Therapist",                # one role, whatever its "and"
+])
+def test_match_titles__a_part_that_is_no_relevant_role__changes_nothing(matcher, title):
+    r = code(matcher, title)
+    assert r["stream"] == "none", r

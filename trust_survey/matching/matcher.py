@@ -58,7 +58,7 @@ from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from trust_survey.matching.model import OVERRULE, _model_decision
-from trust_survey.matching.normalise import token_key
+from trust_survey.matching.normalise import title_parts, token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
 from trust_survey.values import is_blank
@@ -587,8 +587,48 @@ class Matcher:
                          "alias_full": bool(full[0, j])})
         return pd.DataFrame(rows, columns=["phrase", "kind", "role_id", "stream", "score", "alias_full"])
 
+    def _second_roles(self, results: list[dict], raw_titles: list, vetoes: list[np.ndarray]) -> None:
+        """A title coded none (or sent to review) that joins a second role named explicitly ("Consultant
+        Surgeon & CCIO", "Clinical Perfusionist, Clinical Lead for Digital Research") takes that role's
+        stream: the policy labels a person by every discipline they hold. Only an exact, alias or
+        abbreviation match of the part, coded automatically, to one stream the whole title's exclusion terms
+        and department do not veto (and the stream the rules suggested for a title they sent to review, if
+        any); never over a title that is itself a role's alias or a reviewed alias."""
+        if not hasattr(self, "_key_terms"):
+            self._key_terms = {p.key for p in self.phrases if p.kind == "key_term"}
+        todo: dict[int, list[str]] = {}
+        for k, res in enumerate(results):
+            explicit = res["method"] in ("exact", "alias", "abbreviation") and res["score"] >= 100
+            if (res["stream"] != NONE and res["decision"] != "review") or explicit:
+                continue
+            parts = title_parts(raw_titles[k])
+            if len(parts) > 1:
+                todo[k] = parts
+        if not todo:
+            return
+        flat = [p for parts in todo.values() for p in parts]
+        coded = self.code(flat, diagnostics=False, _parts=True)
+        at = 0
+        for k, parts in todo.items():
+            rows = coded.iloc[at:at + len(parts)]
+            at += len(parts)
+            hits = rows[(rows["decision"] == "auto") & rows["method"].isin(["exact", "alias", "abbreviation"])
+                        & rows["stream"].isin(STREAMS)]
+            # a part that is only a field's name ("- Clinical Informatics", "- Genomics") names a team, not a role
+            hits = hits[[not vetoes[k][self.stream_index[st]] and token_key(self.taxonomy.normalise(a)) not in
+                         self._key_terms for st, a in zip(hits["stream"], hits["matched_alias"])]]
+            if hits.empty or hits["stream"].nunique() != 1 or results[k]["stream"] not in (
+                    NONE, hits["stream"].iloc[0]):
+                continue
+            hit, res = hits.iloc[0], results[k]
+            was = f"{res['role_id']} (none) {res['score']}" if res["role_id"] else ""
+            res.update(role_id=hit["role_id"], role=hit["role"], stream=hit["stream"], relation=hit["relation"],
+                       score=int(hit["score"]), method=hit["method"], matched_alias=hit["matched_alias"],
+                       decision="auto", alternatives="; ".join(a for a in (was, res["alternatives"]) if a),
+                       margin=int(hit["margin"]))
+
     def code(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
-             diagnostics: bool = False) -> pd.DataFrame:
+             diagnostics: bool = False, _parts: bool = False) -> pd.DataFrame:
         """One result row per input title, in input order: :data:`RESULT_COLUMNS` + :data:`EXTRA_COLUMNS`.
 
         With ``diagnostics`` the unrounded values behind the decision are added (``_score``, ``_margin``,
@@ -627,11 +667,13 @@ class Matcher:
 
         results = []
         pending = []   # titles the rules did not code explicitly, for the model: (result, candidates, veto, pair)
+        vetoes: list[np.ndarray] = []   # per pair: the streams exclusion terms or the department veto
         for start in range(0, len(pairs), _CHUNK):
             sl = slice(start, start + _CHUNK)
             titles_c, ctx_c = u_titles[sl], u_ctx[sl]
             score, full, ctx_used = self._score_chunk(titles_c, ctx_c)
             vetoed = self._last_veto
+            vetoes.extend(vetoed)
             keys = [" ".join(sorted(t)) for t in titles_c]
             exact_rows = [i for i, t in enumerate(titles_c) if token_key(t) in self.exact and not ctx_c[i]]
             masked = score.copy()
@@ -654,6 +696,8 @@ class Matcher:
                                        [" ".join(u_ctx[k]) for *_, k in pending])
             for (r, by_role, veto, k), p in zip(pending, proba):
                 results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
+        if not _parts:
+            self._second_roles(results, [titles.iloc[r] for r in first_row], vetoes)
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)

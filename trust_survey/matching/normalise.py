@@ -211,6 +211,20 @@ def normalise_title(title: object, tables: NormalisationTables) -> str:
     return " ".join(normalise_tokens(title, tables))
 
 
+# Where a title joins two roles: the separators of appended parts, and "/", "&", "+" and " and ".
+_ROLE_PARTS = re.compile(r"\s*[,;|/&+]\s*|\s+[-\u2013\u2014]+\s+|\s+(?:and|at)\s+|\s*@\s*", re.IGNORECASE)
+
+
+def title_parts(title: object) -> list[str]:
+    """The parts of a title that may each name a role ("Consultant Surgeon & CCIO" -> two); one part, the
+    title itself, when it joins nothing. Parts of one or two letters are dropped."""
+    if title is None or (isinstance(title, float) and title != title):
+        return []
+    parts = [p.strip() for p in _ROLE_PARTS.split(str(title))]
+    parts = [p for p in parts if len(p) > 2]
+    return parts if len(parts) > 1 else [str(title)]
+
+
 def token_key(tokens: Iterable[str]) -> str:
     """An order-free key: the same words in any order give the same key."""
     return " ".join(sorted(set(tokens)))
