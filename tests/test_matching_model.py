@@ -234,3 +234,22 @@ def test_model__generic_title_that_only_looks_specific__is_not_guessed(tax, trai
         ["Informatics Officer, Healthcare Evaluation Data, University Hospitals Birmingham NHS Trust",
          "Healthcare Scientist Specialist"])
     assert not ((out["decision"] == "auto") & (out["stream"] != "none")).any(), out[["stream", "decision"]]
+
+
+def test_calibrate_rescue__a_title_the_rules_found_nothing_in_goes_to_review_only_when_mostly_right():
+    import numpy as np
+
+    from trust_survey.matching.model import calibrate_rescue
+    from trust_survey.matching.taxonomy import ALL_STREAMS
+
+    p = np.round(np.linspace(0.5, 0.9, 41), 2)
+    proba = np.zeros((len(p), len(ALL_STREAMS)))
+    proba[:, ALL_STREAMS.index("physical_sciences")] = p
+    proba[:, ALL_STREAMS.index("none")] = 1 - p
+    decisions = np.array(["none"] * len(p), dtype=object)
+    # below 0.8 the model's stream is wrong on these titles, from 0.8 right
+    labels = np.where(p >= 0.8, "physical_sciences", "none")
+    rescue = calibrate_rescue(proba, labels, decisions, fallback=0.95)
+    chosen = p >= rescue
+    assert 0.5 < rescue < 0.95 and (labels[chosen] == "physical_sciences").mean() >= 0.5
+    assert calibrate_rescue(proba, np.full(len(p), "none"), decisions, fallback=0.95) == 0.95   # never right

@@ -483,7 +483,8 @@ class Matcher:
           suggestion; where it does not, where the rules' best names no specialism, or where
           a relevant role matched well but not clearly enough, review with the rules' suggestion;
         - the rules found nothing: none, unless the model finds a stream likely enough to be worth a look
-          (review), or is sure of it (auto at the overrule probability).
+          (review, from the calibrated ``rescue`` probability), or is sure of it (auto at the overrule
+          probability).
         """
         if result["decision"] == "auto" and result["method"] in ("exact", "alias", "abbreviation"):
             return result
@@ -521,9 +522,12 @@ class Matcher:
                 # the model disagrees with the rules' suggestion (or the rules' best names no specialism):
                 # a person decides, shown the rules' suggestion
                 return result
-            if result["decision"] == "none" and decision == "auto" and p[order[0]] < overrule:
-                # nor is a stream coded alone where the rules found nothing relevant ("Medical Student")
-                decision = "review"
+            if result["decision"] == "none" and top != NONE:
+                if p[order[0]] < th.get("rescue", 0.0):
+                    return result   # a lukewarm model does not make a title the rules found nothing in doubtful
+                if decision == "auto" and p[order[0]] < overrule:
+                    # nor is a stream coded alone where the rules found nothing relevant ("Medical Student")
+                    decision = "review"
         role = None
         if top != NONE or decision != "none":
             role = next((self.taxonomy.roles[self.phrases[c.phrase].role_id] for c in by_role

@@ -63,6 +63,7 @@ _SEED = 2026
 _CONFIG = {"word": [1, 2], "char_wb": [2, 5], "classifier": "sgd-log_loss", "alpha": 2e-5, "epochs": 30,
            "folds": _FOLDS, "seed": _SEED, "target_precision": TARGET_PRECISION, "overrule": OVERRULE,
            "min_real": MIN_REAL, "unchecked": UNCHECKED, "confirm": "rules-review-agreement", "min_confirm": 10,
+           "rescue": "half-right-from-0.5",
            "taxonomy_rows": "ambiguous-as-none"}
 #: Titles the rules sent to review with a suggestion the model agrees with, needed to calibrate on them.
 MIN_CONFIRM = 10
@@ -317,6 +318,25 @@ def calibrate_confirm(proba: np.ndarray, labels: np.ndarray, decisions: np.ndarr
     return round(min(chosen, float(fallback)), 2)
 
 
+def calibrate_rescue(proba: np.ndarray, labels: np.ndarray, decisions: np.ndarray, fallback: float) -> float:
+    """The lowest probability (from 0.5) of a stream at which the model sends a title the rules coded none to
+    review, from held-out predictions: where at least half of such titles are of that stream, so a
+    reviewer's suggestion is more often right than wrong. With fewer than :data:`MIN_CONFIRM` such titles,
+    or none that qualifies, it is ``fallback`` (the model then only codes a title the rules found nothing in
+    when it is sure enough to overrule them)."""
+    top = np.array(ALL_STREAMS)[proba.argmax(axis=1)]
+    p_top = proba.max(axis=1)
+    rescued = (decisions == "none") & np.isin(top, STREAMS)
+    if rescued.sum() < MIN_CONFIRM:
+        return round(float(fallback), 2)
+    right = top == labels
+    for t in np.round(np.arange(0.5, float(fallback), 0.01), 2):
+        sel = rescued & (p_top >= t)
+        if sel.sum() >= MIN_CONFIRM and right[sel].mean() >= 0.5:
+            return float(t)
+    return round(float(fallback), 2)
+
+
 def rules_suggestions(taxonomy: Taxonomy, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The rules' decision and suggested stream for each training row (the stream of their best candidate
     when it names a specialism, else none), as :meth:`.matcher.Matcher._combine` weighs them."""
@@ -387,15 +407,17 @@ def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0,
                 thresholds["auto"] = max(thresholds["auto"], UNCHECKED)
                 thresholds["none"] = max(thresholds["none"], UNCHECKED)
             thresholds["confirm"] = thresholds["auto"]
+            thresholds["rescue"] = thresholds["overrule"]
             if taxonomy is not None and real.sum() >= MIN_REAL:
                 decisions, suggested = rules_suggestions(taxonomy, rows)
                 thresholds["confirm"] = calibrate_confirm(proba[sel], y[sel], decisions[sel], suggested[sel],
                                                           thresholds["auto"])
+                thresholds["rescue"] = calibrate_rescue(proba[sel], y[sel], decisions[sel], thresholds["overrule"])
             cv_figures = figures(proba[sel], y[sel], thresholds)
             cv_figures["rows"] = int(sel.sum())
         else:
             thresholds, cv_figures = {"auto": 0.99, "none": 0.99, "review": 0.3, "overrule": 1.01,
-                                      "confirm": 0.99}, {}
+                                      "confirm": 0.99, "rescue": 1.01}, {}
         from sklearn.pipeline import Pipeline
 
         pipeline = Pipeline([("features", features), ("clf", _classifier().fit(F, y))])
