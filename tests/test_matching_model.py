@@ -101,10 +101,12 @@ def test_model__never_overrides_an_exclusion_or_a_department_veto(tax, trained):
 
 
 def test_model__generic_title__none_without_a_department_review_with_one(tax, trained):
-    out = Matcher(tax, None, load_model(trained)).code(["Clinical Scientist", "Clinical Scientist"],
-                                                       ["", "Research and Development"])
-    assert list(out["decision"]) == ["none", "review"]
-    assert out.loc[0, "stream"] == "none"
+    out = Matcher(tax, None, load_model(trained)).code(["Clinical Scientist", "Clinical Scientist",
+                                                        "Healthcare Scientist Specialist",
+                                                        "Healthcare Scientist Specialist"],
+                                                       ["", "Research and Development"] * 2)
+    assert list(out["decision"]) == ["none", "review", "none", "review"]
+    assert out.loc[0, "stream"] == "none" and out.loc[2, "stream"] == "none"
 
 
 def test_calibration__automatic_decisions_stay_right_on_held_out_titles(run, trained, tmp_path):

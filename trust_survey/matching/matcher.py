@@ -496,7 +496,9 @@ class Matcher:
         top = ALL_STREAMS[order[0]]
         th = self.model.thresholds
         overrule = th.get("overrule", OVERRULE)
-        generic = result["_ambiguous"] and result["method"] in ("exact", "alias", "abbreviation")
+        # a title whose best role names no specialism: exactly that role's words, or near them with a department
+        # to decide ("Healthcare Scientist Specialist" in Research and Development)
+        generic = result["_ambiguous"] and (result["method"] in ("exact", "alias", "abbreviation") or has_department)
         # the stream the rules point at: their best candidate's, when it scored enough to be considered
         suggested = result["_stream"] if result["decision"] != "none" and not result["_ambiguous"] else NONE
         if generic:
