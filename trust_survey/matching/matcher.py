@@ -593,7 +593,8 @@ class Matcher:
                          "alias_full": bool(full[0, j])})
         return pd.DataFrame(rows, columns=["phrase", "kind", "role_id", "stream", "score", "alias_full"])
 
-    def _second_roles(self, results: list[dict], raw_titles: list, vetoes: list[np.ndarray]) -> None:
+    def _second_roles(self, results: list[dict], raw_titles: list, tokens: list[tuple[str, ...]],
+                      vetoes: list[np.ndarray]) -> None:
         """A title coded none (or sent to review) that joins a second role named explicitly ("Consultant
         Surgeon & CCIO", "Clinical Perfusionist, Clinical Lead for Digital Research") takes that role's
         stream: the policy labels a person by every discipline they hold. Only an exact, alias or
@@ -602,31 +603,35 @@ class Matcher:
         any); never over a title that is itself a role's alias or a reviewed alias."""
         if not hasattr(self, "_key_terms"):
             self._key_terms = {p.key for p in self.phrases if p.kind == "key_term"}
+            self._relevant_words = {t for t, j in self.vocab.items() if self.affinity[j, :len(STREAMS)].any()}
         todo: dict[int, list[str]] = {}
         for k, res in enumerate(results):
             explicit = res["method"] in ("exact", "alias", "abbreviation") and res["score"] >= 100
             if (res["stream"] != NONE and res["decision"] != "review") or explicit:
                 continue
+            if not self._relevant_words.intersection(tokens[k]):
+                continue   # no word of any stream's roles: no part can name one
             parts = title_parts(raw_titles[k])
             if len(parts) > 1:
                 todo[k] = parts
         if not todo:
             return
-        flat = [p for parts in todo.values() for p in parts]
-        coded = self.code(flat, diagnostics=False, _parts=True)
+        coded = self.code([p for parts in todo.values() for p in parts], _parts=True)
+        streams = coded["stream"].to_numpy(dtype=object)
+        ok = ((coded["decision"] == "auto") & coded["method"].isin(["exact", "alias", "abbreviation"])
+              & coded["stream"].isin(STREAMS)).to_numpy()
         at = 0
         for k, parts in todo.items():
-            rows = coded.iloc[at:at + len(parts)]
+            rows = [at + j for j in range(len(parts)) if ok[at + j]]
             at += len(parts)
-            hits = rows[(rows["decision"] == "auto") & rows["method"].isin(["exact", "alias", "abbreviation"])
-                        & rows["stream"].isin(STREAMS)]
             # a part that is only a field's name ("- Clinical Informatics", "- Genomics") names a team, not a role
-            hits = hits[[not vetoes[k][self.stream_index[st]] and token_key(self.taxonomy.normalise(a)) not in
-                         self._key_terms for st, a in zip(hits["stream"], hits["matched_alias"])]]
-            if hits.empty or hits["stream"].nunique() != 1 or results[k]["stream"] not in (
-                    NONE, hits["stream"].iloc[0]):
+            rows = [r for r in rows if not vetoes[k][self.stream_index[streams[r]]]
+                    and token_key(self.taxonomy.normalise(coded.at[r, "matched_alias"])) not in self._key_terms]
+            found = {streams[r] for r in rows}
+            res = results[k]
+            if len(found) != 1 or res["stream"] not in (NONE, *found):
                 continue
-            hit, res = hits.iloc[0], results[k]
+            hit = coded.iloc[rows[0]]
             was = f"{res['role_id']} (none) {res['score']}" if res["role_id"] else ""
             res.update(role_id=hit["role_id"], role=hit["role"], stream=hit["stream"], relation=hit["relation"],
                        score=int(hit["score"]), method=hit["method"], matched_alias=hit["matched_alias"],
@@ -703,7 +708,7 @@ class Matcher:
             for (r, by_role, veto, k), p in zip(pending, proba):
                 results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
         if not _parts:
-            self._second_roles(results, [titles.iloc[r] for r in first_row], vetoes)
+            self._second_roles(results, [titles.iloc[r] for r in first_row], u_titles, vetoes)
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         out = per_pair.iloc[pair_codes].reset_index(drop=True)

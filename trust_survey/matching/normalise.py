@@ -47,6 +47,7 @@ _MARKUP = re.compile(r"<[^<>]{0,40}>|&(?:nbsp|amp|lt|gt|quot|#\d+);")
 _SALARY = re.compile(r"(?:£|\bgbp\s?)\s?\d[\d,.]*\s?k?(?:\s*(?:-|to|–)\s*(?:£\s?)?\d[\d,.]*\s?k?)?"
                      r"(?:\s*(?:per annum|p\.?a\.?|pro rata|per hour|ph)\b)?")
 # Where an appended part starts: a comma, semicolon or bar, a dash with spaces around it, " at ", "@".
+_MAY_JOIN = re.compile(r"[,;|@\u2013\u2014]| - | at ")
 _PARTS = re.compile(r"\s*[,;|]\s*|\s+[-\u2013\u2014]+\s+|\s+at\s+|\s*@\s*")
 _NUMBERISH = re.compile(r"^(?:\d+|\d+(?:st|nd|rd|th)|[ivx]{1,4})$")
 
@@ -92,11 +93,17 @@ class NormalisationTables:
             employer_phrases=frozenset(tuple(_tokens(low(w))) for w in employers if len(_tokens(w)) > 1),
         )
 
+    @functools.cached_property
+    def _employer_firsts(self) -> frozenset[str]:
+        return frozenset(p[0] for p in self.employer_phrases)
+
     def names_employer(self, text: str) -> bool:
         """Whether a part of a title names an organisation (a word or phrase of ``employers``)."""
         toks = _tokens(text)
         if self.employer_words.intersection(toks):
             return True
+        if not self._employer_firsts.intersection(toks):
+            return False
         return any(_contains(toks, phrase) for phrase in self.employer_phrases)
 
     @functools.cached_property   # asked for every title
@@ -116,6 +123,8 @@ def _drop_employer(text: str, tables: NormalisationTables, keep_first: bool = Tr
     if not (tables.employer_words or tables.employer_phrases):
         return text
     bounds = [m.span() for m in _PARTS.finditer(text)]
+    if not bounds and keep_first:
+        return text
     starts = [0] + [e for _, e in bounds]
     ends = [s for s, _ in bounds] + [len(text)]
     seps = [""] + [text[a:b] for a, b in bounds]
@@ -129,10 +138,13 @@ def _drop_employer(text: str, tables: NormalisationTables, keep_first: bool = Tr
 
 def _clean_text(text: str, tables: NormalisationTables) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = _MARKUP.sub(" ", text)
-    text = _SALARY.sub(" ", text)
+    if "<" in text or "&" in text:
+        text = _MARKUP.sub(" ", text)
+    if "£" in text or "gbp" in text:
+        text = _SALARY.sub(" ", text)
     text = _APOSTROPHES.sub("", text)
-    text = _drop_employer(text, tables)
+    if _MAY_JOIN.search(text):
+        text = _drop_employer(text, tables)
     text = text.replace("&", " and ").replace("+", " and ").replace("@", " at ")
 
     def bracket(match: re.Match) -> str:
