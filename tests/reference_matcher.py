@@ -186,10 +186,11 @@ def reference_code(m: Matcher, titles, contexts=None) -> pd.DataFrame:
     u_titles = [t_tokens[t_codes[r]] if t_codes[r] >= 0 else () for r in first_row]
     u_ctx = [c_tokens[c_codes[r]] if c_codes[r] >= 0 else () for r in first_row]
     u_corr = [corrected_t[t_codes[r]] if t_codes[r] >= 0 else False for r in first_row]
-    results, pending = [], []
+    results, pending, vetoes = [], [], []
     for start in range(0, len(pairs), _CHUNK):
         titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
         score, full, ctx_used, vetoed = dense_score_chunk(m, titles_c, ctx_c)
+        vetoes.extend(vetoed)
         fz = m._fuzzy(titles_c, ctx_c, score)
         for i, toks in enumerate(titles_c):
             ctx_key = m._context_key(ctx_c[i])
@@ -204,6 +205,7 @@ def reference_code(m: Matcher, titles, contexts=None) -> pd.DataFrame:
     for r, by_role, veto, k in pending:   # one title at a time
         p = m.model.predict([" ".join(u_titles[k])], [" ".join(u_ctx[k])])[0]
         results[r] = m._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
+    m._second_roles(results, [titles.iloc[r] for r in first_row], u_titles, vetoes)   # as the matcher does
     columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
     out = pd.DataFrame(results, columns=columns).iloc[pair_codes].reset_index(drop=True)
     out["taxonomy_version"] = tax.version

@@ -348,3 +348,27 @@ def test_get_matcher__keyed_on_content__a_taxonomy_with_other_thresholds_never_g
         gc.collect()
     result = get_matcher(tax, none).code(["Clinical Bioinformatician"])
     assert result.loc[0, "stream"] == "genomics"
+
+
+@pytest.mark.parametrize("title, stream, alias", [
+    ("Consultant Radiologist and CCIO", "health_informatics", "CCIO"),
+    ("Clinical Perfusionist, Clinical Lead for the Digital Research", "health_informatics",
+     "clinical lead digital research"),
+    ("Consultant Physicist & Radiation Protection Adviser | Royal Devon NHS FT", "physical_sciences", None),
+])
+def test_match_titles__a_second_role_named_explicitly__gives_its_stream(matcher, title, stream, alias):
+    r = code(matcher, title)
+    assert (r["stream"], r["decision"]) == (stream, "auto"), r
+    if alias:
+        assert r["matched_alias"] == alias
+
+
+@pytest.mark.parametrize("title", [
+    "Medical Physics Technician / Apprentice",      # the whole title's exclusion term still vetoes
+    "Medical Secretary - Genomics",                 # a field's name is a team, not a second role
+    "Staff Nurse / EPR Trainer",
+    "Speech and Language Therapist",                # one role, whatever its "and"
+])
+def test_match_titles__a_part_that_is_no_relevant_role__changes_nothing(matcher, title):
+    r = code(matcher, title)
+    assert r["stream"] == "none", r

@@ -101,10 +101,12 @@ def test_model__never_overrides_an_exclusion_or_a_department_veto(tax, trained):
 
 
 def test_model__generic_title__none_without_a_department_review_with_one(tax, trained):
-    out = Matcher(tax, None, load_model(trained)).code(["Clinical Scientist", "Clinical Scientist"],
-                                                       ["", "Research and Development"])
-    assert list(out["decision"]) == ["none", "review"]
-    assert out.loc[0, "stream"] == "none"
+    out = Matcher(tax, None, load_model(trained)).code(["Clinical Scientist", "Clinical Scientist",
+                                                        "Healthcare Scientist Specialist",
+                                                        "Healthcare Scientist Specialist"],
+                                                       ["", "Research and Development"] * 2)
+    assert list(out["decision"]) == ["none", "review", "none", "review"]
+    assert out.loc[0, "stream"] == "none" and out.loc[2, "stream"] == "none"
 
 
 def test_calibration__automatic_decisions_stay_right_on_held_out_titles(run, trained, tmp_path):
@@ -178,3 +180,78 @@ def test_review_import__a_reviewed_decision_changes_the_next_run_and_is_learned(
     assert (after.loc[0, "stream"], after.loc[0, "decision"]) == (target, "auto")
     # the shipped model learns reviewed aliases: its training set, so its version, changed
     assert after.loc[0, "model_version"] != before.loc[0, "model_version"]
+
+
+def test_calibrate_confirm__keeps_precision_on_agreeing_titles_and_never_exceeds_auto():
+    import numpy as np
+
+    from trust_survey.matching.model import MIN_CONFIRM, calibrate_confirm
+    from trust_survey.matching.taxonomy import ALL_STREAMS
+
+    gi = ALL_STREAMS.index("genomics")
+    p = np.round(np.linspace(0.55, 0.99, 45), 2)
+    proba = np.zeros((len(p), len(ALL_STREAMS)))
+    proba[:, gi] = p
+    proba[:, ALL_STREAMS.index("none")] = 1 - p
+    # the model agrees with the rules' suggestion on every title; below 0.70 it is wrong
+    labels = np.where(p >= 0.70, "genomics", "none")
+    decisions = np.array(["review"] * len(p), dtype=object)
+    suggested = np.array(["genomics"] * len(p), dtype=object)
+    confirm = calibrate_confirm(proba, labels, decisions, suggested, fallback=0.95)
+    assert 0.70 <= confirm < 0.95
+    chosen = p >= confirm
+    assert (labels[chosen] == "genomics").mean() >= TARGET_PRECISION
+    assert calibrate_confirm(proba, labels, decisions, suggested, fallback=0.6) == 0.6   # never above auto
+    few = np.arange(len(p)) < MIN_CONFIRM - 1
+    assert calibrate_confirm(proba[few], labels[few], decisions[few], suggested[few], fallback=0.95) == 0.95
+
+
+def test_calibration__a_model_trained_by_the_cli_keeps_automatic_precision_on_held_out_titles(run, tmp_path):
+    # `match train` calibrates auto, none and confirm on cross-validated predictions of the training titles;
+    # the titles here were never trained on
+    corpus = write_corpus(tmp_path / "corpus.csv")
+    result = run("match", "train", "--corpus", corpus, "--out", tmp_path / "m.pkl")
+    assert "agreeing with the rules' suggestion from" in result.stdout
+    model = load_model(tmp_path / "m.pkl")
+    assert model.thresholds["confirm"] <= model.thresholds["auto"]
+    held = pd.concat([pd.read_csv(DATA / f"{n}.csv", dtype=str, keep_default_na=False)
+                      for n in ("titles_fresh", "titles_fresh2", "titles_holdout", "titles_blind")], ignore_index=True)
+    held[["title", "stream"]].to_csv(tmp_path / "held.csv", index=False)
+    run("match", "evaluate", tmp_path / "held.csv", "--column", "title", "--label", "stream",
+        "--model", tmp_path / "m.pkl", "--out", tmp_path / "coded.csv")
+    coded = pd.read_csv(tmp_path / "coded.csv", dtype=str, keep_default_na=False)
+    auto = coded[coded["coded_decision"].isin(["auto", "none"])]
+    assert (auto["coded_stream"] == auto["stream"]).mean() >= TARGET_PRECISION
+    # the model decided some titles, and where the rules were unsure it went against them only via review
+    assert coded["coded_method"].str.startswith("model:").any()
+    rules = Matcher(load_taxonomy(REPO / "role_taxonomy.yaml")).code(held["title"], diagnostics=True)
+    unsure = (rules["decision"] == "review").to_numpy()
+    changed = unsure & (coded["coded_decision"] == "auto").to_numpy()
+    assert (coded["coded_stream"].to_numpy()[changed] == rules["_stream"].to_numpy()[changed]).all()
+
+
+def test_model__generic_title_that_only_looks_specific__is_not_guessed(tax, trained):
+    # "Informatics Officer" names no specialism: without a department no stream is coded automatically
+    out = Matcher(tax, None, load_model(trained)).code(
+        ["Informatics Officer, Healthcare Evaluation Data, University Hospitals Birmingham NHS Trust",
+         "Healthcare Scientist Specialist"])
+    assert not ((out["decision"] == "auto") & (out["stream"] != "none")).any(), out[["stream", "decision"]]
+
+
+def test_calibrate_rescue__a_title_the_rules_found_nothing_in_goes_to_review_only_when_mostly_right():
+    import numpy as np
+
+    from trust_survey.matching.model import calibrate_rescue
+    from trust_survey.matching.taxonomy import ALL_STREAMS
+
+    p = np.round(np.linspace(0.5, 0.9, 41), 2)
+    proba = np.zeros((len(p), len(ALL_STREAMS)))
+    proba[:, ALL_STREAMS.index("physical_sciences")] = p
+    proba[:, ALL_STREAMS.index("none")] = 1 - p
+    decisions = np.array(["none"] * len(p), dtype=object)
+    # below 0.8 the model's stream is wrong on these titles, from 0.8 right
+    labels = np.where(p >= 0.8, "physical_sciences", "none")
+    rescue = calibrate_rescue(proba, labels, decisions, fallback=0.95)
+    chosen = p >= rescue
+    assert 0.5 < rescue < 0.95 and (labels[chosen] == "physical_sciences").mean() >= 0.5
+    assert calibrate_rescue(proba, np.full(len(p), "none"), decisions, fallback=0.95) == 0.95   # never right

@@ -109,3 +109,30 @@ def test_normalise__is_idempotent_on_every_alias_and_dev_title(tax):
     for title in titles:
         once = norm(tax, title)
         assert norm(tax, once) == once, title
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("Data Scientist | Leeds Teaching Hospitals NHS Trust", "data scientist"),
+    ("Lead Data Scientist, Midlands and Lancashire Commissioning Support Unit", "lead data scientist"),
+    ("Bioinformatician at Cambridge University Hospitals", "bioinformatician"),
+    ("Integration Analyst - Somerset ICB", "integration analyst"),
+    ("Clinical Scientist (Medical Physics, Royal Devon University Healthcare NHS FT)",
+     "clinical scientist medical physics"),
+    ("Clinical Safety Officer (Oxford University Hospitals)", "clinical safety officer"),
+    ("Software Engineer<br>Medical Physics £35,392 - £42,618 pa", "software engineer medical physics"),
+])
+def test_normalise__employer_markup_and_salary_appended_to_a_title__are_dropped(tax, title, expected):
+    assert norm(tax, title) == expected
+
+
+@pytest.mark.parametrize("title, expected", [
+    # a part naming a discipline or a team is the specialism, not an employer: it decides the stream
+    ("Clinical Scientist - Genomics", "clinical scientist genomics"),
+    ("Software Engineer, Medical Physics", "software engineer medical physics"),
+    ("Bioinformatician - North West Genomic Laboratory Hub", "bioinformatician genomics laboratory hub"),
+    # the first part is the job, whatever it says
+    ("NHS Data Scientist", "data scientist"),
+    ("Device Safety Specialist, MHRA", "device safety specialist mhra"),
+])
+def test_normalise__a_part_that_names_no_employer__is_kept(tax, title, expected):
+    assert norm(tax, title) == expected

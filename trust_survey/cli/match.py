@@ -486,11 +486,13 @@ def train_cmd(db: Path | None, out: Path | None, corpus: Path | None, taxonomy_p
     rows = training_rows(taxonomy, corpus=corpus, overrides=overrides, reviews=reviews)
     info(f"training on {len(rows)} distinct titles: "
          + ", ".join(f"{k} {v}" for k, v in rows["source"].value_counts().sort_index().items()), quiet)
-    model = train(rows, taxonomy_sha256=taxonomy.sha256, n_reviews=len(reviews) + len(overrides.entries))
+    model = train(rows, taxonomy_sha256=taxonomy.sha256, n_reviews=len(reviews) + len(overrides.entries),
+                  taxonomy=taxonomy)
     save_model(model, target)
     click.echo(f"model version {model.version}; training-set sha256 {model.training_sha256}")
     th = model.thresholds
-    click.echo(f"thresholds: auto from {th['auto']:.2f}, none from {th['none']:.2f}, review from "
+    click.echo(f"thresholds: auto from {th['auto']:.2f} (agreeing with the rules' suggestion from "
+               f"{th.get('confirm', th['auto']):.2f}), none from {th['none']:.2f}, review from "
                f"{th['review']:.2f} (calibrated on cross-validated predictions)")
     if model.cv:
         cv = model.cv

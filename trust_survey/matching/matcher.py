@@ -60,7 +60,7 @@ from scipy import sparse
 
 from trust_survey.matching.compiled import CompiledTaxonomy, compile_taxonomy
 from trust_survey.matching.model import OVERRULE, _model_decision
-from trust_survey.matching.normalise import token_key
+from trust_survey.matching.normalise import title_parts, token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
 from trust_survey.common.values import is_blank
@@ -471,13 +471,22 @@ class Matcher:
 
     def _combine(self, result: dict, by_role: list[_Candidate], proba: np.ndarray, vetoed: np.ndarray,
                  has_department: bool) -> dict:
-        """The rules' coding where it is explicit, else the model's (see :mod:`.model`).
+        """The rules' coding where it is explicit, else the rules and the model together (see :mod:`.model`).
 
         Explicit: an exact, alias or abbreviation match coded automatically. The model never chooses a stream
         an exclusion term or the department vetoes. A title that is only a role of unstated specialism
         ("Clinical Scientist") is coded none without a department; with one, the department decides: the
-        rules' department-completed coding stands when automatic, else it goes to review. A scored match the
-        model agrees with stands; otherwise the model decides by its calibrated thresholds.
+        rules' department-completed coding stands when automatic, else it goes to review. Otherwise two
+        opinions are weighed, and doubt goes to a person, never to a guess:
+
+        - the rules coded a scored match automatically: it stands unless the model is sure of another
+          stream, which sends the title to review;
+        - the rules were unsure (review): the model's calibrated decision where it agrees with the rules'
+          suggestion; where it does not, where the rules' best names no specialism, or where
+          a relevant role matched well but not clearly enough, review with the rules' suggestion;
+        - the rules found nothing: none, unless the model finds a stream likely enough to be worth a look
+          (review, from the calibrated ``rescue`` probability), or is sure of it (auto at the overrule
+          probability).
         """
         if result["decision"] == "auto" and result["method"] in ("exact", "alias", "abbreviation"):
             return result
@@ -488,31 +497,41 @@ class Matcher:
         order = np.argsort(-p, kind="stable")
         top = ALL_STREAMS[order[0]]
         th = self.model.thresholds
-        generic = result["_ambiguous"] and result["method"] in ("exact", "alias", "abbreviation")
+        overrule = th.get("overrule", OVERRULE)
+        # a title whose best role names no specialism: exactly that role's words, or near them with a department
+        # to decide ("Healthcare Scientist Specialist" in Research and Development)
+        generic = result["_ambiguous"] and (result["method"] in ("exact", "alias", "abbreviation") or has_department)
+        # the stream the rules point at: their best candidate's, when it scored enough to be considered
+        suggested = result["_stream"] if result["decision"] != "none" and not result["_ambiguous"] else NONE
         if generic:
             if has_department and result["decision"] == "auto":
                 return result
             decision = "review" if has_department else "none"
             if not has_department:
                 top, order = NONE, np.r_[self.stream_index[NONE], [i for i in order if ALL_STREAMS[i] != NONE]]
-        elif result["decision"] == "auto" and (result["stream"] == top or by_role[0].context_used
-                                               or p[order[0]] < th["auto"] or th.get("overrule", OVERRULE) > 1):
+        elif result["decision"] == "auto":
             # the rules' scored match stands where the model agrees, where the department completed it, where
             # the model is unsure, and always when the model has never been checked on real titles
-            return result
-        elif result["decision"] == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
-            decision = "review"   # two sure opinions disagree: a person decides
+            if (result["stream"] == top or by_role[0].context_used or p[order[0]] < th["auto"]
+                    or overrule > 1):
+                return result
+            decision = "review"   # two opinions disagree and the model is sure: a person decides
         else:
             decision = _model_decision(p, th)
-            # Doubt is not cleared by a lukewarm model: a title the rules send to review with a relevant
-            # suggestion is coded none only when the model is sure.
-            if result["decision"] == "review" and decision == "none" and p[order[0]] < (
-                    max(OVERRULE, th["none"]) if result["_stream"] != NONE else th["none"]):
-                decision = "review"
-            # Nor is a stream coded alone where the rules found nothing relevant ("Medical Student"): below
-            # the overrule probability the model's guess goes to a reviewer.
-            if result["decision"] == "none" and decision == "auto" and p[order[0]] < th.get("overrule", OVERRULE):
-                decision = "review"
+            if result["decision"] == "review" and top == suggested and top != NONE:
+                # two opinions agree: the model's confirmation threshold, calibrated on such titles
+                decision = "auto" if p[order[0]] >= th.get("confirm", th["auto"]) else "review"
+            elif result["decision"] == "review" and (top != suggested or (
+                    top == NONE and result["_best_relevant"] >= self.taxonomy.thresholds.auto_score)):
+                # the model disagrees with the rules' suggestion (or the rules' best names no specialism):
+                # a person decides, shown the rules' suggestion
+                return result
+            if result["decision"] == "none" and top != NONE:
+                if p[order[0]] < th.get("rescue", 0.0):
+                    return result   # a lukewarm model does not make a title the rules found nothing in doubtful
+                if decision == "auto" and p[order[0]] < overrule:
+                    # nor is a stream coded alone where the rules found nothing relevant ("Medical Student")
+                    decision = "review"
         role = None
         if top != NONE or decision != "none":
             role = next((self.taxonomy.roles[self.phrases[c.phrase].role_id] for c in by_role
@@ -564,16 +583,64 @@ class Matcher:
                          "score": round(float(score[0, j]) * float(g), 1), "alias_full": bool(full[0, j])})
         return pd.DataFrame(rows, columns=["phrase", "kind", "role_id", "stream", "score", "alias_full"])
 
+    def _second_roles(self, results: list[dict], raw_titles: list, tokens: list[tuple[str, ...]],
+                      vetoes: list[np.ndarray]) -> None:
+        """A title coded none (or sent to review) that joins a second role named explicitly ("Consultant
+        Surgeon & CCIO", "Clinical Perfusionist, Clinical Lead for Digital Research") takes that role's
+        stream: the policy labels a person by every discipline they hold. Only an exact, alias or
+        abbreviation match of the part, coded automatically, to one stream the whole title's exclusion terms
+        and department do not veto (and the stream the rules suggested for a title they sent to review, if
+        any); never over a title that is itself a role's alias or a reviewed alias."""
+        if not hasattr(self, "_key_terms"):
+            c = self.compiled
+            self._key_terms = {p.key for p in self.phrases if p.kind == "key_term"}
+            self._relevant_words = {t for t, j in c.vocab.items() if c.word_stream_affinity[j, :len(STREAMS)].any()}
+        todo: dict[int, list[str]] = {}
+        for k, res in enumerate(results):
+            explicit = res["method"] in ("exact", "alias", "abbreviation") and res["score"] >= 100
+            if (res["stream"] != NONE and res["decision"] != "review") or explicit:
+                continue
+            if not self._relevant_words.intersection(tokens[k]):
+                continue   # no word of any stream's roles: no part can name one
+            parts = title_parts(raw_titles[k])
+            if len(parts) > 1:
+                todo[k] = parts
+        if not todo:
+            return
+        coded = self.code([p for parts in todo.values() for p in parts], _parts=True)
+        streams = coded["stream"].to_numpy(dtype=object)
+        ok = ((coded["decision"] == "auto") & coded["method"].isin(["exact", "alias", "abbreviation"])
+              & coded["stream"].isin(STREAMS)).to_numpy()
+        at = 0
+        for k, parts in todo.items():
+            rows = [at + j for j in range(len(parts)) if ok[at + j]]
+            at += len(parts)
+            # a part that is only a field's name ("- Clinical Informatics", "- Genomics") names a team, not a role
+            rows = [r for r in rows if not vetoes[k][self.stream_index[streams[r]]]
+                    and token_key(self.taxonomy.normalise(coded.at[r, "matched_alias"])) not in self._key_terms]
+            found = {streams[r] for r in rows}
+            res = results[k]
+            if len(found) != 1 or res["stream"] not in (NONE, *found):
+                continue
+            hit = coded.iloc[rows[0]]
+            was = f"{res['role_id']} (none) {res['score']}" if res["role_id"] else ""
+            res.update(role_id=hit["role_id"], role=hit["role"], stream=hit["stream"], relation=hit["relation"],
+                       score=int(hit["score"]), method=hit["method"], matched_alias=hit["matched_alias"],
+                       decision="auto", alternatives="; ".join(a for a in (was, res["alternatives"]) if a),
+                       margin=int(hit["margin"]))
+
     def code(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
-             diagnostics: bool = False, on_progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+             diagnostics: bool = False, on_progress: Callable[[int], None] | None = None,
+             _parts: bool = False) -> pd.DataFrame:
         """One result row per input title, in input order: :data:`RESULT_COLUMNS` + :data:`EXTRA_COLUMNS`.
 
         Each distinct (normalised title, department) pair is coded once. With ``diagnostics`` the unrounded
         values behind the decision are added (``_score``, ``_margin``, ``_stream``, ``_ambiguous``,
         ``_best_relevant``) so thresholds can be calibrated without re-scoring. ``on_progress(n)`` is told
-        each time the coding of ``n`` more input rows is known (in all, the number of titles).
+        each time the coding of ``n`` more input rows is known (in all, the number of titles). ``_parts``
+        (internal) codes the parts of titles for :meth:`_second_roles`, which is then not applied again.
         """
-        per_pair, pair_codes = self.code_pairs(titles, contexts, on_progress=on_progress)
+        per_pair, pair_codes = self.code_pairs(titles, contexts, on_progress=on_progress, _parts=_parts)
         return self.expand(per_pair, pair_codes, diagnostics=diagnostics)
 
     def expand(self, per_pair: pd.DataFrame, pair_codes: np.ndarray, *, diagnostics: bool = False) -> pd.DataFrame:
@@ -584,7 +651,8 @@ class Matcher:
         return out[RESULT_COLUMNS + EXTRA_COLUMNS + (DIAGNOSTICS if diagnostics else [])]
 
     def code_pairs(self, titles: Sequence | pd.Series, contexts: Sequence | pd.Series | None = None, *,
-                   on_progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                   on_progress: Callable[[int], None] | None = None,
+                   _parts: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
         """``(per_pair, pair_codes)``: one coded row per distinct (normalised title, department) pair, and
         for each input row the position of its pair; :meth:`expand` turns them into result rows."""
         titles = _as_objects(titles)
@@ -625,17 +693,21 @@ class Matcher:
                 on_progress(int(rows_done[done[0] + k] - rows_done[done[0]]))
             done[0] += k
 
-        return self._code_pairs(u_titles, u_ctx, u_corr, pairs_coded), pair_codes
+        raw = None if _parts else [titles.iloc[r] for r in first_row]
+        return self._code_pairs(u_titles, u_ctx, u_corr, pairs_coded, raw), pair_codes
 
     def _code_pairs(self, u_titles: list[tuple[str, ...]], u_ctx: list[tuple[str, ...]], u_corr: list[bool],
-                    on_progress: Callable[[int], None] | None) -> pd.DataFrame:
-        """One coded row per distinct (title words, department words) pair, in the order given."""
+                    on_progress: Callable[[int], None] | None, raw_titles: list | None = None) -> pd.DataFrame:
+        """One coded row per distinct (title words, department words) pair, in the order given; with
+        ``raw_titles`` (each pair's title as written) a second role named in a title is looked for too."""
         results: list[dict] = []
+        vetoes: list[np.ndarray] = []   # per pair: the streams exclusion terms or the department veto
         for block in range(0, len(u_titles), _MODEL_BATCH):
             pending: list[tuple] = []   # left open by the rules: (result index, candidates, veto, pair)
             for start in range(block, min(block + _MODEL_BATCH, len(u_titles)), _CHUNK):
                 titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
                 score, full, ctx_used, vetoed = self._score_chunk(titles_c, ctx_c)
+                vetoes.extend(vetoed)
                 fz = self._fuzzy(titles_c, ctx_c, score)
                 ctx_keys = [self._context_key(ctx) for ctx in ctx_c]
                 hits = [self.overrides.find(token_key(t), k) if t else None for t, k in zip(titles_c, ctx_keys)]
@@ -655,6 +727,8 @@ class Matcher:
                     results[r] = self._combine(results[r], by_role, p, veto, bool(u_ctx[k]))
             if on_progress is not None:
                 on_progress(min(_MODEL_BATCH, len(u_titles) - block))
+        if raw_titles is not None:
+            self._second_roles(results, raw_titles, u_titles, vetoes)
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
         per_pair["score"] = per_pair["score"].astype(int)

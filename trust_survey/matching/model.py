@@ -12,7 +12,7 @@ department veto); this model decides the rest (see :mod:`.matcher`). It is a sci
 What it learns from (:func:`training_rows`), later sources winning for the same title and department:
 
 1. every role name, alias and abbreviation of the taxonomy, labelled with its role's stream (roles whose
-   specialism is not stated are left out: the department decides those);
+   specialism is not stated are labelled none, as the policy labels such a title without its department);
 2. the labelled real-title corpus (``trust_survey/data/titles/corpus.csv``: title, department, stream,
    relation, source, split); rows whose split is a held-out one are never trained on;
 3. the reviewed aliases (``role_overrides.yaml``) and every decision in the store's ``title_reviews``.
@@ -62,7 +62,11 @@ _FOLDS = 5
 _SEED = 2026
 _CONFIG = {"word": [1, 2], "char_wb": [2, 5], "classifier": "sgd-log_loss", "alpha": 2e-5, "epochs": 30,
            "folds": _FOLDS, "seed": _SEED, "target_precision": TARGET_PRECISION, "overrule": OVERRULE,
-           "min_real": MIN_REAL, "unchecked": UNCHECKED}
+           "min_real": MIN_REAL, "unchecked": UNCHECKED, "confirm": "rules-review-agreement", "min_confirm": 10,
+           "rescue": "half-right-from-0.5",
+           "taxonomy_rows": "ambiguous-as-none"}
+#: Titles the rules sent to review with a suggestion the model agrees with, needed to calibrate on them.
+MIN_CONFIRM = 10
 
 
 class ModelError(DefinitionError):
@@ -113,12 +117,10 @@ def _training_rows(path: Path) -> pd.DataFrame:
 
 
 def _taxonomy_rows(taxonomy: Taxonomy) -> pd.DataFrame:
-    rows = []
-    for p in taxonomy.phrases:
-        role = taxonomy.roles[p.role_id]
-        if role.ambiguous:
-            continue
-        rows.append((p.text, "", role.stream, "taxonomy"))
+    # A role of unstated specialism ("Clinical Scientist", "Informatics Analyst") is labelled none, as the
+    # policy labels such a title alone: the model learns that words naming no discipline are no evidence
+    # of a stream (the department, when given, decides; see matcher._combine).
+    rows = [(p.text, "", taxonomy.roles[p.role_id].stream, "taxonomy") for p in taxonomy.phrases]
     return pd.DataFrame(rows, columns=["title", "department", "stream", "source"])
 
 
@@ -295,6 +297,58 @@ def calibrate_thresholds(proba: np.ndarray, labels: np.ndarray, target: float = 
     return {k: round(v, 2) for k, v in out.items()}
 
 
+def calibrate_confirm(proba: np.ndarray, labels: np.ndarray, decisions: np.ndarray, suggested: np.ndarray,
+                      fallback: float, target: float = TARGET_PRECISION) -> float:
+    """The lowest probability at which the model, agreeing with the stream the rules suggested for a title
+    they sent to review, codes it automatically and stays ``target`` precise, from held-out predictions.
+    Two opinions that agree are stronger than one, so this may be lower than ``auto`` (never higher);
+    with fewer than :data:`MIN_CONFIRM` such titles it is ``fallback``."""
+    top = np.array(ALL_STREAMS)[proba.argmax(axis=1)]
+    p_top = proba.max(axis=1)
+    agree = (decisions == "review") & np.isin(suggested, STREAMS) & (top == suggested)
+    if agree.sum() < MIN_CONFIRM:
+        return round(float(fallback), 2)
+    right = top == labels
+    chosen = 0.99
+    for t in np.round(np.arange(0.99, 0.49, -0.01), 2):
+        sel = agree & (p_top >= t)
+        if sel.sum() and right[sel].mean() < target:
+            break
+        chosen = float(t)
+    return round(min(chosen, float(fallback)), 2)
+
+
+def calibrate_rescue(proba: np.ndarray, labels: np.ndarray, decisions: np.ndarray, fallback: float) -> float:
+    """The lowest probability (from 0.5) of a stream at which the model sends a title the rules coded none to
+    review, from held-out predictions: where at least half of such titles are of that stream, so a
+    reviewer's suggestion is more often right than wrong. With fewer than :data:`MIN_CONFIRM` such titles,
+    or none that qualifies, it is ``fallback`` (the model then only codes a title the rules found nothing in
+    when it is sure enough to overrule them)."""
+    top = np.array(ALL_STREAMS)[proba.argmax(axis=1)]
+    p_top = proba.max(axis=1)
+    rescued = (decisions == "none") & np.isin(top, STREAMS)
+    if rescued.sum() < MIN_CONFIRM:
+        return round(float(fallback), 2)
+    right = top == labels
+    for t in np.round(np.arange(0.5, float(fallback), 0.01), 2):
+        sel = rescued & (p_top >= t)
+        if sel.sum() >= MIN_CONFIRM and right[sel].mean() >= 0.5:
+            return float(t)
+    return round(float(fallback), 2)
+
+
+def rules_suggestions(taxonomy: Taxonomy, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The rules' decision and suggested stream for each training row (the stream of their best candidate
+    when it names a specialism, else none), as :meth:`.matcher.Matcher._combine` weighs them."""
+    from trust_survey.matching.matcher import Matcher
+
+    coded = Matcher(taxonomy).code(rows["title"], rows["department"].replace("", None), diagnostics=True)
+    decisions = coded["decision"].to_numpy(dtype=object)
+    suggested = np.where((decisions != "none") & ~coded["_ambiguous"].to_numpy(bool),
+                         coded["_stream"].to_numpy(dtype=object), NONE)
+    return decisions, suggested
+
+
 def figures(proba: np.ndarray, labels: np.ndarray, thresholds: dict) -> dict:
     """Cross-validated figures of the model alone: macro-F1, automatic precision, share decided."""
     from trust_survey.matching.evaluate import evaluate
@@ -315,9 +369,11 @@ def _model_decision(p: np.ndarray, th: dict) -> str:
     return "auto" if p[top] >= th["auto"] else "review"
 
 
-def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0) -> TitleModel:
+def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0,
+          taxonomy: Taxonomy | None = None) -> TitleModel:
     """Fit the pipeline on ``rows`` (from :func:`training_rows`) and calibrate its thresholds on
-    cross-validated predictions, one thread, fixed seeds."""
+    cross-validated predictions, one thread, fixed seeds. With the ``taxonomy`` its rules code the rows too,
+    to calibrate ``confirm`` (:func:`calibrate_confirm`); without it ``confirm`` is ``auto``."""
     import sklearn
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -350,10 +406,18 @@ def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0) 
                 # calibrated on the taxonomy's own words, which are easy: ask for more before deciding alone
                 thresholds["auto"] = max(thresholds["auto"], UNCHECKED)
                 thresholds["none"] = max(thresholds["none"], UNCHECKED)
+            thresholds["confirm"] = thresholds["auto"]
+            thresholds["rescue"] = thresholds["overrule"]
+            if taxonomy is not None and real.sum() >= MIN_REAL:
+                decisions, suggested = rules_suggestions(taxonomy, rows)
+                thresholds["confirm"] = calibrate_confirm(proba[sel], y[sel], decisions[sel], suggested[sel],
+                                                          thresholds["auto"])
+                thresholds["rescue"] = calibrate_rescue(proba[sel], y[sel], decisions[sel], thresholds["overrule"])
             cv_figures = figures(proba[sel], y[sel], thresholds)
             cv_figures["rows"] = int(sel.sum())
         else:
-            thresholds, cv_figures = {"auto": 0.99, "none": 0.99, "review": 0.3, "overrule": 1.01}, {}
+            thresholds, cv_figures = {"auto": 0.99, "none": 0.99, "review": 0.3, "overrule": 1.01,
+                                      "confirm": 0.99, "rescue": 1.01}, {}
         from sklearn.pipeline import Pipeline
 
         pipeline = Pipeline([("features", features), ("clf", _classifier().fit(F, y))])
@@ -455,7 +519,7 @@ def default_model(taxonomy: Taxonomy, overrides=None) -> TitleModel:
             model = None
     if model is None:
         log.info("training the title model on %d rows (first use; cached in %s)", len(rows), path)
-        model = train(rows, taxonomy_sha256=taxonomy.sha256)
+        model = train(rows, taxonomy_sha256=taxonomy.sha256, taxonomy=taxonomy)
         try:
             save_model(model, path)
         except OSError as exc:   # a read-only home: use it without caching

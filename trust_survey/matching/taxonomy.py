@@ -77,6 +77,7 @@ class NormalisationModel(_Strict):
     bracket_asides: list[str] = []
     locations: list[str] = []
     neutral: list[str] = []
+    employers: list[str] = []
 
 
 class ThresholdsModel(_Strict):
@@ -235,7 +236,7 @@ class _Builder:
         return NormalisationTables.build(
             abbreviations=n.abbreviations, spellings=n.spellings, phrases=n.phrases, seniority=n.seniority,
             stopwords=n.stopwords, asides=n.asides, locations=n.locations, bracket_asides=n.bracket_asides,
-            neutral=n.neutral)
+            neutral=n.neutral, employers=n.employers)
 
     def streams(self, raw: dict) -> dict[str, StreamModel]:
         raw_streams = raw.get("streams")
