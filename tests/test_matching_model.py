@@ -125,7 +125,7 @@ def test_calibration__automatic_decisions_stay_right_on_held_out_titles(run, tra
 
 
 def test_model__codes_a_stream_alone_where_the_rules_found_nothing_only_when_sure(tax, trained):
-    from trust_survey.matching.model import OVERRULE
+    from trust_survey.matching.decision import OVERRULE
 
     model = load_model(trained)
     titles = pd.concat([pd.read_csv(DATA / f"{n}.csv", dtype=str, keep_default_na=False)

@@ -59,7 +59,7 @@ from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from trust_survey.matching.compiled import CompiledTaxonomy, compile_taxonomy
-from trust_survey.matching.model import OVERRULE, _model_decision
+from trust_survey.matching.decision import OVERRULE, model_decision
 from trust_survey.matching.normalise import title_parts, token_key
 from trust_survey.matching.overrides import OTHER, Overrides, load_overrides
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy, load_taxonomy
@@ -517,7 +517,7 @@ class Matcher:
                 return result
             decision = "review"   # two opinions disagree and the model is sure: a person decides
         else:
-            decision = _model_decision(p, th)
+            decision = model_decision(p, th)
             if result["decision"] == "review" and top == suggested and top != NONE:
                 # two opinions agree: the model's confirmation threshold, calibrated on such titles
                 decision = "auto" if p[order[0]] >= th.get("confirm", th["auto"]) else "review"

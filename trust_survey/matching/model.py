@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from trust_survey.errors import DefinitionError, InputFileError, NotFoundError
+from trust_survey.matching.decision import OVERRULE, model_decision
+from trust_survey.matching.matcher import Matcher
 from trust_survey.matching.taxonomy import ALL_STREAMS, NONE, STREAMS, Taxonomy
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,6 @@ HELD_OUT = frozenset({"holdout", "held_out", "held-out", "heldout", "test"})
 RELATIONS = ("direct", "adjacent", "none")
 #: How precise automatic model decisions must be on cross-validated predictions.
 TARGET_PRECISION = 0.98
-#: How sure the model must be to overrule an automatic coding of the rules' scored matching.
-OVERRULE = 0.9
 #: Labelled real titles (not the taxonomy's own) needed to calibrate on them and to overrule the rules.
 MIN_REAL = 200
 #: The least probability to decide alone for a model not checked on real titles.
@@ -340,8 +340,6 @@ def calibrate_rescue(proba: np.ndarray, labels: np.ndarray, decisions: np.ndarra
 def rules_suggestions(taxonomy: Taxonomy, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The rules' decision and suggested stream for each training row (the stream of their best candidate
     when it names a specialism, else none), as :meth:`.matcher.Matcher._combine` weighs them."""
-    from trust_survey.matching.matcher import Matcher
-
     coded = Matcher(taxonomy).code(rows["title"], rows["department"].replace("", None), diagnostics=True)
     decisions = coded["decision"].to_numpy(dtype=object)
     suggested = np.where((decisions != "none") & ~coded["_ambiguous"].to_numpy(bool),
@@ -354,19 +352,9 @@ def figures(proba: np.ndarray, labels: np.ndarray, thresholds: dict) -> dict:
     from trust_survey.matching.evaluate import evaluate
 
     streams = np.array(ALL_STREAMS)[proba.argmax(axis=1)]
-    decisions = [_model_decision(p, thresholds) for p in proba]
+    decisions = [model_decision(p, thresholds) for p in proba]
     ev = evaluate(pd.Series(labels), pd.Series(streams), pd.Series(decisions)).summary()
     return {k: round(float(v), 4) for k, v in ev.items() if isinstance(v, (int, float))}
-
-
-def _model_decision(p: np.ndarray, th: dict) -> str:
-    none_i = ALL_STREAMS.index(NONE)
-    top = int(p.argmax())
-    if top == none_i:
-        if p[top] >= th["none"] or max(p[i] for i in range(len(p)) if i != none_i) < th["review"]:
-            return "none"
-        return "review"
-    return "auto" if p[top] >= th["auto"] else "review"
 
 
 def train(rows: pd.DataFrame, *, taxonomy_sha256: str = "", n_reviews: int = 0,
