@@ -114,10 +114,7 @@ def chase_round(db: Path, inst, round_: int, transport, *, sender: str, deadline
                                            template=template, files_dir=files_dir, sender_name=sender_name,
                                            write_feedback=not dry_run)
         if dry_run:
-            res = Result(messages, skipped=skipped)
-            for out in messages:
-                res.results[out.org_code] = ("blocked" if out.problems else "would send", "; ".join(out.problems))
-            return res
+            return Result.planned(messages, skipped)
         res = deliver_all(con, messages, transport, round_=round_, on_progress=on_progress,
                           before_each=lambda out: _valid_return_in(con, out.org_code, round_, out.instrument_id),
                           out_dir=getattr(transport, "folder", None))

@@ -47,6 +47,14 @@ class Result:
     out_dir: Path | None = None
     stopped: str = ""                                    # why the run stopped early, if it did
 
+    @classmethod
+    def planned(cls, messages: list[Outgoing], skipped: list[str]) -> "Result":
+        """What a dry run reports: each message would be sent, or is blocked with its problems."""
+        res = cls(messages, skipped=skipped)
+        for out in messages:
+            res.results[out.org_code] = ("blocked" if out.problems else "would send", "; ".join(out.problems))
+        return res
+
     def count(self, result: str) -> int:
         return sum(r == result for r, _ in self.results.values())
 
@@ -214,10 +222,7 @@ def send_round(db: Path, inst, round_: int, transport, *, sender: str, deadline:
                                              files_dir=files_dir, changes=changes, resend=resend,
                                              sender_name=sender_name)
         if dry_run:
-            res = Result(messages, skipped=skipped)
-            for out in messages:
-                res.results[out.org_code] = ("blocked" if out.problems else "would send", "; ".join(out.problems))
-            return res
+            return Result.planned(messages, skipped)
         res = deliver_all(con, messages, transport, round_=round_, on_progress=on_progress,
                           out_dir=getattr(transport, "folder", None))
         res.skipped = skipped
