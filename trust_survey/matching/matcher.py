@@ -130,6 +130,9 @@ class Matcher:
         c = self.compiled
         self.phrases, self.phrase_stream, self.phrase_ambiguous = c.phrases, c.phrase_stream, c.phrase_ambiguous
         self.stream_index = c.stream_index
+        # read by _second_roles: the key terms (a field's name, not a role) and the words any stream speaks for
+        self._key_terms = {p.key for p in self.phrases if p.kind == "key_term"}
+        self._relevant_words = {t for t, j in c.vocab.items() if c.word_stream_affinity[j, :len(STREAMS)].any()}
 
     # ------------------------------------------------------------------ words
     def _correct_tokens(self, tokens: Iterable[str]) -> dict[str, str]:
@@ -591,10 +594,6 @@ class Matcher:
         abbreviation match of the part, coded automatically, to one stream the whole title's exclusion terms
         and department do not veto (and the stream the rules suggested for a title they sent to review, if
         any); never over a title that is itself a role's alias or a reviewed alias."""
-        if not hasattr(self, "_key_terms"):
-            c = self.compiled
-            self._key_terms = {p.key for p in self.phrases if p.kind == "key_term"}
-            self._relevant_words = {t for t, j in c.vocab.items() if c.word_stream_affinity[j, :len(STREAMS)].any()}
         todo: dict[int, list[str]] = {}
         for k, res in enumerate(results):
             explicit = res["method"] in ("exact", "alias", "abbreviation") and res["score"] >= 100
