@@ -587,7 +587,7 @@ class Matcher:
         return pd.DataFrame(rows, columns=["phrase", "kind", "role_id", "stream", "score", "alias_full"])
 
     def _second_roles(self, results: list[dict], raw_titles: list, tokens: list[tuple[str, ...]],
-                      vetoes: list[np.ndarray]) -> None:
+                      vetoes: np.ndarray) -> None:
         """A title coded none (or sent to review) that joins a second role named explicitly ("Consultant
         Surgeon & CCIO", "Clinical Perfusionist, Clinical Lead for Digital Research") takes that role's
         stream: the policy labels a person by every discipline they hold. Only an exact, alias or
@@ -700,13 +700,14 @@ class Matcher:
         """One coded row per distinct (title words, department words) pair, in the order given; with
         ``raw_titles`` (each pair's title as written) a second role named in a title is looked for too."""
         results: list[dict] = []
-        vetoes: list[np.ndarray] = []   # per pair: the streams exclusion terms or the department veto
+        veto_chunks: list[np.ndarray] = []   # pairs x streams that exclusion terms or the department veto
         for block in range(0, len(u_titles), _MODEL_BATCH):
             pending: list[tuple] = []   # left open by the rules: (result index, candidates, veto, pair)
             for start in range(block, min(block + _MODEL_BATCH, len(u_titles)), _CHUNK):
                 titles_c, ctx_c = u_titles[start:start + _CHUNK], u_ctx[start:start + _CHUNK]
                 score, full, ctx_used, vetoed = self._score_chunk(titles_c, ctx_c)
-                vetoes.extend(vetoed)
+                if raw_titles is not None:
+                    veto_chunks.append(vetoed)
                 fz = self._fuzzy(titles_c, ctx_c, score)
                 ctx_keys = [self._context_key(ctx) for ctx in ctx_c]
                 hits = [self.overrides.find(token_key(t), k) if t else None for t, k in zip(titles_c, ctx_keys)]
@@ -727,6 +728,7 @@ class Matcher:
             if on_progress is not None:
                 on_progress(min(_MODEL_BATCH, len(u_titles) - block))
         if raw_titles is not None:
+            vetoes = np.concatenate(veto_chunks) if veto_chunks else np.zeros((0, len(ALL_STREAMS)), dtype=bool)
             self._second_roles(results, raw_titles, u_titles, vetoes)
         columns = RESULT_COLUMNS + ["margin", "normalised_title", "department_context", *DIAGNOSTICS]
         per_pair = pd.DataFrame(results, columns=columns)
