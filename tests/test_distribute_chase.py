@@ -86,3 +86,10 @@ def test_chase__dry_run_lists_who_would_be_reminded_and_writes_nothing(run, chas
     assert result.stdout.count("would send") == 2 and "RJ1" not in result.stdout
     assert not (tmp / "outputs" / "chase_2026").exists()
     assert query(db, "SELECT count(*) AS n FROM mail_ledger").n[0] == 0
+
+
+def test_chase__a_database_that_does_not_exist_is_an_error_and_is_not_created(run, tmp_path):
+    missing = tmp_path / "typo.duckdb"
+    result = run("chase", "--round", 2026, "--db", missing, "--out", tmp_path / "out", *INST, expect=1)
+    assert "[SND007]" in result.stderr and f"no database at {missing}" in result.stderr
+    assert not missing.exists() and not (tmp_path / "out").exists()

@@ -112,6 +112,7 @@ def test_send__out_and_smtp_together_is_a_usage_error(run, round_built, tmp_path
 def test_send__with_no_distribution_says_to_build_first(run, tmp_path):
     result = run("send", "--round", 2031, "--db", tmp_path / "empty.duckdb", *INST, expect=1)
     assert "[SND007]" in result.stderr and "instruments build trust_capability --round 2031" in result.stderr
+    assert not (tmp_path / "empty.duckdb").exists()   # a mistyped --db is not created
 
 
 def test_store__a_version_1_database_is_migrated_with_cc_email_and_the_send_ledger(tmp_path):

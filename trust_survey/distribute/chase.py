@@ -21,7 +21,9 @@ from trust_survey.common.hashing import sha256_file
 from trust_survey.distribute import ledger
 from trust_survey.distribute.feedback import _write_workbook, feedback_targets
 from trust_survey.distribute.message import Attachment, Outgoing, addresses, message_id
-from trust_survey.distribute.send import Result, check_files, deliver_all, register, text, values_for
+from trust_survey.distribute.send import (
+    Result, check_files, deliver_all, open_round_store, register, text, values_for,
+)
 from trust_survey.distribute.status import chase_list
 from trust_survey.distribute.template import Template, render, shipped
 
@@ -108,7 +110,7 @@ def chase_round(db: Path, inst, round_: int, transport, *, sender: str, deadline
                 dry_run: bool = False, sender_name: str = "",
                 on_progress: Callable[[int], None] = lambda n: None) -> Result:
     """Plan and hand over the round's reminders (``dry_run``: plan and check only; nothing is recorded)."""
-    with store.open_store(db) as con:
+    with open_round_store(db, round_, inst.id) as con:
         messages, skipped = plan_reminders(con, inst, round_, sender=sender, route=transport.route,
                                            deadline=deadline, contact=contact, feedback_dir=feedback_dir,
                                            template=template, files_dir=files_dir, sender_name=sender_name,

@@ -77,6 +77,16 @@ def register(con, round_: int, instrument_id: str) -> pd.DataFrame:
     return frame
 
 
+def open_round_store(db: Path, round_: int, instrument_id: str):
+    """The store ``send`` and ``chase`` work on; one that does not exist is an error, never a new empty file
+    (a mistyped --db would otherwise create one and then find no distribution in it)."""
+    if not Path(db).is_file():
+        raise NotFoundError(f"no database at {db}, so no distribution recorded for {instrument_id}, round {round_}; "
+                            f"run `trust-survey instruments build {instrument_id} --round {round_}` first, or pass "
+                            "--db", code="SND007")
+    return store.open_store(db)
+
+
 def text(value) -> str:
     return "" if value is None or value != value else str(value)
 
@@ -216,7 +226,7 @@ def send_round(db: Path, inst, round_: int, transport, *, sender: str, deadline:
                resend: set[str] = frozenset(), dry_run: bool = False, sender_name: str = "",
                on_progress: Callable[[int], None] = lambda n: None) -> Result:
     """Plan and hand over the round's invitations (``dry_run``: plan and check only; nothing is recorded)."""
-    with store.open_store(db) as con:   # writable even for a dry run: an older database is brought up to date
+    with open_round_store(db, round_, inst.id) as con:   # writable even for a dry run: an older one is upgraded
         messages, skipped = plan_invitations(con, inst, round_, sender=sender, route=transport.route,
                                              deadline=deadline, contact=contact, template=template,
                                              files_dir=files_dir, changes=changes, resend=resend,
