@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -121,6 +122,8 @@ def _read_eml(path: Path, mail: Mail) -> list[tuple[str, object]]:
 def _read_msg(path: Path, mail: Mail) -> list[tuple[str, object]]:
     import extract_msg
 
+    # extract-msg logs its own complaint about a file it cannot read; that file's outcome already says so
+    logging.getLogger("extract_msg").setLevel(logging.CRITICAL)
     msg = extract_msg.openMsg(str(path), delayAttachments=False)
     try:
         mail.sender = _address(msg.sender or "")
@@ -130,16 +133,10 @@ def _read_msg(path: Path, mail: Mail) -> list[tuple[str, object]]:
         parts = []
         for att in msg.attachments:
             data = att.data
-            if isinstance(data, bytes):
-                parts.append((att.longFilename or att.shortFilename or "attachment", data))
-            elif data is not None and hasattr(data, "attachments"):   # a message attached to the message
-                for inner in data.attachments:
-                    if isinstance(inner.data, bytes):
-                        parts.append((inner.longFilename or inner.shortFilename or "attachment", inner.data))
-                    else:
-                        parts.append((inner.longFilename or inner.shortFilename or "attachment", None))
-            else:
-                parts.append((att.longFilename or att.shortFilename or "attachment", None))
+            # a message attached to the message: its own attachments
+            for one in (data.attachments if not isinstance(data, bytes) and hasattr(data, "attachments") else [att]):
+                parts.append((one.longFilename or one.shortFilename or "attachment",
+                              one.data if isinstance(one.data, bytes) else None))
         return parts
     finally:
         msg.close()
